@@ -1,0 +1,39 @@
+# leadscore: `make demo` and `make test` are all a newcomer needs.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+DEMO_DIR ?= demo/crm
+DEMO_LEADS ?= 5000
+PORT ?= 3000
+
+.PHONY: help install demo test lint format serve bench clean
+
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+.venv/.synced: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+	@touch $@
+
+install: .venv/.synced ## Create the environment from uv.lock
+
+demo: install ## Generate the demo CRM, validate it (and, as the project grows, train and score)
+	$(UV) run leadscore demo-data --out $(DEMO_DIR) --leads $(DEMO_LEADS) --seed 7
+	$(UV) run leadscore validate $(DEMO_DIR)
+
+test: install ## Lint and run the whole test suite
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run pytest
+
+lint: install ## Fix what ruff can fix and format the code
+	$(UV) run ruff check --fix .
+	$(UV) run ruff format .
+
+bench: install ## Run the benchmarks (prints comparison tables)
+	$(UV) run python benchmarks/features.py
+
+clean: ## Remove generated demo data and local stores (keeps the environment)
+	rm -rf demo models/mlflow.db models/artifacts

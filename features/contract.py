@@ -1,0 +1,144 @@
+"""The data contract: the three CRM tables leadscore reads, as declarations and pandera schemas.
+
+Every loader (CSV, Parquet, SQL) ends in the same typed frames, so everything downstream can rely
+on these dtypes: ids and texts are pyarrow-backed strings, timestamps are timezone-naive UTC
+``datetime64[ns]``, flags are nullable booleans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pandera.pandas as pa
+
+TABLES = ("leads", "activities", "outcomes")
+
+# column -> kind; kinds: id, str, timestamp, bool, int, float
+COLUMNS: dict[str, dict[str, str]] = {
+    "leads": {
+        "lead_id": "id",
+        "created_at": "timestamp",
+        "email": "str",
+        "first_name": "str",
+        "last_name": "str",
+        "phone": "str",
+        "company": "str",
+        "job_title": "str",
+        "industry": "str",
+        "employees": "int",
+        "country": "str",
+        "city": "str",
+        "source": "str",
+        "team": "str",
+        "consent_profiling": "bool",
+    },
+    "activities": {
+        "lead_id": "id",
+        "occurred_at": "timestamp",
+        "activity_type": "str",
+        "asset": "str",
+        "topic": "str",
+        "channel": "str",
+        "campaign": "str",
+    },
+    "outcomes": {
+        "lead_id": "id",
+        "closed_at": "timestamp",
+        "won": "bool",
+        "amount": "float",
+    },
+}
+
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "leads": ("lead_id", "created_at"),
+    "activities": ("lead_id", "occurred_at", "activity_type"),
+    "outcomes": ("lead_id", "closed_at", "won"),
+}
+
+# Filled in where the column is absent or a cell is empty, so an export without it still loads.
+DEFAULTS: dict[str, dict[str, object]] = {"leads": {"consent_profiling": True}}
+
+# The activity types the demo data uses; the column itself is open-ended.
+ACTIVITY_TYPES = (
+    "page_view",
+    "pricing_page_view",
+    "blog_read",
+    "whitepaper_download",
+    "webinar_registration",
+    "webinar_attended",
+    "email_sent",
+    "email_open",
+    "email_click",
+    "form_submit",
+    "demo_request",
+    "trade_fair_visit",
+    "qr_code_scan",
+    "workshop_registration",
+    "sales_call",
+    "meeting",
+)
+
+STRING = pd.StringDtype("pyarrow")
+PANDAS_DTYPES: dict[str, object] = {
+    "id": STRING,
+    "str": STRING,
+    "timestamp": "datetime64[ns]",
+    "bool": "boolean",
+    "int": "Int64",
+    "float": "Float64",
+}
+
+
+def _schema(table: str) -> pa.DataFrameSchema:
+    columns = {
+        name: pa.Column(
+            PANDAS_DTYPES[kind],
+            nullable=name not in REQUIRED[table],
+            required=name in REQUIRED[table],
+            unique=(table == "leads" and name == "lead_id"),
+        )
+        for name, kind in COLUMNS[table].items()
+    }
+    return pa.DataFrameSchema(columns, strict=False, name=table)
+
+
+SCHEMAS: dict[str, pa.DataFrameSchema] = {table: _schema(table) for table in TABLES}
+
+
+def empty_table(table: str) -> pd.DataFrame:
+    """A typed frame with no rows, for a CRM that has, say, no outcomes yet."""
+    return pd.DataFrame(
+        {name: pd.Series(dtype=PANDAS_DTYPES[kind]) for name, kind in COLUMNS[table].items()}
+    )
+
+
+@dataclass
+class CRMTables:
+    """The three contract tables, typed. Extra columns of the source are kept."""
+
+    leads: pd.DataFrame
+    activities: pd.DataFrame = field(default_factory=lambda: empty_table("activities"))
+    outcomes: pd.DataFrame = field(default_factory=lambda: empty_table("outcomes"))
+
+    def table(self, name: str) -> pd.DataFrame:
+        return getattr(self, name)
+
+    def for_leads(self, lead_ids: list[str] | pd.Index) -> CRMTables:
+        """The same CRM cut down to some leads (used to score one lead alone)."""
+        ids = pd.Index(lead_ids)
+        return CRMTables(
+            leads=self.leads[self.leads["lead_id"].isin(ids)],
+            activities=self.activities[self.activities["lead_id"].isin(ids)],
+            outcomes=self.outcomes[self.outcomes["lead_id"].isin(ids)],
+        )
+
+
+@dataclass
+class TabularData:
+    """Tabular mode: a plain CRM export, one row per lead, the label in a column."""
+
+    frame: pd.DataFrame
+    label: str
+    id_column: str = "lead_id"
+    time_column: str | None = None

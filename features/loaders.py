@@ -1,0 +1,499 @@
+"""Loading the CRM from a folder of CSV/Parquet files, a single export, or a database URL.
+
+Loading and validating are one path: every reader returns raw frames plus the problems it met,
+:func:`check_tables` turns them into typed frames and collects *every* problem at once, each naming
+table, row and column. :func:`load_tables` refuses to hand out data with problems, so nothing
+downstream ever works on a half-read CRM.
+
+Rows are numbered from 1 in the order of the source, not counting a CSV header (row 1 is the
+second line of a CSV file).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import sqlalchemy as sa
+
+from features.contract import (
+    COLUMNS,
+    DEFAULTS,
+    PANDAS_DTYPES,
+    REQUIRED,
+    SCHEMAS,
+    STRING,
+    TABLES,
+    CRMTables,
+    TabularData,
+    empty_table,
+)
+
+FILE_SUFFIXES = (".parquet", ".csv", ".csv.gz")
+TRUE_WORDS = frozenset({"true", "t", "1", "yes", "y", "ja", "wahr", "1.0"})
+FALSE_WORDS = frozenset({"false", "f", "0", "no", "n", "nein", "falsch", "0.0"})
+MAX_PROBLEMS_PER_CHECK = 10_000
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input, precise enough to fix by hand."""
+
+    table: str
+    message: str
+    row: int | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = [self.table]
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        return f"{', '.join(where)}: {self.message}"
+
+
+class ContractError(ValueError):
+    """Raised when input breaks the data contract; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        shown = "\n".join(f"  - {p}" for p in problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        super().__init__(f"{len(problems)} problem(s) in the input:\n{shown}{more}")
+
+
+def is_database_url(source: str | Path) -> bool:
+    return "://" in str(source)
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Let users write plain ``postgresql://`` URLs; we ship the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+# --------------------------------------------------------------------------- raw readers
+
+
+def _find_table_file(folder: Path, table: str) -> Path | None:
+    for suffix in FILE_SUFFIXES:
+        path = folder / f"{table}{suffix}"
+        if path.exists():
+            return path
+    return None
+
+
+def _first_bad_line(path: Path, encoding: str = "utf-8") -> tuple[int, str]:
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode(encoding)
+            except UnicodeDecodeError as error:
+                return number, str(error)
+    return 0, "unknown decoding error"
+
+
+def read_csv_raw(path: Path, table: str) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Every cell as text; the contract decides types later, so all formats end up alike."""
+    if path.stat().st_size == 0:
+        return None, [Problem(table, f"{path.name} is empty (not even a header row)")]
+    try:
+        frame = pd.read_csv(
+            path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8"
+        )
+    except UnicodeDecodeError:
+        line, detail = _first_bad_line(path)
+        return None, [
+            Problem(
+                table,
+                f"{path.name} is not UTF-8 (first bad byte on line {line}: {detail}); "
+                "save the export as UTF-8",
+            )
+        ]
+    except pd.errors.EmptyDataError:
+        return None, [Problem(table, f"{path.name} is empty (not even a header row)")]
+    except pd.errors.ParserError as error:
+        return None, [Problem(table, f"{path.name} cannot be read as CSV: {error}")]
+    problems = _delimiter_problem(frame, table, path.name)
+    return (None, problems) if problems else (frame, [])
+
+
+def _delimiter_problem(frame: pd.DataFrame, table: str, name: str) -> list[Problem]:
+    if len(frame.columns) != 1:
+        return []
+    header = str(frame.columns[0])
+    for delimiter, word in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
+        if delimiter in header:
+            return [
+                Problem(
+                    table,
+                    f"{name} is separated by {word}, not commas (header {header[:60]!r}); "
+                    "export it with ',' as the delimiter",
+                )
+            ]
+    return []
+
+
+def read_file_raw(path: Path, table: str) -> tuple[pd.DataFrame | None, list[Problem]]:
+    if path.name.endswith(".parquet"):
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as error:  # pyarrow raises several unrelated types
+            return None, [Problem(table, f"{path.name} cannot be read as Parquet: {error}")]
+        if frame.empty and len(frame.columns) == 0:
+            return None, [Problem(table, f"{path.name} is empty")]
+        return frame, []
+    return read_csv_raw(path, table)
+
+
+def read_folder_raw(folder: Path) -> tuple[dict[str, pd.DataFrame | None], list[Problem]]:
+    frames: dict[str, pd.DataFrame | None] = {}
+    problems: list[Problem] = []
+    for table in TABLES:
+        path = _find_table_file(folder, table)
+        if path is None:
+            if table == "leads":
+                problems.append(Problem(table, f"no leads.parquet or leads.csv in {folder}"))
+            frames[table] = None
+            continue
+        frame, found = read_file_raw(path, table)
+        frames[table] = frame
+        problems.extend(found)
+    return frames, problems
+
+
+def read_sql_raw(url: str) -> tuple[dict[str, pd.DataFrame | None], list[Problem]]:
+    engine = sa.create_engine(sqlalchemy_url(url))
+    frames: dict[str, pd.DataFrame | None] = {}
+    problems: list[Problem] = []
+    try:
+        names = set(sa.inspect(engine).get_table_names())
+        with engine.connect() as connection:
+            for table in TABLES:
+                if table not in names:
+                    frames[table] = None
+                    if table == "leads":
+                        problems.append(Problem(table, f"the database has no table {table!r}"))
+                    continue
+                frames[table] = pd.read_sql_table(table, connection)
+    except sa.exc.SQLAlchemyError as error:
+        problems.append(Problem("database", f"cannot read {url}: {error}"))
+    finally:
+        engine.dispose()
+    return frames, problems
+
+
+# --------------------------------------------------------------------------- typing
+
+
+def _rows(mask: pd.Series | np.ndarray) -> np.ndarray:
+    return np.flatnonzero(np.asarray(mask))[:MAX_PROBLEMS_PER_CHECK] + 1
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    text = values.astype(STRING).str.strip()
+    return text.mask(text == "")
+
+
+def _coerce_timestamp(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+        return parsed.astype("datetime64[ns]")
+    text = _as_text(values)
+    parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    return parsed.dt.tz_localize(None).astype("datetime64[ns]")
+
+
+def _coerce_bool(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype("boolean")
+    words = _as_text(values).str.lower()
+    result = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    result[words.isin(TRUE_WORDS).fillna(False).to_numpy(bool)] = True
+    result[words.isin(FALSE_WORDS).fillna(False).to_numpy(bool)] = False
+    return result
+
+
+def _coerce_number(values: pd.Series, kind: str) -> pd.Series:
+    if kind == "int" and pd.api.types.is_integer_dtype(values):
+        return values.astype("Int64")
+    if kind == "float" and pd.api.types.is_numeric_dtype(values):
+        return values.astype("Float64")
+    numbers = pd.to_numeric(_as_text(values), errors="coerce")
+    if kind == "int":
+        whole = numbers.notna() & (numbers % 1 == 0)
+        return numbers.where(whole).astype("Float64").astype("Int64")
+    return numbers.astype("Float64")
+
+
+_KIND_WORDS = {
+    "timestamp": "a timestamp (ISO 8601, e.g. 2026-03-01T09:30:00)",
+    "bool": "true or false",
+    "int": "a whole number",
+    "float": "a number",
+}
+
+
+def type_table(frame: pd.DataFrame, table: str) -> tuple[pd.DataFrame, list[Problem]]:
+    """Contract columns to their dtypes; a value that does not convert is a problem."""
+    problems: list[Problem] = []
+    typed = frame.reset_index(drop=True).copy()
+    for column, kind in COLUMNS[table].items():
+        default = DEFAULTS.get(table, {}).get(column)
+        if column not in typed.columns:
+            if column in REQUIRED[table]:
+                problems.append(Problem(table, "required column is missing", column=column))
+                continue
+            typed[column] = pd.Series(default, index=typed.index, dtype=PANDAS_DTYPES[kind])
+            continue
+        raw = typed[column]
+        if kind in ("id", "str"):
+            typed[column] = _as_text(raw)
+            continue
+        coerce = {
+            "timestamp": _coerce_timestamp,
+            "bool": _coerce_bool,
+        }.get(kind)
+        converted = coerce(raw) if coerce else _coerce_number(raw, kind)
+        given = (
+            _as_text(raw) if raw.dtype == object or isinstance(raw.dtype, pd.StringDtype) else raw
+        )
+        unconverted = given.notna() & converted.isna()
+        for row in _rows(unconverted):
+            problems.append(
+                Problem(
+                    table,
+                    f"{given.iloc[row - 1]!r} is not {_KIND_WORDS[kind]}",
+                    row=int(row),
+                    column=column,
+                )
+            )
+        if default is not None:
+            converted = converted.fillna(default)
+        typed[column] = converted
+    return typed, problems
+
+
+def schema_problems(frame: pd.DataFrame, table: str) -> list[Problem]:
+    """Missing required values and duplicate ids, via the pandera schema."""
+    present = [c for c in COLUMNS[table] if c in frame.columns]
+    schema = SCHEMAS[table].select_columns(present)
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as error:
+        return [_pandera_problem(table, case) for case in error.failure_cases.itertuples()][
+            :MAX_PROBLEMS_PER_CHECK
+        ]
+    return []
+
+
+def _pandera_problem(table: str, case: object) -> Problem:
+    check = str(case.check)
+    row = None if pd.isna(case.index) else int(case.index) + 1
+    if check == "not_nullable":
+        message = "required value is empty"
+    elif check == "field_uniqueness":
+        message = f"duplicate {case.column} {case.failure_case!r}"
+    else:
+        message = f"fails check {check}: {case.failure_case!r}"
+    return Problem(table, message, row=row, column=case.column)
+
+
+def reference_problems(tables: dict[str, pd.DataFrame]) -> list[Problem]:
+    """Activities and outcomes must belong to a known lead; deals close after creation."""
+    leads = tables["leads"]
+    problems: list[Problem] = []
+    known = leads["lead_id"].dropna()
+    for table in ("activities", "outcomes"):
+        frame = tables[table]
+        if "lead_id" not in frame.columns:
+            continue
+        unknown = frame["lead_id"].notna() & ~frame["lead_id"].isin(known)
+        for row in _rows(unknown):
+            lead = frame["lead_id"].iloc[row - 1]
+            problems.append(
+                Problem(table, f"lead_id {lead!r} is not in leads", row=int(row), column="lead_id")
+            )
+    outcomes = tables["outcomes"]
+    if {"closed_at", "lead_id"} <= set(outcomes.columns) and "created_at" in leads.columns:
+        created = leads.drop_duplicates("lead_id").set_index("lead_id")["created_at"]
+        created_for = outcomes["lead_id"].map(created)
+        early = (outcomes["closed_at"] < created_for).fillna(False)
+        for row in _rows(early):
+            problems.append(
+                Problem(
+                    "outcomes",
+                    f"closed_at {outcomes['closed_at'].iloc[row - 1]} is before the lead was "
+                    f"created ({created_for.iloc[row - 1]})",
+                    row=int(row),
+                    column="closed_at",
+                )
+            )
+    return problems
+
+
+def check_tables(
+    raw: dict[str, pd.DataFrame | None],
+) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
+    typed: dict[str, pd.DataFrame] = {}
+    problems: list[Problem] = []
+    for table in TABLES:
+        frame = raw.get(table)
+        if frame is None:
+            typed[table] = empty_table(table)
+            continue
+        typed_frame, found = type_table(frame, table)
+        reported = {(p.row, p.column) for p in found}
+        problems.extend(found)
+        problems.extend(
+            p for p in schema_problems(typed_frame, table) if (p.row, p.column) not in reported
+        )
+        typed[table] = typed_frame
+    if all(set(REQUIRED[t]) <= set(typed[t].columns) for t in TABLES):
+        problems.extend(reference_problems(typed))
+    return typed, problems
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def read_crm(source: str | Path) -> tuple[CRMTables | None, list[Problem]]:
+    """Read and check a CRM; the tables are only returned when there are no problems."""
+    if is_database_url(source):
+        raw, problems = read_sql_raw(str(source))
+    else:
+        folder = Path(source)
+        if not folder.exists():
+            return None, [Problem("input", f"{folder} does not exist")]
+        if not folder.is_dir():
+            return None, [
+                Problem(
+                    "input",
+                    f"{folder} is a single file; pass --label COLUMN for tabular mode "
+                    "or a folder with leads, activities and outcomes",
+                )
+            ]
+        raw, problems = read_folder_raw(folder)
+    if any(p.row is None and p.column is None for p in problems):
+        return None, problems
+    typed, found = check_tables(raw)
+    problems = sort_problems(problems + found)
+    if problems:
+        return None, problems
+    return CRMTables(typed["leads"], typed["activities"], typed["outcomes"]), []
+
+
+def load_tables(source: str | Path) -> CRMTables:
+    """The CRM as typed frames, or a :class:`ContractError` listing every problem."""
+    tables, problems = read_crm(source)
+    if problems or tables is None:
+        raise ContractError(problems)
+    return tables
+
+
+def read_tabular(
+    source: str | Path, label: str, id_column: str | None = None, time_column: str | None = None
+) -> tuple[TabularData | None, list[Problem]]:
+    """A one-row-per-lead export: the label must be binary, the ids unique."""
+    path = Path(source)
+    table = path.name
+    if not path.is_file():
+        return None, [Problem("input", f"{path} is not a file")]
+    if path.name.endswith(".parquet"):
+        frame, problems = read_file_raw(path, table)
+    else:
+        frame, problems = read_csv_raw(path, table)
+    if frame is None:
+        return None, problems
+    frame = frame.reset_index(drop=True)
+    for column in (label, id_column, time_column):
+        if column and column not in frame.columns:
+            problems.append(Problem(table, "column is missing", column=column))
+    if problems:
+        return None, problems
+    labels = _coerce_bool(frame[label])
+    for row in _rows(labels.isna()):
+        problems.append(
+            Problem(
+                table,
+                f"label {frame[label].iloc[row - 1]!r} is not 0/1 or true/false",
+                row=int(row),
+                column=label,
+            )
+        )
+    frame[label] = labels
+    if id_column:
+        ids = _as_text(frame[id_column])
+        for row in _rows(ids.duplicated(keep="first") & ids.notna()):
+            problems.append(
+                Problem(
+                    table, f"duplicate id {ids.iloc[row - 1]!r}", row=int(row), column=id_column
+                )
+            )
+        frame["lead_id"] = ids
+    else:
+        frame["lead_id"] = pd.Series([f"row-{i + 1}" for i in range(len(frame))], dtype=STRING)
+    if time_column:
+        times = _coerce_timestamp(frame[time_column])
+        for row in _rows(times.isna() & _as_text(frame[time_column]).notna()):
+            problems.append(
+                Problem(
+                    table,
+                    f"{frame[time_column].iloc[row - 1]!r} is not {_KIND_WORDS['timestamp']}",
+                    row=int(row),
+                    column=time_column,
+                )
+            )
+        frame["created_at"] = times
+    if problems:
+        return None, problems
+    return TabularData(frame, label=label, time_column=time_column), []
+
+
+def write_sql(tables: CRMTables, url: str, if_exists: str = "replace") -> None:
+    """Store a CRM in a database (used to set up SQL sources and by the tests)."""
+    engine = sa.create_engine(sqlalchemy_url(url))
+    try:
+        with engine.begin() as connection:
+            for table in TABLES:
+                frame = tables.table(table)
+                _sql_ready(frame).to_sql(
+                    table, connection, if_exists=if_exists, index=False, chunksize=50_000
+                )
+    finally:
+        engine.dispose()
+
+
+def _sql_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.StringDtype):
+            out[column] = out[column].astype(object).where(out[column].notna(), None)
+    return out
+
+
+def sort_problems(problems: list[Problem]) -> list[Problem]:
+    """Table by table in contract order, then by row, as a person would fix them."""
+    order = {table: i for i, table in enumerate(TABLES)}
+    return sorted(problems, key=lambda p: (order.get(p.table, -1), p.row or 0, p.column or ""))
+
+
+def problem_frame(problems: Iterable[Problem]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [(p.table, p.row, p.column, p.message) for p in problems],
+        columns=["table", "row", "column", "problem"],
+    )
+
+
+def write_csv_problems(problems: Iterable[Problem], path: Path) -> None:
+    problem_frame(problems).to_csv(path, index=False, quoting=csv.QUOTE_MINIMAL)

@@ -1,0 +1,124 @@
+"""The ``leadscore`` command line: one command per stage, names fixed by the architecture doc."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(
+    help="Predictive lead scoring that explains every score in the lead's own actions.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+DataArg = Annotated[
+    str,
+    typer.Argument(
+        help="A folder with leads/activities/outcomes (CSV or Parquet), a single export file "
+        "(tabular mode, with --label), or a database URL.",
+    ),
+]
+LabelOpt = Annotated[
+    str | None, typer.Option("--label", help="Tabular mode: the column that holds the label.")
+]
+
+
+def _progress() -> Progress:
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    )
+
+
+@app.command("demo-data")
+def demo_data(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the demo CRM into.")],
+    leads: Annotated[int, typer.Option("--leads", min=100, help="Number of leads.")] = 5000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same data.")] = 0,
+    fmt: Annotated[
+        Literal["parquet", "csv"], typer.Option("--format", help="File format.")
+    ] = "parquet",
+) -> None:
+    """Write a realistic demo CRM (leads, activities, outcomes) and its hidden ground truth."""
+    from features.demo import write_demo_crm
+
+    with _progress() as progress:
+        task = progress.add_task("Generating leads", total=leads)
+        summary = write_demo_crm(
+            out,
+            n_leads=leads,
+            seed=seed,
+            fmt=fmt,
+            progress=lambda n: progress.update(task, completed=n),
+        )
+    table = Table(title=f"Demo CRM in {out}")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("leads", f"{summary.n_leads:,}")
+    table.add_row("activities", f"{summary.n_activities:,}")
+    table.add_row("outcomes", f"{summary.n_outcomes:,}")
+    table.add_row("won", f"{summary.n_won:,}")
+    console.print(table)
+
+
+@app.command()
+def validate(
+    data: DataArg,
+    label: LabelOpt = None,
+    id_column: Annotated[
+        str | None, typer.Option("--id", help="Tabular mode: the column with the lead id.")
+    ] = None,
+    time_column: Annotated[
+        str | None, typer.Option("--time", help="Tabular mode: the column with the lead's date.")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Also write every problem to this CSV file.")
+    ] = None,
+    show: Annotated[int, typer.Option("--show", help="How many problems to print.")] = 50,
+) -> None:
+    """Check DATA against the data contract; every problem names table, row and column."""
+    from features.loaders import read_crm, read_tabular, write_csv_problems
+
+    if label:
+        tabular, problems = read_tabular(data, label, id_column, time_column)
+        rows = len(tabular.frame) if tabular else 0
+        summary = f"{rows:,} rows, label {label!r}"
+    else:
+        tables, problems = read_crm(data)
+        summary = (
+            f"{len(tables.leads):,} leads, {len(tables.activities):,} activities, "
+            f"{len(tables.outcomes):,} outcomes"
+            if tables
+            else ""
+        )
+    if report:
+        write_csv_problems(problems, report)
+    if not problems:
+        console.print(f"[green]OK[/green] {data}: {summary}, no problems.")
+        return
+    table = Table(title=f"{len(problems):,} problem(s) in {data}")
+    for column in ("table", "row", "column", "problem"):
+        table.add_column(column, overflow="fold")
+    for problem in problems[:show]:
+        row = "" if problem.row is None else str(problem.row)
+        table.add_row(problem.table, row, problem.column or "", problem.message)
+    console.print(table)
+    if len(problems) > show:
+        console.print(f"... {len(problems) - show:,} more (use --show or --report FILE).")
+    raise typer.Exit(code=1)
+
+
+def main() -> None:  # pragma: no cover
+    app()

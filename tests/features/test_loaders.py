@@ -1,0 +1,222 @@
+"""The data contract: every loader gives the same typed tables, every problem is named exactly."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from features.loaders import ContractError, Problem, load_tables, read_crm, read_tabular, write_sql
+from leadscore.cli import app
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _edit_csv(folder: Path, table: str, edit) -> None:
+    path = folder / f"{table}.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = edit(frame)
+    frame.to_csv(path, index=False)
+
+
+def _set(row: int, column: str, value: str):
+    """Edit one cell; ``row`` counts data rows from 1, like the problems do."""
+
+    def edit(frame: pd.DataFrame) -> pd.DataFrame:
+        frame.loc[row - 1, column] = value
+        return frame
+
+    return edit
+
+
+def _where(problems: list[Problem]) -> set[tuple[str, int | None, str | None]]:
+    return {(p.table, p.row, p.column) for p in problems}
+
+
+def test_demo_data_loads_typed(demo_parquet: Path) -> None:
+    tables = load_tables(demo_parquet)
+    assert tables.leads["lead_id"].is_unique
+    assert str(tables.leads["created_at"].dtype) == "datetime64[ns]"
+    assert str(tables.activities["occurred_at"].dtype) == "datetime64[ns]"
+    assert str(tables.outcomes["won"].dtype) == "boolean"
+    assert tables.activities["lead_id"].isin(tables.leads["lead_id"]).all()
+
+
+CORRUPTIONS = {
+    "unparseable timestamp": (
+        "activities",
+        _set(5, "occurred_at", "next tuesday"),
+        ("activities", 5, "occurred_at"),
+    ),
+    "duplicate lead_id": (
+        "leads",
+        lambda f: _set(10, "lead_id", f.loc[2, "lead_id"])(f),
+        ("leads", 10, "lead_id"),
+    ),
+    "activity for unknown lead": (
+        "activities",
+        _set(7, "lead_id", "NOBODY"),
+        ("activities", 7, "lead_id"),
+    ),
+    "outcome for unknown lead": (
+        "outcomes",
+        _set(2, "lead_id", "NOBODY"),
+        ("outcomes", 2, "lead_id"),
+    ),
+    "won not boolean": ("outcomes", _set(3, "won", "maybe"), ("outcomes", 3, "won")),
+    "missing required column": (
+        "leads",
+        lambda f: f.drop(columns=["created_at"]),
+        ("leads", None, "created_at"),
+    ),
+    "empty required value": (
+        "activities",
+        _set(4, "activity_type", ""),
+        ("activities", 4, "activity_type"),
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_each_corruption_is_named_exactly(kind: str, demo_csv: Path, tmp_path: Path) -> None:
+    table, edit, expected = CORRUPTIONS[kind]
+    folder = _copy(demo_csv, tmp_path / "crm")
+    _edit_csv(folder, table, edit)
+    tables, problems = read_crm(folder)
+    assert tables is None
+    assert expected in _where(problems), [str(p) for p in problems]
+
+
+def test_outcome_closed_before_creation(demo_csv: Path, tmp_path: Path) -> None:
+    folder = _copy(demo_csv, tmp_path / "crm")
+    leads = pd.read_csv(folder / "leads.csv", dtype=str, keep_default_na=False)
+    created = leads.set_index("lead_id")["created_at"]
+
+    def edit(frame: pd.DataFrame) -> pd.DataFrame:
+        before = pd.Timestamp(created[frame.loc[0, "lead_id"]]) - pd.Timedelta(days=3)
+        frame.loc[0, "closed_at"] = before.isoformat()
+        return frame
+
+    _edit_csv(folder, "outcomes", edit)
+    _, problems = read_crm(folder)
+    assert ("outcomes", 1, "closed_at") in _where(problems)
+    assert "before the lead was created" in str(problems[0])
+
+
+def test_file_level_problems(demo_csv: Path, tmp_path: Path) -> None:
+    empty = _copy(demo_csv, tmp_path / "empty")
+    (empty / "activities.csv").write_text("")
+    assert "activities.csv is empty" in str(read_crm(empty)[1][0])
+
+    semicolons = _copy(demo_csv, tmp_path / "semicolons")
+    leads = pd.read_csv(semicolons / "leads.csv", dtype=str)
+    leads.to_csv(semicolons / "leads.csv", sep=";", index=False)
+    assert "separated by semicolons" in str(read_crm(semicolons)[1][0])
+
+    latin1 = _copy(demo_csv, tmp_path / "latin1")
+    (latin1 / "leads.csv").write_bytes(b"lead_id,created_at,city\nL1,2025-01-01,M\xfcnchen\n")
+    problem = read_crm(latin1)[1][0]
+    assert problem.table == "leads"
+    assert "not UTF-8" in problem.message and "line 2" in problem.message
+
+
+def test_every_problem_is_reported_at_once(demo_csv: Path, tmp_path: Path) -> None:
+    folder = _copy(demo_csv, tmp_path / "crm")
+    expected = set()
+    for table, edit, where in CORRUPTIONS.values():
+        if where[1] is None:  # a missing column hides row checks of that table
+            continue
+        _edit_csv(folder, table, edit)
+        expected.add(where)
+    _, problems = read_crm(folder)
+    assert expected <= _where(problems)
+    with pytest.raises(ContractError) as raised:
+        load_tables(folder)
+    assert len(raised.value.problems) == len(problems)
+
+
+def test_csv_and_parquet_load_identically(demo_csv: Path, demo_parquet: Path) -> None:
+    from_csv, from_parquet = load_tables(demo_csv), load_tables(demo_parquet)
+    for table in ("leads", "activities", "outcomes"):
+        pd.testing.assert_frame_equal(from_csv.table(table), from_parquet.table(table))
+
+
+@pytest.mark.postgres
+def test_sqlite_and_postgres_load_identically(
+    demo_parquet: Path, tmp_path: Path, postgres_url: str
+) -> None:
+    expected = load_tables(demo_parquet)
+    sqlite_url = f"sqlite:///{tmp_path / 'crm.db'}"
+    for url in (sqlite_url, postgres_url):
+        write_sql(expected, url)
+        loaded = load_tables(url)
+        for table in ("leads", "activities", "outcomes"):
+            pd.testing.assert_frame_equal(
+                loaded.table(table), expected.table(table), obj=f"{url} {table}"
+            )
+
+
+def test_tabular_mode_checks_label_and_ids(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("id,country,converted\na,DE,1\nb,AT,0\nb,CH,maybe\n")
+    data, problems = read_tabular(path, label="converted", id_column="id")
+    assert data is None
+    assert _where(problems) == {("export.csv", 3, "converted"), ("export.csv", 3, "id")}
+    path.write_text("id,country,converted\na,DE,1\nb,AT,0\n")
+    data, problems = read_tabular(path, label="converted", id_column="id")
+    assert not problems and data is not None
+    assert data.frame["converted"].tolist() == [True, False]
+
+
+def test_validate_command_exit_codes(demo_csv: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(app, ["validate", str(demo_csv)])
+    assert ok.exit_code == 0, ok.output
+    assert "no problems" in ok.output
+
+    folder = _copy(demo_csv, tmp_path / "crm")
+    _edit_csv(folder, "outcomes", _set(3, "won", "maybe"))
+    report = tmp_path / "problems.csv"
+    bad = runner.invoke(app, ["validate", str(folder), "--report", str(report)])
+    assert bad.exit_code == 1
+    assert "maybe" in bad.output
+    written = pd.read_csv(report)
+    assert written.loc[0, ["table", "row", "column"]].tolist() == ["outcomes", 3, "won"]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.text(max_size=12),
+            st.datetimes(
+                min_value=pd.Timestamp("2000-01-01"), max_value=pd.Timestamp("2030-01-01")
+            ).map(lambda d: d.isoformat()),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_any_timestamp_text_is_parsed_or_named(values: list[str], tmp_path: Path) -> None:
+    folder = tmp_path / "h"
+    folder.mkdir(exist_ok=True)
+    leads = pd.DataFrame({"lead_id": [f"L{i}" for i in range(len(values))], "created_at": values})
+    leads.to_csv(folder / "leads.csv", index=False)
+    tables, problems = read_crm(folder)
+    raw = pd.read_csv(folder / "leads.csv", dtype=str, keep_default_na=False)["created_at"]
+    parsed = pd.to_datetime(
+        raw.str.strip().mask(raw.str.strip() == ""), format="ISO8601", utc=True, errors="coerce"
+    )
+    bad_rows = {i + 1 for i, ok in enumerate(parsed.notna()) if not ok}
+    assert {p.row for p in problems if p.column == "created_at"} == bad_rows
+    assert (tables is None) == bool(problems)
