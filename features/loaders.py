@@ -6,7 +6,7 @@ table, row and column. :func:`load_tables` refuses to hand out data with problem
 downstream ever works on a half-read CRM.
 
 Rows are numbered from 1 in the order of the source, not counting a CSV header (row 1 is the
-second line of a CSV file).
+second line of a CSV file); database tables are read ordered by their required columns.
 """
 
 from __future__ import annotations
@@ -183,12 +183,18 @@ def read_sql_raw(url: str) -> tuple[dict[str, pd.DataFrame | None], list[Problem
                     if table == "leads":
                         problems.append(Problem(table, f"the database has no table {table!r}"))
                     continue
-                frames[table] = pd.read_sql_table(table, connection)
+                frames[table] = pd.read_sql_query(_ordered_select(table), connection)
     except sa.exc.SQLAlchemyError as error:
         problems.append(Problem("database", f"cannot read {url}: {error}"))
     finally:
         engine.dispose()
     return frames, problems
+
+
+def _ordered_select(table: str) -> sa.Select:
+    """SQL has no row order; rows are numbered in the order of the required columns."""
+    columns = [sa.column(name) for name in REQUIRED[table]]
+    return sa.select(sa.text("*")).select_from(sa.table(table)).order_by(*columns)
 
 
 # --------------------------------------------------------------------------- typing

@@ -120,5 +120,70 @@ def validate(
     raise typer.Exit(code=1)
 
 
+@app.command()
+def features(
+    data: Annotated[str | None, typer.Argument(help="CRM folder or database URL.")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Scoring moment; only events strictly before it count."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the feature table here (.parquet/.csv).")
+    ] = None,
+    list_: Annotated[bool, typer.Option("--list", help="Print the feature registry.")] = False,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the reason texts.")] = "en",
+) -> None:
+    """Point-in-time features of every lead at --as-of, or the registry with --list."""
+    if list_:
+        from features.registry import FEATURES
+
+        table = Table(title=f"{len(FEATURES)} features")
+        for column in ("name", "group", "kind", "reason"):
+            table.add_column(column, overflow="fold")
+        for feature in FEATURES.values():
+            table.add_row(feature.name, feature.group, feature.kind, feature.template(lang, "up"))
+        console.print(table)
+        return
+    if data is None or as_of is None or out is None:
+        raise typer.BadParameter("give DATA, --as-of and --out (or --list)")
+    import pandas as pd
+
+    from features.loaders import ContractError, load_tables
+    from features.pipeline import build_features
+
+    try:
+        moment = pd.Timestamp(as_of)
+    except ValueError as error:
+        raise typer.BadParameter(f"--as-of {as_of!r} is not a date: {error}") from error
+    try:
+        tables = load_tables(data)
+    except ContractError as error:
+        err_console.print(str(error))
+        raise typer.Exit(code=1) from error
+    with err_console.status(f"Computing features of {len(tables.leads):,} leads at {moment}"):
+        frame = build_features(tables, as_of=moment)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".csv":
+        frame.to_csv(out, index=False)
+    else:
+        frame.to_parquet(out, index=False)
+    console.print(f"Wrote {len(frame):,} rows x {frame.shape[1]} columns to {out}")
+
+
+def _register_optional_commands() -> None:
+    """Commands that live in their own modules, added here so ``leadscore --help`` lists them."""
+    import importlib
+
+    for module in ("leadscore.train_commands",):
+        try:
+            importlib.import_module(module).register(app)
+        except ModuleNotFoundError as error:
+            if error.name != module:
+                raise
+
+
+_register_optional_commands()
+
+
 def main() -> None:  # pragma: no cover
     app()

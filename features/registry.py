@@ -1,0 +1,528 @@
+"""Every feature declared once: what it is, which group it belongs to, and how sales reads it.
+
+The reason templates live here, beside the definitions, so that a feature cannot be added without
+saying in English and German what it means for a lead. Templates are ``str.format`` strings over a
+context built from the lead's feature value and the concrete events behind it (see
+:func:`reason_context`): ``{n}`` a count, ``{days}`` a number of days, ``{last}`` a date,
+``{assets}`` the named assets, ``{value}`` the value itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+
+REGISTRY_VERSION = "1"
+WINDOWS = (7, 30, 90)
+
+Group = Literal["behaviour", "fit", "quality", "interest"]
+Kind = Literal["numeric", "category", "flag"]
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A model input. ``up_*`` texts explain a push towards buying, ``down_*`` a push away."""
+
+    name: str
+    group: Group
+    kind: Kind
+    description: str
+    up_en: str
+    up_de: str
+    down_en: str
+    down_de: str
+    activity_type: str | None = None
+    missing_en: str = "No data on this yet"
+    missing_de: str = "Dazu liegen noch keine Daten vor"
+
+    def template(self, lang: str, direction: Literal["up", "down", "missing"]) -> str:
+        return getattr(self, f"{direction}_{lang}")
+
+
+@dataclass(frozen=True)
+class ActivityWords:
+    """How to say that a lead did something, n times in a window, or not at all."""
+
+    done_en: str
+    done_de: str
+    none_en: str
+    none_de: str
+
+
+# Per activity type: "{n} times in the last {window} days", plus what is cited.
+ACTIVITY_WORDS: dict[str, ActivityWords] = {
+    "page_view": ActivityWords(
+        "Viewed {n} web pages in the last {window} days, last on {last}",
+        "Hat in den letzten {window} Tagen {n} Webseiten aufgerufen, zuletzt am {last}",
+        "Viewed no web pages in the last {window} days",
+        "Hat in den letzten {window} Tagen keine Webseiten aufgerufen",
+    ),
+    "pricing_page_view": ActivityWords(
+        "Visited the pricing page {n} times in the last {window} days, last on {last}",
+        "Hat die Preisseite in den letzten {window} Tagen {n}-mal besucht, zuletzt am {last}",
+        "Has not visited the pricing page in the last {window} days",
+        "Hat die Preisseite in den letzten {window} Tagen nicht besucht",
+    ),
+    "blog_read": ActivityWords(
+        "Read {n} blog articles in the last {window} days ({assets})",
+        "Hat in den letzten {window} Tagen {n} Blogartikel gelesen ({assets})",
+        "Read no blog article in the last {window} days",
+        "Hat in den letzten {window} Tagen keinen Blogartikel gelesen",
+    ),
+    "whitepaper_download": ActivityWords(
+        "Downloaded {n} whitepapers in the last {window} days ({assets}), last on {last}",
+        "Hat in den letzten {window} Tagen {n} Whitepaper heruntergeladen ({assets}), "
+        "zuletzt am {last}",
+        "Downloaded no whitepaper in the last {window} days",
+        "Hat in den letzten {window} Tagen kein Whitepaper heruntergeladen",
+    ),
+    "webinar_registration": ActivityWords(
+        "Registered for {n} webinars in the last {window} days ({assets})",
+        "Hat sich in den letzten {window} Tagen für {n} Webinare angemeldet ({assets})",
+        "Registered for no webinar in the last {window} days",
+        "Hat sich in den letzten {window} Tagen für kein Webinar angemeldet",
+    ),
+    "webinar_attended": ActivityWords(
+        "Attended {n} webinars in the last {window} days ({assets}), last on {last}",
+        "Hat in den letzten {window} Tagen an {n} Webinaren teilgenommen ({assets}), "
+        "zuletzt am {last}",
+        "Attended no webinar in the last {window} days",
+        "Hat in den letzten {window} Tagen an keinem Webinar teilgenommen",
+    ),
+    "email_sent": ActivityWords(
+        "Was sent {n} nurture emails in the last {window} days",
+        "Hat in den letzten {window} Tagen {n} Nurture-E-Mails erhalten",
+        "Was sent no nurture email in the last {window} days",
+        "Hat in den letzten {window} Tagen keine Nurture-E-Mail erhalten",
+    ),
+    "email_open": ActivityWords(
+        "Opened {n} emails in the last {window} days ({assets})",
+        "Hat in den letzten {window} Tagen {n} E-Mails geöffnet ({assets})",
+        "Opened no email in the last {window} days",
+        "Hat in den letzten {window} Tagen keine E-Mail geöffnet",
+    ),
+    "email_click": ActivityWords(
+        "Clicked in {n} emails in the last {window} days ({assets}), last on {last}",
+        "Hat in den letzten {window} Tagen in {n} E-Mails geklickt ({assets}), zuletzt am {last}",
+        "Clicked in no email in the last {window} days",
+        "Hat in den letzten {window} Tagen in keiner E-Mail geklickt",
+    ),
+    "form_submit": ActivityWords(
+        "Submitted {n} forms in the last {window} days ({assets}), last on {last}",
+        "Hat in den letzten {window} Tagen {n} Formulare abgeschickt ({assets}), zuletzt am {last}",
+        "Submitted no form in the last {window} days",
+        "Hat in den letzten {window} Tagen kein Formular abgeschickt",
+    ),
+    "demo_request": ActivityWords(
+        "Requested a demo {n} times in the last {window} days, last on {last}",
+        "Hat in den letzten {window} Tagen {n}-mal eine Demo angefragt, zuletzt am {last}",
+        "Requested no demo in the last {window} days",
+        "Hat in den letzten {window} Tagen keine Demo angefragt",
+    ),
+    "trade_fair_visit": ActivityWords(
+        "Visited our stand at {n} trade fairs in the last {window} days ({assets})",
+        "Hat uns in den letzten {window} Tagen auf {n} Messen besucht ({assets})",
+        "Met us at no trade fair in the last {window} days",
+        "Hat uns in den letzten {window} Tagen auf keiner Messe besucht",
+    ),
+    "qr_code_scan": ActivityWords(
+        "Scanned the QR code of {n} printed mailings in the last {window} days ({assets})",
+        "Hat in den letzten {window} Tagen den QR-Code von {n} Mailings gescannt ({assets})",
+        "Scanned no mailing QR code in the last {window} days",
+        "Hat in den letzten {window} Tagen keinen Mailing-QR-Code gescannt",
+    ),
+    "workshop_registration": ActivityWords(
+        "Registered for {n} local workshops in the last {window} days ({assets})",
+        "Hat sich in den letzten {window} Tagen für {n} Workshops angemeldet ({assets})",
+        "Registered for no workshop in the last {window} days",
+        "Hat sich in den letzten {window} Tagen für keinen Workshop angemeldet",
+    ),
+    "sales_call": ActivityWords(
+        "Had {n} sales calls in the last {window} days, last on {last}",
+        "Hatte in den letzten {window} Tagen {n} Vertriebstelefonate, zuletzt am {last}",
+        "Had no sales call in the last {window} days",
+        "Hatte in den letzten {window} Tagen kein Vertriebstelefonat",
+    ),
+    "meeting": ActivityWords(
+        "Had {n} meetings with us in the last {window} days, last on {last}",
+        "Hatte in den letzten {window} Tagen {n} Termine mit uns, zuletzt am {last}",
+        "Had no meeting with us in the last {window} days",
+        "Hatte in den letzten {window} Tagen keinen Termin mit uns",
+    ),
+}
+
+# How one event is named in a sentence ("whitepaper 'Marketing Automation Guide'").
+EVENT_NAMES: dict[str, tuple[str, str]] = {
+    "page_view": ("page '{asset}'", "Seite „{asset}“"),
+    "pricing_page_view": ("the pricing page", "die Preisseite"),
+    "blog_read": ("blog article '{asset}'", "Blogartikel „{asset}“"),
+    "whitepaper_download": ("whitepaper '{asset}'", "Whitepaper „{asset}“"),
+    "webinar_registration": (
+        "registration for webinar '{asset}'",
+        "Anmeldung zum Webinar „{asset}“",
+    ),
+    "webinar_attended": ("webinar '{asset}'", "Webinar „{asset}“"),
+    "email_sent": ("email '{asset}' sent", "E-Mail „{asset}“ gesendet"),
+    "email_open": ("opened email '{asset}'", "E-Mail „{asset}“ geöffnet"),
+    "email_click": ("click in email '{asset}'", "Klick in E-Mail „{asset}“"),
+    "form_submit": ("form '{asset}'", "Formular „{asset}“"),
+    "demo_request": ("a demo request", "eine Demo-Anfrage"),
+    "trade_fair_visit": ("visit at {asset}", "Besuch auf der {asset}"),
+    "qr_code_scan": ("QR code on mailing '{asset}'", "QR-Code im Mailing „{asset}“"),
+    "workshop_registration": ("registration for {asset}", "Anmeldung zu {asset}"),
+    "sales_call": ("a sales call", "ein Vertriebstelefonat"),
+    "meeting": ("a meeting", "ein Termin"),
+}
+
+# Actions that show buying intent; recency of the last one is a feature of its own.
+HIGH_INTENT = (
+    "pricing_page_view",
+    "demo_request",
+    "webinar_attended",
+    "workshop_registration",
+    "meeting",
+    "sales_call",
+)
+# The marketing actions the handover note counts ("its third marketing action").
+MARKETING_ACTIONS = (
+    "blog_read",
+    "whitepaper_download",
+    "webinar_registration",
+    "webinar_attended",
+    "form_submit",
+    "demo_request",
+    "pricing_page_view",
+    "trade_fair_visit",
+    "qr_code_scan",
+    "workshop_registration",
+    "email_click",
+)
+PHYSICAL = ("trade_fair_visit", "qr_code_scan", "workshop_registration")
+
+# Weight of each activity in the time-decayed engagement score.
+ENGAGEMENT_WEIGHTS: dict[str, float] = {
+    "page_view": 1.0,
+    "pricing_page_view": 5.0,
+    "blog_read": 2.0,
+    "whitepaper_download": 4.0,
+    "webinar_registration": 3.0,
+    "webinar_attended": 6.0,
+    "email_sent": 0.0,
+    "email_open": 0.5,
+    "email_click": 2.0,
+    "form_submit": 4.0,
+    "demo_request": 10.0,
+    "trade_fair_visit": 5.0,
+    "qr_code_scan": 3.0,
+    "workshop_registration": 6.0,
+    "sales_call": 6.0,
+    "meeting": 8.0,
+}
+
+
+def count_name(activity_type: str, window: int) -> str:
+    return f"n_{activity_type}_{window}d"
+
+
+def _count_features() -> list[Feature]:
+    out = []
+    for activity_type, words in ACTIVITY_WORDS.items():
+        for window in WINDOWS:
+            fill = {"window": window}
+            out.append(
+                Feature(
+                    name=count_name(activity_type, window),
+                    group="behaviour",
+                    kind="numeric",
+                    description=f"How often '{activity_type}' happened in the {window} days "
+                    "before the scoring moment.",
+                    up_en=_partial(words.done_en, fill),
+                    up_de=_partial(words.done_de, fill),
+                    down_en=_partial(words.none_en, fill),
+                    down_de=_partial(words.none_de, fill),
+                    activity_type=activity_type,
+                )
+            )
+    return out
+
+
+def _partial(template: str, fill: Mapping[str, object]) -> str:
+    for key, value in fill.items():
+        template = template.replace("{" + key + "}", str(value))
+    return template
+
+
+_OTHER_FEATURES = [
+    Feature(
+        "n_activities_30d",
+        "behaviour",
+        "numeric",
+        "All tracked actions in the last 30 days: overall activity.",
+        "Took {n} actions in the last 30 days, most recently {recent}",
+        "Hat in den letzten 30 Tagen {n} Aktionen ausgeführt, zuletzt {recent}",
+        "Took only {n} actions in the last 30 days",
+        "Hat in den letzten 30 Tagen nur {n} Aktionen ausgeführt",
+    ),
+    Feature(
+        "days_since_last_activity",
+        "behaviour",
+        "numeric",
+        "Recency: interest fades, and a silent lead is rarely ready to buy.",
+        "Active recently: last action {days} days ago ({recent})",
+        "Kürzlich aktiv: letzte Aktion vor {days} Tagen ({recent})",
+        "No activity for {days} days",
+        "Seit {days} Tagen keine Aktivität",
+        missing_en="No activity recorded yet",
+        missing_de="Noch keine Aktivität erfasst",
+    ),
+    Feature(
+        "days_since_high_intent",
+        "behaviour",
+        "numeric",
+        "Recency of the last buying signal (pricing page, demo, webinar, meeting, call).",
+        "Showed buying intent {days} days ago: {intent}",
+        "Hat vor {days} Tagen Kaufinteresse gezeigt: {intent}",
+        "No buying signal for {days} days (last: {intent})",
+        "Seit {days} Tagen kein Kaufsignal (zuletzt: {intent})",
+        missing_en="No buying signal yet (no pricing page, demo, webinar or meeting)",
+        missing_de="Noch kein Kaufsignal (keine Preisseite, Demo, Webinar oder Termin)",
+    ),
+    Feature(
+        "engagement_decayed",
+        "behaviour",
+        "numeric",
+        "Weighted sum of all actions, each fading with the configured half-life.",
+        "High recent engagement (index {value}): {recent}",
+        "Hohes aktuelles Engagement (Index {value}): {recent}",
+        "Low recent engagement (index {value})",
+        "Geringes aktuelles Engagement (Index {value})",
+    ),
+    Feature(
+        "distinct_assets",
+        "behaviour",
+        "numeric",
+        "Breadth of interest: how many different assets the lead touched.",
+        "Engaged with {n} different pieces of content, e.g. {assets}",
+        "Hat sich mit {n} verschiedenen Inhalten beschäftigt, z. B. {assets}",
+        "Engaged with only {n} pieces of content",
+        "Hat sich nur mit {n} Inhalten beschäftigt",
+    ),
+    Feature(
+        "distinct_topics",
+        "behaviour",
+        "numeric",
+        "How many interest fields the lead's content covers.",
+        "Looked into {n} topics: {topics}",
+        "Hat sich über {n} Themen informiert: {topics}",
+        "Looked into only {n} topics",
+        "Hat sich nur über {n} Themen informiert",
+    ),
+    Feature(
+        "email_open_rate",
+        "behaviour",
+        "numeric",
+        "Share of nurture emails opened; empty when none were sent.",
+        "Opens most nurture emails ({pct} of those sent)",
+        "Öffnet die meisten Nurture-E-Mails ({pct} der gesendeten)",
+        "Opens few nurture emails ({pct} of those sent)",
+        "Öffnet wenige Nurture-E-Mails ({pct} der gesendeten)",
+        missing_en="Has not been sent any nurture email yet",
+        missing_de="Hat noch keine Nurture-E-Mail erhalten",
+    ),
+    Feature(
+        "email_click_rate",
+        "behaviour",
+        "numeric",
+        "Share of nurture emails clicked; empty when none were sent.",
+        "Clicks in nurture emails ({pct} of those sent)",
+        "Klickt in Nurture-E-Mails ({pct} der gesendeten)",
+        "Rarely clicks in nurture emails ({pct} of those sent)",
+        "Klickt selten in Nurture-E-Mails ({pct} der gesendeten)",
+        missing_en="Has not been sent any nurture email yet",
+        missing_de="Hat noch keine Nurture-E-Mail erhalten",
+    ),
+    Feature(
+        "velocity_14d",
+        "behaviour",
+        "numeric",
+        "Actions in the last 14 days against the 14 before (ratio, smoothed): heating up or "
+        "cooling down.",
+        "Activity is picking up: {n} actions in the last 14 days",
+        "Die Aktivität nimmt zu: {n} Aktionen in den letzten 14 Tagen",
+        "Activity is slowing down: {n} actions in the last 14 days",
+        "Die Aktivität lässt nach: {n} Aktionen in den letzten 14 Tagen",
+    ),
+    Feature(
+        "marketing_actions",
+        "behaviour",
+        "numeric",
+        "Which marketing action this is (first, second, third ...), as the handover note says.",
+        "Has taken {n} marketing actions: {actions}",
+        "Hat {n} Marketing-Aktionen ausgeführt: {actions}",
+        "Has taken only {n} marketing actions",
+        "Hat erst {n} Marketing-Aktionen ausgeführt",
+    ),
+    Feature(
+        "physical_touches",
+        "behaviour",
+        "numeric",
+        "Offline channels: trade fairs, QR codes on printed mailings, local workshops.",
+        "Met us offline {n} times ({assets})",
+        "Hatte {n} Offline-Kontakte mit uns ({assets})",
+        "No offline contact yet",
+        "Noch kein Offline-Kontakt",
+    ),
+    Feature(
+        "lead_age_days",
+        "behaviour",
+        "numeric",
+        "Days since the lead entered the CRM.",
+        "Lead since {days} days (created {created})",
+        "Lead seit {days} Tagen (angelegt am {created})",
+        "Lead since {days} days (created {created})",
+        "Lead seit {days} Tagen (angelegt am {created})",
+    ),
+    # ---- fit
+    Feature(
+        "industry",
+        "fit",
+        "category",
+        "Industry as given in the CRM.",
+        "Industry fits: {value}",
+        "Branche passt: {value}",
+        "Industry fits less well: {value}",
+        "Branche passt weniger: {value}",
+    ),
+    Feature(
+        "employees",
+        "fit",
+        "numeric",
+        "Company size in employees.",
+        "Company size fits: {value} employees",
+        "Unternehmensgröße passt: {value} Mitarbeitende",
+        "Company size fits less well: {value} employees",
+        "Unternehmensgröße passt weniger: {value} Mitarbeitende",
+    ),
+    Feature(
+        "size_band",
+        "fit",
+        "category",
+        "Company size band (1-9, 10-49, 50-249, 250-999, 1000+).",
+        "Company size fits: {value} employees",
+        "Unternehmensgröße passt: {value} Mitarbeitende",
+        "Company size fits less well: {value} employees",
+        "Unternehmensgröße passt weniger: {value} Mitarbeitende",
+    ),
+    Feature(
+        "country_code",
+        "fit",
+        "category",
+        "Country (ISO code), normalised from names in English or German.",
+        "Located in a core market ({value})",
+        "Sitzt in einem Kernmarkt ({value})",
+        "Located outside the core markets ({value})",
+        "Sitzt außerhalb der Kernmärkte ({value})",
+    ),
+    Feature(
+        "region",
+        "fit",
+        "category",
+        "Sales region derived from the country (DACH, Europe, other).",
+        "In region {value}",
+        "In Region {value}",
+        "Outside the main region ({value})",
+        "Außerhalb der Hauptregion ({value})",
+    ),
+    Feature(
+        "seniority",
+        "fit",
+        "category",
+        "Seniority parsed from the free-text job title (English and German).",
+        "Decision maker: {title} ({value})",
+        "Entscheider: {title} ({value})",
+        "Not a decision maker: {title} ({value})",
+        "Keine Entscheidungsperson: {title} ({value})",
+    ),
+    Feature(
+        "job_function",
+        "fit",
+        "category",
+        "Function parsed from the job title: marketing, sales, IT, management, other.",
+        "Works in a function we sell to: {title} ({value})",
+        "Arbeitet in einem passenden Bereich: {title} ({value})",
+        "Works in a function we rarely sell to: {title} ({value})",
+        "Arbeitet in einem selten passenden Bereich: {title} ({value})",
+    ),
+    Feature(
+        "freemail",
+        "fit",
+        "flag",
+        "Private free-mail address instead of a company domain.",
+        "Uses a company email address",
+        "Nutzt eine Firmen-E-Mail-Adresse",
+        "Uses a private free-mail address ({email_domain})",
+        "Nutzt eine private Freemail-Adresse ({email_domain})",
+    ),
+    Feature(
+        "source",
+        "fit",
+        "category",
+        "The channel the lead came through.",
+        "Came in through {value}",
+        "Kam über {value}",
+        "Came in through {value}",
+        "Kam über {value}",
+    ),
+    # ---- interest
+    Feature(
+        "interest_field",
+        "interest",
+        "category",
+        "Primary topic of interest from the topics of the assets the lead touched.",
+        "Main interest: {value}",
+        "Hauptinteresse: {value}",
+        "Main interest: {value}",
+        "Hauptinteresse: {value}",
+    ),
+    # ---- quality
+    Feature(
+        "quality_issue_count",
+        "quality",
+        "numeric",
+        "Number of plausibility flags raised (phase 1 of qualification).",
+        "Contact data looks plausible",
+        "Kontaktdaten wirken plausibel",
+        "Contact data looks doubtful: {flags}",
+        "Kontaktdaten wirken zweifelhaft: {flags}",
+    ),
+]
+
+FEATURES: dict[str, Feature] = {f.name: f for f in [*_count_features(), *_OTHER_FEATURES]}
+
+
+def feature_names(groups: tuple[Group, ...] | None = None) -> list[str]:
+    return [f.name for f in FEATURES.values() if groups is None or f.group in groups]
+
+
+def categorical_names() -> list[str]:
+    return [f.name for f in FEATURES.values() if f.kind == "category"]
+
+
+def registry_frame() -> pd.DataFrame:
+    """The registry as a table, for ``leadscore features --list`` and the docs."""
+    return pd.DataFrame(
+        [
+            {
+                "name": f.name,
+                "group": f.group,
+                "kind": f.kind,
+                "description": f.description,
+                "reason_en": f.up_en,
+                "reason_de": f.up_de,
+            }
+            for f in FEATURES.values()
+        ]
+    )

@@ -1,0 +1,217 @@
+"""The feature function: point in time, one lead alone, and the two entry points agree."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from features.contract import ACTIVITY_TYPES
+from features.pipeline import FeatureConfig, build_features, model_columns
+from tests.factories import make_crm
+
+AS_OF = pd.Timestamp("2025-06-15 12:00")
+ASSETS = ["Whitepaper: Marketing Automation Guide", "Blog: 7 Fehler", "Pricing", None]
+TOPICS = ["marketing_automation", "lead_management", "analytics", None]
+
+PEOPLE = [
+    {
+        "first_name": "Anna",
+        "last_name": "Müller",
+        "company": "ACME GmbH",
+        "email": "anna@acme.de",
+        "job_title": "Head of Marketing",
+        "country": "Germany",
+        "city": "Hamburg",
+        "phone": "+49 40 1234567",
+        "industry": "Software",
+        "employees": 120,
+        "source": "webinar",
+    },
+    {
+        "first_name": "Jean-Luc",
+        "last_name": "O'Neill",
+        "company": "Lyon Data SAS",
+        "email": "jl@lyondata.fr",
+        "job_title": "Werkstudent",
+        "country": "France",
+        "city": "Lyon",
+        "industry": "Retail",
+        "employees": 8,
+        "source": "trade_fair",
+    },
+    {
+        "first_name": "Anna",
+        "last_name": "Müller",
+        "company": "Acme",
+        "email": "ANNA@acme.de",
+        "job_title": "Geschäftsführerin",
+        "country": "Deutschland",
+        "city": "München",
+        "industry": "Software",
+        "employees": 120,
+        "source": "web_form",
+    },
+    {
+        "first_name": "asdf",
+        "last_name": "qwer",
+        "company": "x",
+        "email": "asdf@",
+        "country": "Afghanistan",
+        "city": "London",
+        "phone": "12345",
+        "source": "web_form",
+    },
+]
+
+
+def event_strategy(n_leads: int) -> st.SearchStrategy[dict]:
+    return st.fixed_dictionaries(
+        {
+            "lead_id": st.integers(0, n_leads - 1).map(lambda i: f"L{i}"),
+            "occurred_at": st.integers(-200 * 24, 30 * 24).map(
+                lambda hours: (AS_OF + pd.Timedelta(hours=hours)).isoformat()
+            ),
+            "activity_type": st.sampled_from([*ACTIVITY_TYPES, "chat_message"]),
+            "asset": st.sampled_from(ASSETS),
+            "topic": st.sampled_from(TOPICS),
+        }
+    )
+
+
+@st.composite
+def crms(draw: st.DrawFn) -> dict:
+    n = draw(st.integers(1, len(PEOPLE)))
+    leads = [
+        {
+            "lead_id": f"L{i}",
+            "created_at": (AS_OF - pd.Timedelta(days=300 - 10 * i)).isoformat(),
+            **PEOPLE[i],
+        }
+        for i in range(n)
+    ]
+    activities = draw(st.lists(event_strategy(n), max_size=40))
+    return {"leads": leads, "activities": activities}
+
+
+def _features(data: dict, **kwargs) -> pd.DataFrame:
+    tables = make_crm(data["leads"], data["activities"], data.get("outcomes", ()))
+    return build_features(tables, as_of=AS_OF, **kwargs)
+
+
+def _before(events: list[dict]) -> list[dict]:
+    return [e for e in events if pd.Timestamp(e["occurred_at"]) < AS_OF]
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=crms(), later=st.data())
+def test_events_at_or_after_as_of_change_nothing(data: dict, later: st.DataObject) -> None:
+    expected = _features(data)
+    n = len(data["leads"])
+    future = later.draw(
+        st.lists(
+            event_strategy(n).map(
+                lambda e: (
+                    e | {"occurred_at": max(pd.Timestamp(e["occurred_at"]), AS_OF).isoformat()}
+                )
+            ),
+            max_size=15,
+        )
+    )
+    outcomes = [
+        {"lead_id": "L0", "closed_at": (AS_OF + pd.Timedelta(days=3)).isoformat(), "won": True}
+    ]
+    changed = {
+        "leads": data["leads"],
+        "activities": _before(data["activities"]) + future,
+        "outcomes": outcomes,
+    }
+    pd.testing.assert_frame_equal(_features(changed), expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=crms())
+def test_one_lead_alone_equals_its_row_in_the_batch(data: dict) -> None:
+    tables = make_crm(data["leads"], data["activities"])
+    batch = build_features(tables, as_of=AS_OF).set_index("lead_id")
+    for lead_id, row in batch.iterrows():
+        group = batch.index[batch["person_id"] == row["person_id"]]
+        alone = build_features(tables.for_leads(group), as_of=AS_OF).set_index("lead_id")
+        pd.testing.assert_series_equal(alone.loc[lead_id], row, check_names=False)
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=crms(), days_back=st.lists(st.integers(0, 120), min_size=1, max_size=4))
+def test_snapshots_equal_single_as_of_runs(data: dict, days_back: list[int]) -> None:
+    tables = make_crm(data["leads"], data["activities"])
+    moments = [AS_OF - pd.Timedelta(days=d) for d in days_back]
+    snapshots = pd.DataFrame(
+        [(lead["lead_id"], m) for m in moments for lead in data["leads"]],
+        columns=["lead_id", "as_of"],
+    )
+    many = build_features(tables, snapshots=snapshots)
+    for moment in moments:
+        one = build_features(tables, as_of=moment).reset_index(drop=True)
+        part = many[many["as_of"] == moment].reset_index(drop=True)
+        pd.testing.assert_frame_equal(part, one)
+
+
+def test_counts_windows_and_recency_on_a_known_history() -> None:
+    events = [
+        {"lead_id": "L0", "occurred_at": "2025-06-14T09:00", "activity_type": "pricing_page_view"},
+        {"lead_id": "L0", "occurred_at": "2025-06-10T09:00", "activity_type": "pricing_page_view"},
+        {"lead_id": "L0", "occurred_at": "2025-05-01T09:00", "activity_type": "pricing_page_view"},
+        {"lead_id": "L0", "occurred_at": "2025-06-01T09:00", "activity_type": "email_sent"},
+        {"lead_id": "L0", "occurred_at": "2025-06-02T09:00", "activity_type": "email_open"},
+        {"lead_id": "L0", "occurred_at": "2025-06-15T12:00", "activity_type": "demo_request"},
+    ]
+    leads = [{"lead_id": "L0", "created_at": "2025-01-01", **PEOPLE[0]}]
+    row = build_features(make_crm(leads, events), as_of=AS_OF).iloc[0]
+    assert row["n_pricing_page_view_7d"] == 2
+    assert row["n_pricing_page_view_30d"] == 2
+    assert row["n_pricing_page_view_90d"] == 3
+    assert row["n_demo_request_90d"] == 0  # at as_of exactly: not yet seen
+    assert row["email_open_rate"] == 1.0
+    assert math.isclose(row["days_since_last_activity"], 1 + 3 / 24)
+    assert row["marketing_actions"] == 3
+    assert row["seniority"] == "head" and row["job_function"] == "marketing"
+    assert row["country_code"] == "DE" and row["region"] == "DACH"
+    assert row["nearest_location"] == "Hamburg"
+
+
+def test_duplicates_share_their_history() -> None:
+    leads = [
+        {"lead_id": "L0", "created_at": "2025-01-01", **PEOPLE[0]},
+        {"lead_id": "L2", "created_at": "2025-02-01", **PEOPLE[2]},
+    ]
+    events = [
+        {"lead_id": "L0", "occurred_at": "2025-06-01", "activity_type": "demo_request"},
+        {"lead_id": "L2", "occurred_at": "2025-06-02", "activity_type": "demo_request"},
+    ]
+    merged = build_features(make_crm(leads, events), as_of=AS_OF).set_index("lead_id")
+    assert merged.loc["L2", "person_id"] == "L0"
+    assert (merged["n_demo_request_30d"] == 2).all()
+    separate = build_features(
+        make_crm(leads, events), as_of=AS_OF, config=FeatureConfig(merge_duplicates=False)
+    ).set_index("lead_id")
+    assert (separate["n_demo_request_30d"] == 1).all()
+
+
+def test_leads_created_later_get_no_snapshot_and_extra_columns_pass_through() -> None:
+    leads = [
+        {"lead_id": "L0", "created_at": "2025-01-01", "budget_eur": 5000},
+        {"lead_id": "L1", "created_at": "2025-07-01", "budget_eur": 100},
+    ]
+    out = build_features(
+        make_crm(leads), as_of=AS_OF, config=FeatureConfig(extra_features=("budget_eur",))
+    )
+    assert out["lead_id"].tolist() == ["L0"]
+    assert out["budget_eur"].tolist() == [5000.0]
+    assert model_columns(FeatureConfig(extra_features=("budget_eur",)))[-1] == "budget_eur"
+    with pytest.raises(KeyError, match="not_there"):
+        build_features(
+            make_crm(leads), as_of=AS_OF, config=FeatureConfig(extra_features=("not_there",))
+        )
