@@ -33,7 +33,7 @@ lint: install ## Fix what ruff can fix and format the code
 	$(UV) run ruff format .
 
 bench: install ## Run the benchmarks (prints comparison tables)
-	$(UV) run python benchmarks/features.py
+	$(UV) run python -m benchmarks.features
 
 clean: ## Remove generated demo data and local stores (keeps the environment)
 	rm -rf demo models/mlflow.db models/artifacts

@@ -32,7 +32,7 @@ def events_before(activities: pd.DataFrame, snapshots: pd.DataFrame) -> pd.DataF
     into ACTIVITY_TYPES, -1 for types we do not know) and ``row`` (position in ``activities``).
     """
     keys = pd.Index(pd.unique(snapshots["key"].to_numpy()))
-    act_key = keys.get_indexer(activities["lead_id"].to_numpy())
+    act_key = keys.get_indexer(pd.Index(activities["lead_id"]))
     known = act_key >= 0
     act = pd.DataFrame(
         {
@@ -43,7 +43,7 @@ def events_before(activities: pd.DataFrame, snapshots: pd.DataFrame) -> pd.DataF
     )
     snap = pd.DataFrame(
         {
-            "k": keys.get_indexer(snapshots["key"].to_numpy()),
+            "k": keys.get_indexer(pd.Index(snapshots["key"])),
             "as_of": snapshots["as_of"].to_numpy("datetime64[ns]").view("i8"),
             "snap": np.arange(len(snapshots)),
         }
@@ -56,18 +56,22 @@ def events_before(activities: pd.DataFrame, snapshots: pd.DataFrame) -> pd.DataF
     else:
         joined = act.merge(snap, on="k", how="inner")
     joined = joined[joined["t"].to_numpy() < joined["as_of"].to_numpy()]
-    codes = pd.Categorical(
-        activities["activity_type"].to_numpy(dtype=object)[joined["row"].to_numpy()],
-        categories=ACTIVITY_TYPES,
-    ).codes
+    rows = joined["row"].to_numpy()
     return pd.DataFrame(
         {
             "snap": joined["snap"].to_numpy(),
             "age_days": (joined["as_of"].to_numpy() - joined["t"].to_numpy()) / DAY_NS,
-            "type_code": codes.astype(np.int16),
-            "row": joined["row"].to_numpy(),
+            "type_code": type_codes(activities["activity_type"])[rows],
+            "row": rows,
         }
     )
+
+
+def type_codes(activity_type: pd.Series) -> np.ndarray:
+    """Index into ACTIVITY_TYPES per event (-1: a type of the CRM's own), via distinct values."""
+    codes, uniques = pd.factorize(activity_type, use_na_sentinel=True)
+    lookup = np.array([TYPE_INDEX.get(u, -1) for u in uniques] + [-1], dtype=np.int16)
+    return lookup[codes]
 
 
 def _per_snap(snap: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
@@ -84,8 +88,10 @@ def _min_age(snap: np.ndarray, age: np.ndarray, n: int) -> np.ndarray:
     return np.where(np.isinf(out), np.nan, out)
 
 
-def _distinct(snap: np.ndarray, values: pd.Series, n: int) -> np.ndarray:
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+def _distinct(snap: np.ndarray, values: pd.Series, rows: np.ndarray, n: int) -> np.ndarray:
+    """Distinct non-missing values per snapshot (of ``values`` at the events' ``rows``)."""
+    all_codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes = all_codes[rows]
     keep = codes >= 0
     base = len(uniques) + 1
     pairs = np.unique(snap[keep].astype(np.int64) * base + codes[keep])
@@ -97,13 +103,15 @@ def behaviour_features(
     snapshots: pd.DataFrame,
     created_at: pd.Series,
     half_life_days: float = 30.0,
+    events: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Counts per type and window, recency, decayed engagement, breadth, rates and velocity.
 
-    ``created_at`` is aligned with ``snapshots`` (the lead's own creation time).
+    ``created_at`` is aligned with ``snapshots`` (the lead's own creation time); ``events`` is
+    :func:`events_before` of the same inputs, when the caller already has it.
     """
     n = len(snapshots)
-    ev = events_before(activities, snapshots)
+    ev = events_before(activities, snapshots) if events is None else events
     snap, age, code = ev["snap"].to_numpy(), ev["age_days"].to_numpy(), ev["type_code"].to_numpy()
     n_types = len(ACTIVITY_TYPES)
     known = code >= 0
@@ -128,8 +136,8 @@ def behaviour_features(
     out["engagement_decayed"] = _per_snap(snap, n, event_weight * decay)
 
     rows = ev["row"].to_numpy()
-    out["distinct_assets"] = _distinct(snap, activities["asset"].to_numpy(object)[rows], n)
-    out["distinct_topics"] = _distinct(snap, activities["topic"].to_numpy(object)[rows], n)
+    out["distinct_assets"] = _distinct(snap, activities["asset"], rows, n)
+    out["distinct_topics"] = _distinct(snap, activities["topic"], rows, n)
 
     sent = _per_snap(snap[code == TYPE_INDEX["email_sent"]], n)
     opened = _per_snap(snap[code == TYPE_INDEX["email_open"]], n)

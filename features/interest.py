@@ -37,11 +37,14 @@ DEFAULT_LOCATIONS = (
 
 
 def interest_field(
-    activities: pd.DataFrame, snapshots: pd.DataFrame, half_life_days: float = 30.0
+    activities: pd.DataFrame,
+    snapshots: pd.DataFrame,
+    half_life_days: float = 30.0,
+    events: pd.DataFrame | None = None,
 ) -> pd.Series:
     """The topic with the highest recency-weighted count before ``as_of`` (ties: alphabetical)."""
-    ev = events_before(activities, snapshots)
-    topics = activities["topic"].to_numpy(object)[ev["row"].to_numpy()]
+    ev = events_before(activities, snapshots) if events is None else events
+    topics = activities["topic"].iloc[ev["row"].to_numpy()].to_numpy(object)
     frame = pd.DataFrame(
         {
             "snap": ev["snap"].to_numpy(),

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow as pyarrow
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from features.contract import (
@@ -38,6 +40,7 @@ FILE_SUFFIXES = (".parquet", ".csv", ".csv.gz")
 TRUE_WORDS = frozenset({"true", "t", "1", "yes", "y", "ja", "wahr", "1.0"})
 FALSE_WORDS = frozenset({"false", "f", "0", "no", "n", "nein", "falsch", "0.0"})
 MAX_PROBLEMS_PER_CHECK = 10_000
+_ARROW_STRINGS = {pyarrow.string(): STRING, pyarrow.large_string(): STRING}
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,7 @@ def _delimiter_problem(frame: pd.DataFrame, table: str, name: str) -> list[Probl
 def read_file_raw(path: Path, table: str) -> tuple[pd.DataFrame | None, list[Problem]]:
     if path.name.endswith(".parquet"):
         try:
-            frame = pd.read_parquet(path)
+            frame = pq.read_table(path).to_pandas(types_mapper=_ARROW_STRINGS.get)
         except Exception as error:  # pyarrow raises several unrelated types
             return None, [Problem(table, f"{path.name} cannot be read as Parquet: {error}")]
         if frame.empty and len(frame.columns) == 0:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.behaviour import behaviour_features
+from features.behaviour import behaviour_features, events_before, recent_events
 from features.contract import CRMTables
 from features.dedupe import duplicate_groups
 from features.fit import fit_features
@@ -81,22 +81,18 @@ def build_features(
         missing = snapshots.loc[unknown, "lead_id"].iloc[0]
         raise KeyError(f"snapshot for lead_id {missing!r}, which is not in the leads table")
 
-    if config.merge_duplicates:
-        person = duplicate_groups(leads.reset_index(drop=True))
-    else:
-        person = pd.Series(leads.index.to_numpy(), index=leads.index)
-    activities = tables.activities.assign(
-        lead_id=tables.activities["lead_id"].map(person).fillna(tables.activities["lead_id"])
-    )
+    person = _person_of(leads, config)
+    activities = _person_activities(tables.activities, person)
     keyed = snapshots.assign(key=snapshots["lead_id"].map(person).to_numpy())
     own = leads.loc[snapshots["lead_id"].to_numpy()].reset_index(drop=True)
 
+    events = events_before(activities, keyed)
     behaviour = behaviour_features(
-        activities, keyed, own["created_at"], half_life_days=config.half_life_days
+        activities, keyed, own["created_at"], config.half_life_days, events=events
     )
     per_lead = _lead_features(leads, config).loc[snapshots["lead_id"].to_numpy()]
     per_lead = per_lead.reset_index(drop=True)
-    interest = interest_field(activities, keyed, half_life_days=config.half_life_days)
+    interest = interest_field(activities, keyed, config.half_life_days, events=events)
 
     out = pd.concat(
         [
@@ -110,6 +106,38 @@ def build_features(
     ordered = ["lead_id", "as_of", "person_id", *model_columns(config)]
     flags = [c for c in out.columns if c.startswith("flag_")]
     return out[ordered + flags + list(CONTEXT_COLUMNS)]
+
+
+def explain_events(
+    tables: CRMTables,
+    features: pd.DataFrame,
+    config: FeatureConfig = FeatureConfig(),
+    limit: int = 30,
+) -> pd.DataFrame:
+    """The recent events behind each row of ``features`` (newest first), for reason texts.
+
+    Same person grouping and same ``as_of`` cut as the features themselves; column ``snap`` is
+    the row position in ``features``.
+    """
+    leads = tables.leads.drop_duplicates("lead_id").set_index("lead_id", drop=False)
+    activities = _person_activities(tables.activities, _person_of(leads, config))
+    keyed = pd.DataFrame(
+        {"key": features["person_id"].to_numpy(), "as_of": features["as_of"].to_numpy()}
+    )
+    return recent_events(activities, keyed, limit=limit)
+
+
+def _person_of(leads: pd.DataFrame, config: FeatureConfig) -> pd.Series:
+    """lead_id -> the person whose merged history the lead is scored on."""
+    if config.merge_duplicates:
+        return duplicate_groups(leads.reset_index(drop=True))
+    return pd.Series(leads.index.to_numpy(), index=leads.index)
+
+
+def _person_activities(activities: pd.DataFrame, person: pd.Series) -> pd.DataFrame:
+    return activities.assign(
+        lead_id=activities["lead_id"].map(person).fillna(activities["lead_id"])
+    )
 
 
 def _lead_features(leads: pd.DataFrame, config: FeatureConfig) -> pd.DataFrame:
