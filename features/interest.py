@@ -78,7 +78,9 @@ def _city_coordinates() -> dict[tuple[str, str], tuple[float, float]]:
     )
     for city in cities:
         point = (float(city["latitude"]), float(city["longitude"]))
-        names = [city["name"], *city.get("alternatenames", [])]
+        names = [city["name"]]
+        if int(city.get("population", 0)) >= 100_000:  # "Munich", "Wien": exonyms of big cities
+            names += [n for n in city.get("alternatenames", []) if n.isascii() or n.isalpha()]
         for name in names:
             if name:
                 coords.setdefault((_fold(name), city["countrycode"]), point)

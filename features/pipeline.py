@@ -81,7 +81,7 @@ def build_features(
         missing = snapshots.loc[unknown, "lead_id"].iloc[0]
         raise KeyError(f"snapshot for lead_id {missing!r}, which is not in the leads table")
 
-    person = _person_of(leads, config)
+    person = person_of(leads, config)
     activities = _person_activities(tables.activities, person)
     keyed = snapshots.assign(key=snapshots["lead_id"].map(person).to_numpy())
     own = leads.loc[snapshots["lead_id"].to_numpy()].reset_index(drop=True)
@@ -120,14 +120,14 @@ def explain_events(
     the row position in ``features``.
     """
     leads = tables.leads.drop_duplicates("lead_id").set_index("lead_id", drop=False)
-    activities = _person_activities(tables.activities, _person_of(leads, config))
+    activities = _person_activities(tables.activities, person_of(leads, config))
     keyed = pd.DataFrame(
         {"key": features["person_id"].to_numpy(), "as_of": features["as_of"].to_numpy()}
     )
     return recent_events(activities, keyed, limit=limit)
 
 
-def _person_of(leads: pd.DataFrame, config: FeatureConfig) -> pd.Series:
+def person_of(leads: pd.DataFrame, config: FeatureConfig) -> pd.Series:
     """lead_id -> the person whose merged history the lead is scored on."""
     if config.merge_duplicates:
         return duplicate_groups(leads.reset_index(drop=True))

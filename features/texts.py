@@ -3,21 +3,59 @@
 A reason is only as good as the evidence it cites, so the context for a template is built from
 the events behind the value: the same window, the same activity type, the real asset names and
 dates. Templates themselves live in :mod:`features.registry`.
+
+Events are plain tuples here, not DataFrames: this runs for every reason of every scored lead.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Literal
+import string
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from typing import Literal, NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from features.registry import EVENT_NAMES, FEATURES, HIGH_INTENT, MARKETING_ACTIONS, PHYSICAL
 
 Lang = Literal["en", "de"]
 MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-EVENT_COLUMNS = ("occurred_at", "activity_type", "asset", "topic", "age_days")
+
+
+class Event(NamedTuple):
+    """One of a lead's events before its scoring moment."""
+
+    occurred_at: pd.Timestamp
+    activity_type: str
+    asset: str | None
+    topic: str | None
+    age_days: float
+
+
+def events_by_snap(frame: pd.DataFrame) -> dict[int, list[Event]]:
+    """Split :func:`features.behaviour.recent_events` output into one list per snapshot."""
+    out: dict[int, list[Event]] = {}
+    if frame.empty:
+        return out
+    columns = [
+        frame[c].to_numpy(object) for c in ("occurred_at", "activity_type", "asset", "topic")
+    ]
+    ages = frame["age_days"].to_numpy(float)
+    snaps = frame["snap"].to_numpy()
+    for i, snap in enumerate(snaps):
+        asset, topic = columns[2][i], columns[3][i]
+        out.setdefault(int(snap), []).append(
+            Event(
+                pd.Timestamp(columns[0][i]),
+                str(columns[1][i]),
+                asset if isinstance(asset, str) else None,
+                topic if isinstance(topic, str) else None,
+                float(ages[i]),
+            )
+        )
+    return out
 
 
 def format_date(moment: object, lang: Lang) -> str:
@@ -37,10 +75,10 @@ def event_phrase(activity_type: str, asset: object, lang: Lang) -> str:
     return text.replace(" '?'", "").replace(" „?“", "")
 
 
-def _event_with_date(event: Mapping[str, object], lang: Lang) -> str:
+def _dated(event: Event, lang: Lang) -> str:
     word = "am" if lang == "de" else "on"
-    phrase = event_phrase(str(event["activity_type"]), event.get("asset"), lang)
-    return f"{phrase} {word} {format_date(event['occurred_at'], lang)}"
+    phrase = event_phrase(event.activity_type, event.asset, lang)
+    return f"{phrase} {word} {format_date(event.occurred_at, lang)}"
 
 
 def _join(items: list[str], lang: Lang) -> str:
@@ -50,56 +88,100 @@ def _join(items: list[str], lang: Lang) -> str:
     return ", ".join(items[:-1]) + last + items[-1]
 
 
-def _quoted_assets(events: pd.DataFrame, lang: Lang, limit: int = 3) -> str:
-    names = [a for a in events["asset"].dropna().drop_duplicates().head(limit)]
+def _quoted_assets(events: Sequence[Event], lang: Lang, limit: int = 3) -> str:
+    names = list(dict.fromkeys(e.asset for e in events if e.asset))[:limit]
     if not names:
         return "—"
     return ", ".join(f"„{a}“" if lang == "de" else f"'{a}'" for a in names)
+
+
+def _field(lead: Mapping[str, object], key: str) -> str:
+    value = lead.get(key)
+    return value.strip() or "—" if isinstance(value, str) else "—"
 
 
 def _number(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
 
-def reason_context(
-    feature: str, value: object, lead: Mapping[str, object], events: pd.DataFrame, lang: Lang
-) -> dict[str, str]:
-    """Everything a template may cite. ``events``: this lead's recent events, newest first."""
+def _label(value: object) -> str:
+    """Category codes as words: "lead_management" -> "lead management"."""
+    return str(value).replace("_", " ")
+
+
+def _missing(value: object) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    return isinstance(value, float | np.floating) and math.isnan(value)
+
+
+def _relevant(feature: str, events: Sequence[Event]) -> list[Event]:
     spec = FEATURES[feature]
-    if events.empty:
-        events = pd.DataFrame(columns=list(EVENT_COLUMNS))
-    relevant = events
-    if spec.activity_type is not None:
-        window = int(feature.rsplit("_", 1)[1].rstrip("d"))
-        relevant = events[
-            (events["activity_type"] == spec.activity_type) & (events["age_days"] < window)
-        ]
-    newest = relevant.iloc[0] if len(relevant) else None
-    intent = events[events["activity_type"].isin(HIGH_INTENT)]
-    marketing = events[events["activity_type"].isin(MARKETING_ACTIONS)].head(3).iloc[::-1]
-    physical = events[events["activity_type"].isin(PHYSICAL)]
-    numeric = isinstance(value, int | float) and not isinstance(value, bool)
-    missing = value is None or (numeric and math.isnan(value))
-    topics = events["topic"].dropna().drop_duplicates().head(4).tolist()
-    return {
-        "n": _number(value) if numeric and not missing else "0",
-        "days": _number(value) if numeric and not missing else "—",
-        "value": _number(value) if numeric and not missing else str(value),
-        "pct": f"{value:.0%}" if numeric and not missing else "—",
-        "last": format_date(newest["occurred_at"] if newest is not None else None, lang),
-        "assets": _quoted_assets(relevant, lang),
-        "recent": _event_with_date(events.iloc[0], lang) if len(events) else "—",
-        "intent": _event_with_date(intent.iloc[0], lang) if len(intent) else "—",
-        "actions": _join(
-            [event_phrase(r.activity_type, r.asset, lang) for r in marketing.itertuples()], lang
-        )
-        or "—",
-        "topics": ", ".join(topics) or "—",
-        "created": format_date(lead.get("created_at"), lang),
-        "title": str(lead.get("job_title") or "—"),
-        "email_domain": str(lead.get("email_domain") or "—"),
-        "flags": "; ".join(lead.get("quality_texts") or []) or "—",
-    } | ({"assets": _quoted_assets(physical, lang)} if feature == "physical_touches" else {})
+    if spec.activity_type is None:
+        return list(events)
+    window = int(feature.rsplit("_", 1)[1].rstrip("d"))
+    return [e for e in events if e.activity_type == spec.activity_type and e.age_days < window]
+
+
+@lru_cache(maxsize=1024)
+def _placeholders(template: str) -> tuple[str, ...]:
+    return tuple(name for _, name, _, _ in string.Formatter().parse(template) if name)
+
+
+def reason_context(
+    feature: str,
+    value: object,
+    lead: Mapping[str, object],
+    events: Sequence[Event],
+    lang: Lang,
+    wanted: Sequence[str] | None = None,
+) -> dict[str, str]:
+    """What a template may cite; ``events`` are the lead's recent events, newest first.
+
+    Only the ``wanted`` placeholders are computed (all when None).
+    """
+    numeric = isinstance(value, int | float | np.number) and not isinstance(value, bool)
+    known = numeric and not _missing(value)
+    plain = _number(float(value)) if known else None  # type: ignore[arg-type]
+
+    def of_types(types: tuple[str, ...]) -> list[Event]:
+        return [e for e in events if e.activity_type in types]
+
+    def actions() -> str:
+        marketing = of_types(MARKETING_ACTIONS)[:3][::-1]
+        return _join([event_phrase(e.activity_type, e.asset, lang) for e in marketing], lang) or "—"
+
+    def assets() -> str:
+        chosen = of_types(PHYSICAL) if feature == "physical_touches" else _relevant(feature, events)
+        return _quoted_assets(chosen, lang)
+
+    def last() -> str:
+        relevant = _relevant(feature, events)
+        return format_date(relevant[0].occurred_at if relevant else None, lang)
+
+    def intent() -> str:
+        found = of_types(HIGH_INTENT)
+        return _dated(found[0], lang) if found else "—"
+
+    makers: dict[str, Callable[[], str]] = {
+        "n": lambda: plain or "0",
+        "days": lambda: f"{float(value):.0f}" if known else "—",  # type: ignore[arg-type]
+        "value": lambda: plain if known else ("—" if _missing(value) else _label(value)),
+        "pct": lambda: f"{float(value):.0%}" if known else "—",  # type: ignore[arg-type]
+        "last": last,
+        "assets": assets,
+        "recent": lambda: _dated(events[0], lang) if events else "—",
+        "intent": intent,
+        "actions": actions,
+        "topics": lambda: (
+            ", ".join(list(dict.fromkeys(e.topic for e in events if e.topic))[:4]) or "—"
+        ),
+        "created": lambda: format_date(lead.get("created_at"), lang),
+        "title": lambda: _field(lead, "job_title"),
+        "email_domain": lambda: _field(lead, "email_domain"),
+        "flags": lambda: "; ".join(lead.get("quality_texts") or []) or "—",  # type: ignore[arg-type]
+    }
+    return {name: makers[name]() for name in (wanted if wanted is not None else makers)}
 
 
 def render_reason(
@@ -107,11 +189,11 @@ def render_reason(
     value: object,
     direction: Literal["up", "down"],
     lead: Mapping[str, object],
-    events: pd.DataFrame,
+    events: Sequence[Event],
     lang: Lang = "en",
 ) -> str:
     """The sentence sales reads for one feature of one lead."""
     spec = FEATURES[feature]
-    missing = value is None or (isinstance(value, float) and math.isnan(value))
-    template = spec.template(lang, "missing" if missing else direction)
-    return template.format(**reason_context(feature, value, lead, events, lang))
+    template = spec.template(lang, "missing" if _missing(value) else direction)
+    wanted = _placeholders(template)
+    return template.format(**reason_context(feature, value, lead, events, lang, wanted))

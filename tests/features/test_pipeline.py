@@ -144,7 +144,7 @@ def test_one_lead_alone_equals_its_row_in_the_batch(data: dict) -> None:
 
 
 @settings(max_examples=20, deadline=None)
-@given(data=crms(), days_back=st.lists(st.integers(0, 120), min_size=1, max_size=4))
+@given(data=crms(), days_back=st.lists(st.integers(0, 120), min_size=1, max_size=4, unique=True))
 def test_snapshots_equal_single_as_of_runs(data: dict, days_back: list[int]) -> None:
     tables = make_crm(data["leads"], data["activities"])
     moments = [AS_OF - pd.Timedelta(days=d) for d in days_back]

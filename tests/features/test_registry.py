@@ -8,11 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.behaviour import recent_events
 from features.loaders import load_tables
-from features.pipeline import build_features, model_columns
+from features.pipeline import build_features, explain_events, model_columns
 from features.registry import FEATURES, registry_frame
-from features.texts import format_date, render_reason
+from features.texts import events_by_snap, format_date, render_reason
 
 PLACEHOLDERS = {
     "n", "days", "value", "pct", "last", "assets", "recent", "intent", "actions", "topics",
@@ -41,26 +40,21 @@ def test_registry_and_model_columns_agree() -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_features(demo_parquet: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def demo_features(demo_parquet: Path) -> tuple[pd.DataFrame, dict]:
     tables = load_tables(demo_parquet)
     as_of = tables.activities["occurred_at"].quantile(0.8)
     frame = build_features(tables, as_of=as_of).head(300)
-    keyed = frame.assign(key=frame["person_id"])
-    person_activities = tables.activities.assign(
-        lead_id=tables.activities["lead_id"].map(frame.set_index("lead_id")["person_id"])
-    ).dropna(subset=["lead_id"])
-    events = recent_events(person_activities, keyed)
-    return frame, events
+    return frame, events_by_snap(explain_events(tables, frame))
 
 
 @pytest.mark.parametrize("lang", ["en", "de"])
 def test_every_template_renders_for_real_values(
-    demo_features: tuple[pd.DataFrame, pd.DataFrame], lang: str
+    demo_features: tuple[pd.DataFrame, dict], lang: str
 ) -> None:
     frame, events = demo_features
     rendered = 0
     for position, lead in frame.head(60).iterrows():
-        lead_events = events[events["snap"] == position]
+        lead_events = events.get(position, [])
         for name in FEATURES:
             for direction in ("up", "down"):
                 text = render_reason(name, lead[name], direction, lead.to_dict(), lead_events, lang)
@@ -70,15 +64,15 @@ def test_every_template_renders_for_real_values(
 
 
 def test_reasons_cite_the_leads_real_assets_and_dates(
-    demo_features: tuple[pd.DataFrame, pd.DataFrame],
+    demo_features: tuple[pd.DataFrame, dict],
 ) -> None:
     frame, events = demo_features
     with_whitepaper = frame.index[frame["n_whitepaper_download_90d"] > 0]
     assert len(with_whitepaper) > 0
     position = with_whitepaper[0]
-    lead_events = events[events["snap"] == position]
-    downloads = lead_events[
-        (lead_events["activity_type"] == "whitepaper_download") & (lead_events["age_days"] < 90)
+    lead_events = events[position]
+    downloads = [
+        e for e in lead_events if e.activity_type == "whitepaper_download" and e.age_days < 90
     ]
     text = render_reason(
         "n_whitepaper_download_90d",
@@ -88,13 +82,13 @@ def test_reasons_cite_the_leads_real_assets_and_dates(
         lead_events,
         "en",
     )
-    assert f"'{downloads['asset'].iloc[0]}'" in text
-    assert format_date(downloads["occurred_at"].iloc[0], "en") in text
+    assert f"'{downloads[0].asset}'" in text
+    assert format_date(downloads[0].occurred_at, "en") in text
 
 
 def test_dates_read_naturally_in_both_languages() -> None:
     moment = pd.Timestamp("2026-11-20 14:00")
     assert format_date(moment, "en") == "20 Nov 2026"
     assert format_date(moment, "de") == "20.11.2026"
-    text = render_reason("days_since_last_activity", float("nan"), "down", {}, pd.DataFrame(), "de")
+    text = render_reason("days_since_last_activity", float("nan"), "down", {}, [], "de")
     assert text == "Noch keine Aktivität erfasst"
