@@ -42,6 +42,9 @@ class Feature:
         return getattr(self, f"{direction}_{lang}")
 
 
+UNKNOWN = frozenset({"unknown"})  # category values that mean "not given"
+
+
 @dataclass(frozen=True)
 class ActivityWords:
     """How to say that a lead did something, n times in a window, or not at all."""
@@ -395,6 +398,8 @@ _OTHER_FEATURES = [
         "Branche passt: {value}",
         "Industry fits less well: {value}",
         "Branche passt weniger: {value}",
+        missing_en="Industry not given",
+        missing_de="Branche nicht angegeben",
     ),
     Feature(
         "employees",
@@ -405,6 +410,8 @@ _OTHER_FEATURES = [
         "Unternehmensgröße passt: {value} Mitarbeitende",
         "Company size fits less well: {value} employees",
         "Unternehmensgröße passt weniger: {value} Mitarbeitende",
+        missing_en="Company size not given",
+        missing_de="Unternehmensgröße nicht angegeben",
     ),
     Feature(
         "size_band",
@@ -415,6 +422,8 @@ _OTHER_FEATURES = [
         "Unternehmensgröße passt: {value} Mitarbeitende",
         "Company size fits less well: {value} employees",
         "Unternehmensgröße passt weniger: {value} Mitarbeitende",
+        missing_en="Company size not given",
+        missing_de="Unternehmensgröße nicht angegeben",
     ),
     Feature(
         "country_code",
@@ -425,6 +434,8 @@ _OTHER_FEATURES = [
         "Sitzt in einem Kernmarkt ({value})",
         "Located outside the core markets ({value})",
         "Sitzt außerhalb der Kernmärkte ({value})",
+        missing_en="Country not given or not recognised",
+        missing_de="Land fehlt oder ist unbekannt",
     ),
     Feature(
         "region",
@@ -435,6 +446,8 @@ _OTHER_FEATURES = [
         "In Region {value}",
         "Outside the main region ({value})",
         "Außerhalb der Hauptregion ({value})",
+        missing_en="Region unknown",
+        missing_de="Region unbekannt",
     ),
     Feature(
         "seniority",
@@ -445,6 +458,8 @@ _OTHER_FEATURES = [
         "Entscheider: {title} ({value})",
         "Not a decision maker: {title} ({value})",
         "Keine Entscheidungsperson: {title} ({value})",
+        missing_en="No job title given",
+        missing_de="Keine Berufsbezeichnung angegeben",
     ),
     Feature(
         "job_function",
@@ -455,6 +470,8 @@ _OTHER_FEATURES = [
         "Arbeitet in einem passenden Bereich: {title} ({value})",
         "Works in a function we rarely sell to: {title} ({value})",
         "Arbeitet in einem selten passenden Bereich: {title} ({value})",
+        missing_en="No job title given",
+        missing_de="Keine Berufsbezeichnung angegeben",
     ),
     Feature(
         "freemail",
@@ -465,6 +482,8 @@ _OTHER_FEATURES = [
         "Nutzt eine Firmen-E-Mail-Adresse",
         "Uses a private free-mail address ({email_domain})",
         "Nutzt eine private Freemail-Adresse ({email_domain})",
+        missing_en="No email address given",
+        missing_de="Keine E-Mail-Adresse angegeben",
     ),
     Feature(
         "source",
@@ -475,6 +494,8 @@ _OTHER_FEATURES = [
         "Kam über {value}",
         "Came in through {value}",
         "Kam über {value}",
+        missing_en="Source not recorded",
+        missing_de="Quelle nicht erfasst",
     ),
     # ---- interest
     Feature(
@@ -486,6 +507,8 @@ _OTHER_FEATURES = [
         "Hauptinteresse: {value}",
         "Main interest: {value}",
         "Hauptinteresse: {value}",
+        missing_en="No topic of interest yet",
+        missing_de="Noch kein Interessengebiet erkennbar",
     ),
     # ---- quality
     Feature(

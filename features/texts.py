@@ -18,7 +18,14 @@ from typing import Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
-from features.registry import EVENT_NAMES, FEATURES, HIGH_INTENT, MARKETING_ACTIONS, PHYSICAL
+from features.registry import (
+    EVENT_NAMES,
+    FEATURES,
+    HIGH_INTENT,
+    MARKETING_ACTIONS,
+    PHYSICAL,
+    UNKNOWN,
+)
 
 Lang = Literal["en", "de"]
 MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -110,7 +117,7 @@ def _label(value: object) -> str:
 
 
 def _missing(value: object) -> bool:
-    if value is None or value is pd.NA:
+    if value is None or value is pd.NA or value in UNKNOWN:
         return True
     return isinstance(value, float | np.floating) and math.isnan(value)
 

@@ -28,6 +28,28 @@ class Settings(BaseSettings):
     half_life_days: float = Field(30.0, gt=0, description="Half-life of time-decayed engagement.")
     language: Literal["en", "de"] = Field("en", description="Language of reasons and notes.")
     api_tokens: str = Field("", description="Comma-separated bearer tokens for the HTTP API.")
+    audit_database: str | None = Field(
+        None, description="Audit log URL; default is a SQLite file under models_dir."
+    )
+    data: str | None = Field(
+        None, description="CRM the service may look leads up in (folder or database URL)."
+    )
+    routing_file: Path | None = Field(
+        None, description="Routing rules (YAML); default is serving/routing.yaml."
+    )
+    reload_seconds: float = Field(
+        30.0, gt=0, description="How often the service checks for a new champion."
+    )
+    max_request_bytes: int = Field(5_000_000, gt=0, description="Largest accepted request body.")
+
+    def token_set(self) -> frozenset[str]:
+        return frozenset(t.strip() for t in self.api_tokens.split(",") if t.strip())
+
+    def audit_url(self) -> str:
+        if self.audit_database:
+            return self.audit_database
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.models_dir / 'audit.db').resolve()}"
 
     def tracking_uri(self) -> str:
         if self.mlflow_tracking_uri:

@@ -1,0 +1,113 @@
+"""Routing: where a scored lead goes (sales team, nurture track, or a person for review).
+
+The rules live in a YAML file that marketing and sales edit together (``serving/routing.yaml``
+by default, ``LEADSCORE_ROUTING_FILE`` to use another). Quality flags send a lead to review, never
+to the bin: automate about 90 %, let a person decide where the data is doubtful.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+from features.quality import QUALITY_FLAGS
+
+DEFAULT_ROUTING_FILE = Path(__file__).with_name("routing.yaml")
+Action = Literal["sales", "nurture", "review"]
+GRADES = ("A", "B", "C")
+
+
+class TeamRule(BaseModel):
+    team: str
+    when: dict[str, list[str]] = Field(default_factory=dict)
+
+    def matches(self, lead: Mapping[str, object]) -> bool:
+        return all(
+            str(lead.get(key)) in {str(v) for v in allowed} for key, allowed in self.when.items()
+        )
+
+
+class NoConsentRules(BaseModel):
+    sales_if_any: list[str] = Field(default_factory=list)
+
+
+class RoutingConfig(BaseModel):
+    """The routing file, checked: a typo in a flag or grade name is an error, not a no-op."""
+
+    grades: dict[Literal["A", "B", "C"], float] = Field(default_factory=dict)
+    sales_grades: list[Literal["A", "B", "C", "D"]] = Field(default_factory=lambda: ["A"])
+    review_flags: list[str] = Field(default_factory=list)
+    teams: list[TeamRule] = Field(default_factory=lambda: [TeamRule(team="Sales")])
+    tracks: dict[str, str] = Field(default_factory=lambda: {"default": "General"})
+    no_consent: NoConsentRules = Field(default_factory=NoConsentRules)
+
+    def model_post_init(self, _: object) -> None:
+        known = {flag.name for flag in QUALITY_FLAGS}
+        unknown = [f for f in self.review_flags if f not in known]
+        if unknown:
+            raise ValueError(f"review_flags: unknown flags {unknown}; known: {sorted(known)}")
+
+    def cutoffs(self, model_thresholds: Mapping[str, float]) -> dict[str, float]:
+        """Grade cut-offs: the file's where given, otherwise the model's."""
+        return {g: float(self.grades.get(g, model_thresholds.get(g, 1.0))) for g in GRADES}
+
+
+def load_routing(path: str | Path | None = None) -> RoutingConfig:
+    path = Path(path) if path else DEFAULT_ROUTING_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return RoutingConfig.model_validate(data)
+    except FileNotFoundError as error:
+        raise ValueError(f"routing file {path} not found") from error
+    except (yaml.YAMLError, ValidationError, ValueError) as error:
+        raise ValueError(f"routing file {path} is not valid: {error}") from error
+
+
+def grade_of(probability: float, cutoffs: Mapping[str, float]) -> str:
+    for grade in GRADES:
+        if probability >= cutoffs[grade]:
+            return grade
+    return "D"
+
+
+class Route(BaseModel):
+    action: Action = Field(description="sales, nurture or review")
+    team: str | None = Field(None, description="Sales team, when the action is sales or review")
+    track: str | None = Field(None, description="Nurture track, when the action is nurture")
+    why: str = Field("", description="The rule that decided, in words")
+
+
+def route_lead(
+    lead: Mapping[str, object],
+    grade: str | None,
+    raised_flags: list[str],
+    config: RoutingConfig,
+    recent_types: set[str] | None = None,
+) -> Route:
+    """Where this lead goes. ``grade`` is None for a lead that objected to profiling."""
+    team = next((rule.team for rule in config.teams if rule.matches(lead)), None)
+    interest = lead.get("interest_field")
+    track = config.tracks.get(str(interest), config.tracks.get("default", "General"))
+    doubtful = [f for f in raised_flags if f in config.review_flags]
+    if doubtful:
+        return Route(
+            action="review", team=team, why=f"quality flags need a person: {', '.join(doubtful)}"
+        )
+    if grade is None:
+        asked = sorted((recent_types or set()) & set(config.no_consent.sales_if_any))
+        if asked:
+            return Route(
+                action="sales", team=team, why=f"no profiling consent; asked for contact: {asked}"
+            )
+        return Route(
+            action="nurture",
+            track=config.tracks.get("default", "General"),
+            why="no profiling consent: rule route only",
+        )
+    if grade in config.sales_grades:
+        return Route(action="sales", team=team, why=f"grade {grade} goes to sales")
+    return Route(action="nurture", track=track, why=f"grade {grade}: nurture by interest")

@@ -1,0 +1,105 @@
+"""What a serving process holds: the current Scorer, the audit log and the optional lead store.
+
+The champion is swapped in atomically; a champion that fails to load is logged and the previous
+one keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from features.contract import CRMTables
+from features.loaders import load_tables
+from features.pipeline import FeatureConfig, person_of
+from leadscore.settings import Settings
+from serving.audit import AuditLog
+from serving.routing import load_routing
+from serving.scorer import ModelRef, Scorer
+
+logger = logging.getLogger("leadscore.runtime")
+
+
+@dataclass
+class LeadStore:
+    """Leads known to the service, so the CRM may send just a ``lead_id``."""
+
+    tables: CRMTables
+    person: pd.Series
+
+    @classmethod
+    def load(cls, source: str, config: FeatureConfig) -> LeadStore:
+        tables = load_tables(source)
+        leads = tables.leads.drop_duplicates("lead_id").set_index("lead_id", drop=False)
+        return cls(tables, person_of(leads, config))
+
+    @property
+    def known_ids(self) -> pd.Index:
+        return self.person.index
+
+    def group_of(self, lead_ids: list[str]) -> list[str]:
+        """The leads and every record of the same person (their history is merged)."""
+        persons = set(self.person.loc[lead_ids])
+        return list(self.person.index[self.person.isin(persons)])
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.routing = load_routing(settings.routing_file)
+        self.audit = AuditLog(settings.audit_url())
+        self.scorer: Scorer | None = None
+        self.store: LeadStore | None = None
+        self.last_error: str | None = "not loaded yet"
+        self._lock = threading.Lock()
+
+    def try_reload(self) -> bool:
+        """Load the champion if it changed; keep the old one on any failure."""
+        from training.registry import load_champion
+
+        with self._lock:
+            try:
+                model, info = load_champion(self.settings)
+                current = self.scorer.ref.version if self.scorer else None
+                if current == str(info.version):
+                    return False
+                scorer = Scorer(
+                    model,
+                    ModelRef(info.name, str(info.version)),
+                    self.routing,
+                    self.audit,
+                    self.settings.language,
+                )
+                if self.settings.data and self.store is None:
+                    self.store = LeadStore.load(self.settings.data, model.feature_config)
+            except Exception as error:
+                self.last_error = f"{type(error).__name__}: {error}"
+                logger.warning("champion not (re)loaded, keeping the current one: %s", error)
+                return False
+            self.scorer = scorer
+            self.last_error = None
+            logger.info("serving %s version %s", info.name, info.version)
+            return True
+
+    def describe(self) -> dict[str, Any]:
+        scorer = self.scorer
+        if scorer is None:
+            return {"loaded": False, "error": self.last_error}
+        model = scorer.model
+        return {
+            "loaded": True,
+            "name": scorer.ref.name,
+            "version": scorer.ref.version,
+            "kind": model.kind,
+            "features": len(model.columns),
+            "thresholds": scorer.cutoffs,
+            "data_window": {
+                k: v for k, v in model.data_window.items() if not isinstance(v, list | tuple)
+            },
+            "metrics": model.metrics,
+            "last_reload_error": self.last_error,
+        }

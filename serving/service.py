@@ -1,0 +1,151 @@
+"""The BentoML service: a thin HTTP layer over the Scorer.
+
+``leadscore serve`` (or ``bentoml serve serving.service:LeadScore``) starts it. Everything a
+client can get wrong is answered 4xx naming the field; the model is the MLflow champion, checked
+for a newer one every ``LEADSCORE_RELOAD_SECONDS``, and a champion that fails to load leaves the
+old one serving. ``/healthz`` and ``/readyz`` are BentoML's own probes (ready once a model is
+loaded).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+import bentoml
+from bentoml.exceptions import BentoMLException, InvalidArgument, NotFound, ServiceUnavailable
+from pydantic import Field
+from sqlalchemy.exc import SQLAlchemyError
+
+from leadscore.settings import Settings
+from serving.auth import BearerAuth, RequestSizeLimit
+from serving.requests import MAX_BATCH, ActivityIn, LeadIn, LeadRequest, request_tables
+from serving.runtime import Runtime
+from serving.scorer import Scorer, ScoreResult
+
+logger = logging.getLogger("leadscore.service")
+
+
+class ModelUnavailable(BentoMLException):
+    """No champion is loaded yet: a server-side state, answered 503, never a crash."""
+
+    from http import HTTPStatus
+
+    error_code = HTTPStatus.SERVICE_UNAVAILABLE
+
+
+@bentoml.service(name="leadscore", traffic={"timeout": 60}, workers=1)
+class LeadScore:
+    def __init__(self) -> None:
+        self.settings = Settings()
+        self.runtime = Runtime(self.settings)
+        self.runtime.try_reload()
+        self._stop = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, daemon=True, name="champion-watch")
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.settings.reload_seconds):
+            self.runtime.try_reload()
+
+    def __is_ready__(self) -> bool:
+        return self.runtime.scorer is not None
+
+    @bentoml.on_shutdown
+    def _shutdown(self) -> None:
+        self._stop.set()
+
+    def _scorer(self) -> Scorer:
+        scorer = self.runtime.scorer
+        if scorer is None:
+            raise ModelUnavailable(f"no model loaded yet: {self.runtime.last_error}")
+        return scorer
+
+    @bentoml.api(route="/score")
+    def score(
+        self,
+        lead: LeadIn | None = None,
+        activities: list[ActivityIn] = Field(default_factory=list, max_length=5000),
+        lead_id: str | None = Field(None, min_length=1, max_length=200),
+        lang: str | None = Field(None, pattern="^(en|de)$"),
+    ) -> ScoreResult:
+        """Score one lead: send it with its activities, or the lead_id of a lead in the store."""
+        request = _parse(LeadRequest, {"lead": lead, "activities": activities, "lead_id": lead_id})
+        return self._score_many([request], lang, prefix="")[0]
+
+    @bentoml.api(route="/score_batch")
+    def score_batch(
+        self,
+        leads: list[LeadRequest] = Field(max_length=MAX_BATCH),
+        lang: str | None = Field(None, pattern="^(en|de)$"),
+    ) -> list[ScoreResult]:
+        """Score up to 1,000 leads in one call; the same fields per lead as /score."""
+        return self._score_many(leads, lang, prefix="leads")
+
+    @bentoml.api(route="/model")
+    def model(self) -> dict[str, Any]:
+        """The model that is serving: name, version, trained window, metrics, cut-offs."""
+        return self.runtime.describe()
+
+    def _score_many(self, items: list[LeadRequest], lang: str | None, prefix: str) -> list[Any]:
+        try:
+            return self._score_checked(items, lang, prefix)
+        except SQLAlchemyError as error:
+            logger.error("audit log write failed, no score sent: %s", error)
+            raise ServiceUnavailable(
+                "the audit log is unavailable; no score without its record"
+            ) from error
+
+    def _score_checked(self, items: list[LeadRequest], lang: str | None, prefix: str) -> list[Any]:
+        scorer = self._scorer()
+        inline = [item for item in items if item.lead is not None]
+        stored = [item.lead_id for item in items if item.lead is None]
+        results: dict[str, ScoreResult] = {}
+        if inline:
+            ids = [item.lead.lead_id for item in inline if item.lead]
+            if len(set(ids)) != len(ids):
+                raise InvalidArgument(f"{prefix or 'lead'}: lead_id values must be unique")
+            tables, problems = request_tables(inline, prefix=prefix)
+            if problems:
+                raise InvalidArgument("; ".join(problems[:20]))
+            for result in scorer.score(tables, lead_ids=ids, lang=lang):
+                results[result.lead_id] = result
+        if stored:
+            store = self.runtime.store
+            if store is None:
+                raise InvalidArgument(
+                    "lead_id: this service has no lead store (LEADSCORE_DATA is not set); "
+                    "send the lead with its activities instead"
+                )
+            missing = [i for i in stored if i not in store.known_ids]
+            if missing:
+                raise NotFound(f"lead_id: {missing[0]!r} is not in the lead store")
+            tables = store.tables.for_leads(store.group_of(stored))
+            for result in scorer.score(tables, lead_ids=stored, lang=lang):
+                results[result.lead_id] = result
+        order = [item.lead.lead_id if item.lead else item.lead_id for item in items]
+        return [results[i] for i in order]
+
+
+def _parse(model: type[LeadRequest], data: dict[str, Any]) -> LeadRequest:
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(
+            {k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in data.items()}
+        )
+    except ValidationError as error:
+        raise InvalidArgument(
+            json.dumps(error.errors(include_url=False, include_input=False), default=str)
+        ) from error
+
+
+def _add_middleware() -> None:
+    settings = Settings()
+    LeadScore.add_asgi_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
+    LeadScore.add_asgi_middleware(BearerAuth, tokens=settings.token_set())
+
+
+_add_middleware()

@@ -1,0 +1,173 @@
+"""The HTTP contract, against a real `bentoml serve` process and a real PostgreSQL audit log."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from features.contract import CRMTables
+from serving.audit import AuditLog
+from tests.serving.conftest import Server
+
+CONTRACT_FIELDS = {
+    "lead_id", "probability", "score", "grade", "route", "reasons", "handover_note",
+    "quality_flags", "model", "scored_at", "request_id",
+}  # fmt: skip
+
+
+def inline_lead(crm: CRMTables, lead_id: str) -> dict:
+    """A stored lead sent inline, as the CRM would send it."""
+    lead = crm.leads.set_index("lead_id").loc[lead_id]
+    body = {"lead_id": lead_id, "created_at": lead["created_at"].isoformat()}
+    for key in ("first_name", "last_name", "company", "job_title", "email", "country", "city"):
+        if isinstance(lead[key], str):
+            body[key] = lead[key]
+    activities = crm.activities[crm.activities["lead_id"] == lead_id]
+    events = [
+        {"occurred_at": row.occurred_at.isoformat(), "activity_type": row.activity_type}
+        | ({"asset": row.asset} if isinstance(row.asset, str) else {})
+        | ({"topic": row.topic} if isinstance(row.topic, str) else {})
+        for row in activities.itertuples()
+    ]
+    return {"lead": body, "activities": events}
+
+
+@pytest.fixture(scope="module")
+def busy_lead(crm: CRMTables) -> str:
+    """A consenting lead with many distinct assets in its history."""
+    consenting = crm.leads.loc[crm.leads["consent_profiling"].fillna(True), "lead_id"]
+    acts = crm.activities[crm.activities["lead_id"].isin(consenting)]
+    return str(acts.groupby("lead_id")["asset"].nunique().idxmax())
+
+
+def test_probes_are_open_and_scoring_needs_a_token(server: Server) -> None:
+    assert server.client(token=None).get("/healthz").status_code == 200
+    assert server.client(token=None).get("/readyz").status_code == 200
+    assert server.client(token=None).post("/score", json={}).status_code == 401
+    assert server.client(token="wrong").post("/score", json={}).status_code == 401
+    assert server.client(token="second-token").post("/model").status_code == 200
+
+
+def test_score_returns_the_contract_and_its_audit_record(
+    server: Server, crm: CRMTables, busy_lead: str, audit_url: str
+) -> None:
+    response = server.client().post("/score", json=inline_lead(crm, busy_lead))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) >= CONTRACT_FIELDS
+    assert 0 <= body["probability"] <= 1
+    assert body["score"] == round(body["probability"] * 100)
+    assert body["grade"] in {"A", "B", "C", "D"}
+    assert body["route"]["action"] in {"sales", "nurture", "review"}
+    contributions = [abs(r["contribution"]) for r in body["reasons"]]
+    assert contributions == sorted(contributions, reverse=True)
+    assert any(r["contribution"] > 0 for r in body["reasons"])
+    assert body["model"] == {"name": "leadscore", "version": "1"}
+
+    history = AuditLog(audit_url).history(busy_lead)
+    record = history[history["request_id"] == body["request_id"]]
+    assert len(record) == 1
+    assert record["probability"].iloc[0] == pytest.approx(body["probability"])
+    assert record["reasons"].iloc[0] == body["reasons"]
+
+
+def test_reasons_cite_assets_that_are_in_the_leads_history(
+    server: Server, crm: CRMTables, busy_lead: str
+) -> None:
+    body = server.client().post("/score", json=inline_lead(crm, busy_lead)).json()
+    known = set(crm.activities.loc[crm.activities["lead_id"] == busy_lead, "asset"].dropna())
+    actions = body["handover_note"].split(" Score ")[0]  # the part that lists actions
+    text = " ".join(r["text"] for r in body["reasons"]) + " " + actions
+    quoted = set(text.split("'")[1::2])
+    assert quoted, text
+    assert quoted <= known, quoted - known
+
+
+def test_inline_and_stored_lead_give_the_same_score(
+    server: Server, crm: CRMTables, busy_lead: str
+) -> None:
+    inline = server.client().post("/score", json=inline_lead(crm, busy_lead)).json()
+    stored = server.client().post("/score", json={"lead_id": busy_lead}).json()
+    assert stored["lead_id"] == busy_lead
+    # duplicates of the same person are merged from the store; only compare when there are none
+    if stored["reasons"] == inline["reasons"]:
+        assert stored["probability"] == inline["probability"]
+    assert server.client().post("/score", json={"lead_id": "NOPE"}).status_code == 404
+
+
+def test_german_reasons_on_request(server: Server, crm: CRMTables, busy_lead: str) -> None:
+    body = server.client().post("/score", json=inline_lead(crm, busy_lead) | {"lang": "de"})
+    assert body.status_code == 200
+    note = body.json()["handover_note"]
+    assert "Score" in note and ("Bitte" in note or "Bleibt" in note)
+
+
+def test_a_lead_without_profiling_consent_gets_no_model_score(
+    server: Server, crm: CRMTables, busy_lead: str
+) -> None:
+    request = inline_lead(crm, busy_lead)
+    request["lead"]["consent_profiling"] = False
+    body = server.client().post("/score", json=request).json()
+    assert body["probability"] is None and body["score"] is None and body["grade"] is None
+    assert body["reasons"] == []
+    assert "consent" in body["route"]["why"]
+    assert "profiling" in body["handover_note"]
+
+
+def test_score_batch_matches_single_scores(server: Server, crm: CRMTables) -> None:
+    ids = list(crm.leads["lead_id"].iloc[[10, 20, 30]])
+    batch = server.client().post("/score_batch", json={"leads": [inline_lead(crm, i) for i in ids]})
+    assert batch.status_code == 200, batch.text
+    results = batch.json()
+    assert [r["lead_id"] for r in results] == ids
+    single = server.client().post("/score", json=inline_lead(crm, ids[1])).json()
+    assert results[1]["probability"] == single["probability"]
+    assert len({r["request_id"] for r in results}) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"lead": {"lead_id": "X", "created_at": "yesterday"}}, "created_at"),
+        ({"lead": {"created_at": "2026-01-01T00:00:00"}}, "lead_id"),
+        (
+            {
+                "lead": {"lead_id": "X", "created_at": "2026-01-01T00:00:00"},
+                "activities": [{"occurred_at": "soon", "activity_type": "page_view"}],
+            },
+            "occurred_at",
+        ),
+        (
+            {
+                "lead": {"lead_id": "X", "created_at": "2026-01-01T00:00:00"},
+                "activities": [{"occurred_at": "2026-01-02T00:00:00"}],
+            },
+            "activity_type",
+        ),
+        ({"lead": {"lead_id": "X", "created_at": "2026-01-01", "employees": -5}}, "employees"),
+        ({"lead_id": "a", "lead": {"lead_id": "b", "created_at": "2026-01-01"}}, "lead_id"),
+        ({}, "lead"),
+    ],
+)
+def test_bad_input_is_a_4xx_naming_the_field(server: Server, body: dict, field: str) -> None:
+    response = server.client().post("/score", json=body)
+    assert 400 <= response.status_code < 500, response.text
+    assert field in response.text
+
+
+def test_malformed_and_oversized_bodies_are_4xx(server: Server) -> None:
+    client = server.client()
+    bad_json = client.post(
+        "/score", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert 400 <= bad_json.status_code < 500
+    huge = {"lead": {"lead_id": "X", "created_at": "2026-01-01", "company": "x" * 6_000_000}}
+    assert client.post("/score", json=huge).status_code == 413
+
+
+def test_model_endpoint_describes_the_champion(server: Server) -> None:
+    body = server.client().post("/model").json()
+    assert body["loaded"] is True and body["version"] == "1"
+    assert set(body["thresholds"]) == {"A", "B", "C"}
+    assert body["metrics"]["roc_auc"] > 0.7
+    assert pd.Timestamp(body["data_window"]["test_from"]) < pd.Timestamp.now()
