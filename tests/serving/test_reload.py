@@ -1,0 +1,68 @@
+"""The service picks up a new champion without a restart, and keeps serving if one fails to load.
+
+Runs after the other serving tests (it changes the registry the shared server reads).
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from leadscore.settings import Settings
+from serving.audit import AuditLog
+from tests.serving.conftest import Server
+from training.registry import load_champion, log_and_register
+
+
+def _serving_version(server: Server, wanted: str, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        body = server.client().post("/model").json()
+        if body.get("version") == wanted or time.monotonic() > deadline:
+            return body
+        time.sleep(0.5)
+
+
+def test_concurrent_scores_all_have_their_audit_record(
+    server: Server, crm_dir: Path, audit_url: str
+) -> None:
+    log = AuditLog(audit_url)
+    before = log.count()
+    ids = [f"L{i:07d}" for i in range(100, 140)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(
+            pool.map(lambda i: server.client().post("/score", json={"lead_id": i}), ids)
+        )
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses][:2]
+    assert log.count() == before + len(ids)
+    for response in responses[:5]:
+        body = response.json()
+        history = log.history(body["lead_id"])
+        assert body["request_id"] in set(history["request_id"])
+
+
+def test_new_champion_is_picked_up_and_a_broken_one_is_refused(
+    server: Server, models_dir: Path
+) -> None:
+    settings = Settings(models_dir=models_dir)
+    model, info = load_champion(settings)
+    sample = pd.DataFrame({c: [None] for c in model.columns})
+    newer = log_and_register(
+        settings, model, sample, {}, {}, None, (True, "test: same model, new version")
+    )
+    assert newer.version != info.version
+    body = _serving_version(server, newer.version)
+    assert body["version"] == newer.version, body
+
+    broken = replace(model, registry_version="0-incompatible")
+    bad = log_and_register(settings, broken, sample, {}, {}, None, (True, "test: broken"))
+    time.sleep(3)
+    body = server.client().post("/model").json()
+    assert body["version"] == newer.version
+    assert "registry version" in (body["last_reload_error"] or "")
+    assert server.client().post("/score", json={"lead_id": "L0000100"}).status_code == 200
+    assert bad.version != newer.version
