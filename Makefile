@@ -7,7 +7,7 @@ DEMO_DIR ?= demo/crm
 DEMO_LEADS ?= 5000
 PORT ?= 3000
 
-.PHONY: help install demo test lint format serve bench clean
+.PHONY: help install demo test lint serve bench clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -19,9 +19,15 @@ help: ## Show this help
 
 install: .venv/.synced ## Create the environment from uv.lock
 
-demo: install ## Generate the demo CRM, validate it (and, as the project grows, train and score)
+demo: install ## Demo CRM -> validate -> train and register the champion -> score -> a lead card
 	$(UV) run leadscore demo-data --out $(DEMO_DIR) --leads $(DEMO_LEADS) --seed 7
 	$(UV) run leadscore validate $(DEMO_DIR)
+	$(UV) run leadscore train $(DEMO_DIR)
+	$(UV) run leadscore score $(DEMO_DIR) --out demo/scores.parquet --show-top 1
+
+serve: install ## Start the HTTP service on PORT (token: LEADSCORE_API_TOKENS, default demo-token)
+	LEADSCORE_API_TOKENS=$${LEADSCORE_API_TOKENS:-demo-token} LEADSCORE_DATA=$${LEADSCORE_DATA:-$(DEMO_DIR)} \
+		$(UV) run leadscore serve --port $(PORT)
 
 test: install ## Lint and run the whole test suite
 	$(UV) run ruff check .
@@ -32,8 +38,10 @@ lint: install ## Fix what ruff can fix and format the code
 	$(UV) run ruff check --fix .
 	$(UV) run ruff format .
 
-bench: install ## Run the benchmarks (prints comparison tables)
+bench: install ## Run the benchmarks (each prints a comparison table)
 	$(UV) run python -m benchmarks.features
+	$(UV) run python -m benchmarks.train
+	$(UV) run python -m benchmarks.serve
 
 clean: ## Remove generated demo data and local stores (keeps the environment)
-	rm -rf demo models/mlflow.db models/artifacts
+	rm -rf demo models/mlflow.db models/artifacts models/cache models/audit.db

@@ -71,6 +71,9 @@ def score(
     out: Annotated[Path, typer.Option("--out", help="Where to write scores (.parquet/.csv).")],
     as_of: AsOfOpt = None,
     lang: LangOpt = None,
+    show_top: Annotated[
+        int, typer.Option("--show-top", help="Also print the lead cards of the N best leads.")
+    ] = 0,
 ) -> None:
     """Score every lead with the champion: probability, grade, route, reasons, handover note."""
     import pandas as pd
@@ -109,6 +112,9 @@ def score(
         summary.add_row(str(action), f"{count:,}")
     console.print(summary)
     console.print(f"Wrote {out}")
+    best = sorted((r for r in results if r.score is not None), key=lambda r: -(r.probability or 0))
+    for result in best[:show_top]:
+        console.print(lead_card(result, tables, [result.lead_id], lang or scorer.lang))
 
 
 def explain(
