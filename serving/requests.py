@@ -1,22 +1,23 @@
 """What the CRM sends: pydantic request models, and their conversion into contract tables.
 
 A bad request is answered 4xx naming the JSON field (``lead.created_at``,
-``activities[3].occurred_at``); the conversion goes through the same contract checks as a CSV
-export, so a value that would not load from a file does not load from JSON either.
+``activities[3].occurred_at``): the pydantic models below are the data contract for JSON, and a
+test checks that an accepted request gives exactly the frames the file loader would give.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from features.contract import CRMTables
-from features.loaders import Problem, check_tables
+from features.contract import COLUMNS, PANDAS_DTYPES, STRING, CRMTables, empty_table
 
 Text = Annotated[str, StringConstraints(max_length=500)]
+Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 MAX_ACTIVITIES = 5000
 MAX_BATCH = 1000
 
@@ -43,7 +44,7 @@ class LeadIn(BaseModel):
         },
     )
 
-    lead_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    lead_id: Identifier
     created_at: datetime
     email: Text | None = None
     first_name: Text | None = None
@@ -58,6 +59,16 @@ class LeadIn(BaseModel):
     source: Text | None = None
     team: Text | None = None
     consent_profiling: bool = True
+
+    @model_validator(mode="after")
+    def _plain_extras(self) -> LeadIn:
+        """Extra fields may become declared features: only plain values are accepted."""
+        for key, value in (self.model_extra or {}).items():
+            if not (value is None or isinstance(value, str | int | float | bool)):
+                raise ValueError(f"extra field {key!r} must be a string, number or boolean")
+            if isinstance(value, str) and len(value) > 500:
+                raise ValueError(f"extra field {key!r} is longer than 500 characters")
+        return self
 
 
 class ActivityIn(BaseModel):
@@ -74,7 +85,7 @@ class ActivityIn(BaseModel):
     )
 
     occurred_at: datetime
-    activity_type: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    activity_type: Identifier
     asset: Text | None = None
     topic: Text | None = None
     channel: Text | None = None
@@ -86,7 +97,7 @@ class LeadRequest(BaseModel):
 
     lead: LeadIn | None = None
     activities: list[ActivityIn] = Field(default_factory=list, max_length=MAX_ACTIVITIES)
-    lead_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    lead_id: Identifier | None = None
 
     @model_validator(mode="after")
     def _one_of(self) -> LeadRequest:
@@ -95,51 +106,51 @@ class LeadRequest(BaseModel):
         return self
 
 
-def _naive_utc(moment: datetime) -> str:
-    ts = pd.Timestamp(moment)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.isoformat()
+def _naive_utc(moment: datetime) -> np.datetime64:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return np.datetime64(moment, "ns")
 
 
-def request_tables(items: list[LeadRequest], prefix: str = "") -> tuple[CRMTables, list[str]]:
-    """Contract tables from inline leads; problems come back as JSON paths, not table rows."""
+def _text(value: object) -> str | None:
+    """As the file loader does: surrounding blanks dropped, an empty text is a missing value."""
+    if not isinstance(value, str):
+        return None
+    return value.strip() or None
+
+
+def typed_table(table: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Contract dtypes straight from validated JSON; the same frame a file would load to.
+
+    Pydantic has already checked every type, so this only converts; no per-cell parsing.
+    """
+    data: dict[str, Any] = {}
+    for column, kind in COLUMNS[table].items():
+        values = [row.get(column) for row in rows]
+        if kind in ("id", "str"):
+            data[column] = pd.array([_text(v) for v in values], dtype=STRING)
+        elif kind == "timestamp":
+            data[column] = np.array([_naive_utc(v) for v in values], dtype="datetime64[ns]")
+        else:
+            data[column] = pd.array(values, dtype=PANDAS_DTYPES[kind])
+    extra = {key for row in rows for key in row} - set(COLUMNS[table])
+    for column in sorted(extra):
+        data[column] = [row.get(column) for row in rows]
+    return pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
+
+
+def request_tables(items: list[LeadRequest]) -> CRMTables:
+    """Contract tables from inline leads (``lead`` given) of validated requests."""
     leads: list[dict[str, Any]] = []
     activities: list[dict[str, Any]] = []
-    origin: list[str] = []
-    for i, item in enumerate(items):
+    for item in items:
         assert item.lead is not None
-        where = f"{prefix}[{i}]." if prefix else ""
-        lead = item.lead.model_dump()
-        lead["created_at"] = _naive_utc(item.lead.created_at)
-        leads.append(lead)
-        for j, activity in enumerate(item.activities):
-            row = activity.model_dump()
-            row["occurred_at"] = _naive_utc(activity.occurred_at)
-            row["lead_id"] = item.lead.lead_id
-            activities.append(row)
-            origin.append(f"{where}activities[{j}]")
-    raw = {
-        "leads": pd.DataFrame(leads),
-        "activities": pd.DataFrame(
-            activities, columns=None if activities else ["lead_id", "occurred_at", "activity_type"]
-        ),
-        "outcomes": None,
-    }
-    typed, problems = check_tables(raw)
-    messages = [_json_path(p, prefix, origin) for p in problems]
-    return CRMTables(typed["leads"], typed["activities"], typed["outcomes"]), messages
-
-
-def _json_path(problem: Problem, prefix: str, origin: list[str]) -> str:
-    if problem.table == "activities" and problem.row is not None:
-        where = origin[problem.row - 1]
-    elif problem.table == "leads" and problem.row is not None:
-        where = f"{prefix}[{problem.row - 1}].lead" if prefix else "lead"
-    else:
-        where = problem.table
-    column = f".{problem.column}" if problem.column else ""
-    return f"{where}{column}: {problem.message}"
+        leads.append(item.lead.model_dump())
+        for activity in item.activities:
+            activities.append(activity.model_dump() | {"lead_id": item.lead.lead_id})
+    return CRMTables(
+        typed_table("leads", leads), typed_table("activities", activities), empty_table("outcomes")
+    )
 
 
 Language = Literal["en", "de"]

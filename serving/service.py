@@ -107,9 +107,7 @@ class LeadScore:
             ids = [item.lead.lead_id for item in inline if item.lead]
             if len(set(ids)) != len(ids):
                 raise InvalidArgument(f"{prefix or 'lead'}: lead_id values must be unique")
-            tables, problems = request_tables(inline, prefix=prefix)
-            if problems:
-                raise InvalidArgument("; ".join(problems[:20]))
+            tables = request_tables(inline)
             for result in scorer.score(tables, lead_ids=ids, lang=lang):
                 results[result.lead_id] = result
         if stored:

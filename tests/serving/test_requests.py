@@ -1,0 +1,96 @@
+"""JSON requests give exactly the contract frames a CSV export with the same data loads to."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from features.loaders import check_tables
+from serving.requests import LeadRequest, request_tables
+
+texts = st.one_of(st.none(), st.text(max_size=20), st.just("  padded  "), st.just(""))
+moments = st.datetimes(
+    min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
+) | st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1))
+lead_ids = st.text(alphabet=st.characters(categories=["L", "N"]), min_size=1, max_size=8)
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> LeadRequest:
+    lead = {
+        "lead_id": draw(lead_ids),
+        "created_at": draw(moments),
+        "job_title": draw(texts),
+        "country": draw(texts),
+        "employees": draw(st.one_of(st.none(), st.integers(0, 100_000))),
+        "consent_profiling": draw(st.booleans()),
+    }
+    activities = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "occurred_at": moments,
+                    "activity_type": st.sampled_from(["page_view", "demo_request", "x"]),
+                    "asset": texts,
+                }
+            ),
+            max_size=6,
+        )
+    )
+    return LeadRequest.model_validate({"lead": lead, "activities": activities})
+
+
+def _as_file(request: LeadRequest) -> dict[str, pd.DataFrame]:
+    """The same lead as text cells, the way a CSV export would hold it."""
+    assert request.lead is not None
+
+    def cell(value: object) -> object:
+        if isinstance(value, datetime):
+            stamp = pd.Timestamp(value)
+            return (
+                stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
+            ).isoformat()
+        return value
+
+    lead = {k: cell(v) for k, v in request.lead.model_dump().items()}
+    acts = [
+        {k: cell(v) for k, v in a.model_dump().items()} | {"lead_id": request.lead.lead_id}
+        for a in request.activities
+    ]
+    columns = None if acts else ["lead_id", "occurred_at", "activity_type"]
+    return {"leads": pd.DataFrame([lead]), "activities": pd.DataFrame(acts, columns=columns)}
+
+
+@settings(max_examples=80, deadline=None)
+@given(request=requests())
+def test_json_and_file_paths_give_the_same_tables(request: LeadRequest) -> None:
+    from_json = request_tables([request])
+    typed, problems = check_tables(_as_file(request) | {"outcomes": None})
+    assert not problems
+    for table in ("leads", "activities"):
+        expected = typed[table][list(from_json.table(table).columns)]
+        pd.testing.assert_frame_equal(from_json.table(table), expected, check_index_type=False)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"lead": {"lead_id": "   ", "created_at": "2026-01-01"}}, "lead_id"),
+        ({"lead": {"lead_id": "A", "created_at": "2026-01-01", "budget": {"x": 1}}}, "budget"),
+        (
+            {
+                "lead": {"lead_id": "A", "created_at": "2026-01-01"},
+                "activities": [{"occurred_at": "2026-01-02", "activity_type": " "}],
+            },
+            "activity_type",
+        ),
+    ],
+)
+def test_what_a_file_would_reject_json_rejects_too(body: dict, field: str) -> None:
+    with pytest.raises(ValidationError, match=field):
+        LeadRequest.model_validate(body)
