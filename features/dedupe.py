@@ -81,33 +81,64 @@ def company_key(company: object, *, german: bool = False) -> str | None:
     return normalise_company(company.casefold().translate(_GERMAN_SPELLING) if german else company)
 
 
+_SMALL = 64  # fewer rows than this (a request's few records): plain Python, no vectorised setup
+
+
+def _arrow_strings(values: pd.Series) -> bool:
+    return isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
+
+
 def _text(leads: pd.DataFrame, column: str) -> np.ndarray:
     """The column as objects: str where given, NA (which `pd.factorize` skips) where not."""
     if column not in leads.columns:
         return np.full(len(leads), None, dtype=object)
-    return leads[column].astype("string").to_numpy(dtype=object)
+    values = leads[column]
+    if len(values) < _SMALL and _arrow_strings(values):
+        return _objects(values.array.__arrow_array__().to_pylist())  # None where missing
+    return values.astype("string").to_numpy(dtype=object)
+
+
+def _objects(items: list) -> np.ndarray:
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, list]:
+    """`pd.factorize` (codes in order of first appearance, -1 for missing, and the distinct
+    values); a few values are coded in a dict, to the same codes."""
+    if len(values) >= _SMALL:
+        codes, uniques = pd.factorize(values)
+        return codes, list(uniques)
+    where: dict[object, int] = {}
+    codes = [-1 if _missing(value) else where.setdefault(value, len(where)) for value in values]
+    return np.array(codes, dtype=np.intp), list(where)
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
 def _codes(values: np.ndarray, key: Callable[[str], str | None]) -> np.ndarray:
     """Integer code of each value's key (-1 where it has none); the key is computed once per
     distinct value, and a million leads have far fewer distinct names and companies."""
-    codes, uniques = pd.factorize(values)
-    key_codes, _ = pd.factorize(np.array([key(value) for value in uniques] + [None], dtype=object))
+    codes, uniques = _factorize(values)
+    key_codes, _ = _factorize(_objects([key(value) for value in uniques] + [None]))
     return key_codes[codes]  # code -1 (missing value) picks the None at the end
 
 
 def _name_codes(first: np.ndarray, last: np.ndarray, german: bool) -> np.ndarray:
     """Code of the full-name key per row, computed once per distinct (first, last) pair."""
-    first_codes, first_values = pd.factorize(first)
-    last_codes, last_values = pd.factorize(last)
+    first_codes, first_values = _factorize(first)
+    last_codes, last_values = _factorize(last)
     width = len(last_values) + 1
-    pair_codes, pairs = pd.factorize(first_codes.astype(np.int64) * width + last_codes + 1)
+    pair_codes, pairs = _factorize(first_codes.astype(np.int64) * width + last_codes + 1)
     keys = []
     for pair in pairs:
         i, j = divmod(int(pair), width)  # i == -1: no first name; j == 0: no last name
         first_name = first_values[i] if i >= 0 else None
         keys.append(name_key(first_name, last_values[j - 1] if j else None, german=german))
-    key_codes, _ = pd.factorize(np.array(keys, dtype=object))
+    key_codes, _ = _factorize(_objects(keys))
     return key_codes[pair_codes]
 
 
@@ -115,7 +146,7 @@ def _pair_codes(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Code per (left, right) pair; -1 where either is missing."""
     present = (left >= 0) & (right >= 0)
     combined = np.where(present, left.astype(np.int64) * (right.max(initial=0) + 1) + right, -1)
-    codes, _ = pd.factorize(combined)
+    codes, _ = _factorize(combined)
     return np.where(present, codes, -1)
 
 
@@ -142,7 +173,11 @@ def _creation_order(leads: pd.DataFrame) -> np.ndarray:
         ticks = created.to_numpy(dtype="int64", na_value=np.iinfo(np.int64).max)
     else:
         ticks = np.zeros(len(leads), dtype=np.int64)
-    lead_ids = leads["lead_id"].astype("string").fillna("").to_numpy(dtype=str)
+    ids = leads["lead_id"]
+    if len(ids) < _SMALL and _arrow_strings(ids):
+        lead_ids = np.array([v or "" for v in ids.array.__arrow_array__().to_pylist()], dtype=str)
+    else:
+        lead_ids = ids.astype("string").fillna("").to_numpy(dtype=str)
     return np.lexsort((lead_ids, ticks))
 
 
@@ -170,14 +205,20 @@ def _components(n: int, *groupings: np.ndarray) -> np.ndarray:
         labels = updated
 
 
+def person_rows(leads: pd.DataFrame) -> np.ndarray:
+    """Per row, the row of the record its person is named after: `duplicate_groups` as row
+    positions, for callers that need no Series."""
+    order = _creation_order(leads)
+    labels = _components(len(leads), *(codes[order] for codes in _match_keys(leads)))
+    rows = np.empty(len(leads), dtype=np.intp)
+    rows[order] = order[labels]
+    return rows
+
+
 def duplicate_groups(leads: pd.DataFrame) -> pd.Series:
     """person_id per lead (index lead_id, input order): the lead_id of the earliest-created
     record of its group (ties by lead_id). A lead with no duplicate is its own person."""
-    order = _creation_order(leads)
-    labels = _components(len(leads), *(codes[order] for codes in _match_keys(leads)))
-    lead_ids = leads["lead_id"].to_numpy()
-    person = np.empty(len(leads), dtype=object)
-    person[order] = lead_ids[order][labels]
+    person = leads["lead_id"].to_numpy()[person_rows(leads)]
     return pd.Series(
         person,
         index=pd.Index(leads["lead_id"], name="lead_id"),

@@ -13,6 +13,9 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from features.behaviour import value_codes
+from features.quality import country_code, email_domain, is_freemail
+
 # First match wins, most senior first; German titles with and without gender endings.
 SENIORITY_RULES: tuple[tuple[str, str], ...] = (
     (
@@ -124,11 +127,21 @@ def job_function(title: str | None) -> str:
 
 
 def size_band(employees: pd.Series) -> pd.Series:
-    values = pd.to_numeric(employees, errors="coerce").astype(float)
-    bands = pd.Series(pd.NA, index=employees.index, dtype=object)
+    return pd.Series(_size_bands(_numbers(employees)), index=employees.index, dtype=object)
+
+
+def _size_bands(values: np.ndarray) -> np.ndarray:
+    bands = np.full(len(values), pd.NA, dtype=object)
     for lower, name in SIZE_BANDS:
-        bands[(values >= lower).to_numpy()] = name
+        bands[values >= lower] = name
     return bands
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    """The column as float (NaN where missing or not a number)."""
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return values.to_numpy(dtype=float, na_value=np.nan)
+    return pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
 
 
 def region(code: str | None) -> str:
@@ -139,37 +152,66 @@ def region(code: str | None) -> str:
     return "Europe" if code in EUROPE else "other"
 
 
+def _as_objects(values: pd.Series) -> np.ndarray:
+    """``values.astype(object)`` as an array; pyarrow-backed columns the fast way."""
+    array = values.array
+    if isinstance(array, pd.arrays.ArrowExtensionArray) and isinstance(
+        values.dtype, pd.StringDtype
+    ):
+        items = array.__arrow_array__().to_pylist()
+        if array.isna().any():
+            items = [values.dtype.na_value if item is None else item for item in items]
+        return _objects(items)
+    return values.astype(object).to_numpy()
+
+
+def _objects(items: list) -> np.ndarray:
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
+
+
 def _per_distinct(values: pd.Series, function) -> np.ndarray:
-    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
-    mapped = np.array([function(u) for u in uniques] + [function(None)], dtype=object)
-    return mapped[codes]  # -1 picks the trailing "missing" entry
+    """``function`` once per distinct value; missing values get ``function(None)``."""
+    return _mapped(value_codes(values), function)
 
 
-def fit_features(leads: pd.DataFrame) -> pd.DataFrame:
-    """One row per lead (same index), the firmographic features in registry order."""
-    from features.quality import country_code, email_domain, is_freemail
+def _mapped(coded: tuple[np.ndarray, list], function) -> np.ndarray:
+    codes, uniques = coded
+    return _objects([function(u) for u in uniques] + [function(None)])[codes]  # -1: missing
+
+
+def _freemail(email: str | None) -> float:
+    return np.nan if email is None else float(is_freemail(email))
+
+
+def fit_columns(leads: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The firmographic features of each lead as arrays, in registry order, and email_domain."""
+    n = len(leads)
 
     def text(column: str) -> pd.Series:
         if column in leads:
             return leads[column]
-        return pd.Series(pd.NA, index=leads.index, dtype=object)
+        return pd.Series(np.full(n, pd.NA, dtype=object), index=leads.index, dtype=object)
 
     codes = _per_distinct(text("country"), country_code)
-    emails = text("email")
-    freemail = _per_distinct(emails, lambda e: None if e is None else bool(is_freemail(e)))
-    out = pd.DataFrame(
-        {
-            "industry": text("industry").astype(object),
-            "employees": pd.to_numeric(text("employees"), errors="coerce").astype(float),
-            "size_band": size_band(text("employees")),
-            "country_code": codes,
-            "region": [region(c) for c in codes],
-            "seniority": _per_distinct(text("job_title"), seniority),
-            "job_function": _per_distinct(text("job_title"), job_function),
-            "freemail": pd.array(freemail, dtype="boolean").astype(float),
-            "source": text("source").astype(object),
-        },
-        index=leads.index,
-    )
-    out["email_domain"] = _per_distinct(emails, email_domain)
-    return out
+    emails = value_codes(text("email"))
+    titles = value_codes(text("job_title"))
+    employees = _numbers(text("employees"))
+    return {
+        "industry": _as_objects(text("industry")),
+        "employees": employees,
+        "size_band": _size_bands(employees),
+        "country_code": codes,
+        "region": _objects([region(c) for c in codes]),
+        "seniority": _mapped(titles, seniority),
+        "job_function": _mapped(titles, job_function),
+        "freemail": _mapped(emails, _freemail).astype(float),
+        "source": _as_objects(text("source")),
+        "email_domain": _mapped(emails, email_domain),
+    }
+
+
+def fit_features(leads: pd.DataFrame) -> pd.DataFrame:
+    """One row per lead (same index), the firmographic features in registry order."""
+    return pd.DataFrame(fit_columns(leads), index=leads.index)

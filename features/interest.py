@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from features.behaviour import events_before
+from features.behaviour import Events, event_arrays, value_codes
 
 
 @dataclass(frozen=True)
@@ -40,26 +40,42 @@ def interest_field(
     activities: pd.DataFrame,
     snapshots: pd.DataFrame,
     half_life_days: float = 30.0,
-    events: pd.DataFrame | None = None,
+    events: pd.DataFrame | Events | None = None,
 ) -> pd.Series:
     """The topic with the highest recency-weighted count before ``as_of`` (ties: alphabetical)."""
-    ev = events_before(activities, snapshots) if events is None else events
-    topics = activities["topic"].iloc[ev["row"].to_numpy()].to_numpy(object)
-    frame = pd.DataFrame(
-        {
-            "snap": ev["snap"].to_numpy(),
-            "topic": topics,
-            "w": np.power(0.5, ev["age_days"].to_numpy() / half_life_days),
-        }
-    ).dropna(subset=["topic"])
-    out = pd.Series(None, index=range(len(snapshots)), dtype=object)
-    if frame.empty:
-        return out.set_axis(snapshots.index)
-    weights = frame.groupby(["snap", "topic"], sort=True)["w"].sum().reset_index()
-    weights = weights.sort_values(["snap", "w", "topic"], ascending=[True, False, True])
-    best = weights.drop_duplicates("snap")
-    out.iloc[best["snap"].to_numpy()] = best["topic"].to_numpy()
-    return out.set_axis(snapshots.index)
+    ev = event_arrays(activities, snapshots) if events is None else Events.of(events)
+    if "topic" in activities:
+        codes, topics = value_codes(activities["topic"])
+    else:
+        codes, topics = np.full(len(activities), -1, dtype=np.intp), []
+    values = interest_values(ev, len(snapshots), codes, topics, half_life_days)
+    return pd.Series(values, index=snapshots.index, dtype=object)
+
+
+def interest_values(
+    ev: Events, n: int, topic_codes: np.ndarray, topics: list, half_life_days: float = 30.0
+) -> np.ndarray:
+    """:func:`interest_field` as an object array (None: no topic yet), from the events and the
+    :func:`value_codes` of the activities' topics."""
+    out = np.full(n, None, dtype=object)
+    codes = topic_codes[ev.row]
+    keep = codes >= 0
+    if not keep.any():
+        return out
+    alphabetical = sorted(range(len(topics)), key=topics.__getitem__)
+    rank = np.empty(len(topics), dtype=np.int64)
+    rank[alphabetical] = np.arange(len(topics))
+    snap = ev.snap[keep].astype(np.int64)
+    pairs, pair_of = np.unique(snap * len(topics) + rank[codes[keep]], return_inverse=True)
+    weight = np.bincount(pair_of, weights=np.power(0.5, ev.age_days[keep] / half_life_days))
+    pair_snap, pair_rank = pairs // len(topics), pairs % len(topics)
+    # Per snapshot: the highest weight, ties to the alphabetically first topic.
+    order = np.lexsort((pair_rank, -weight, pair_snap))
+    first = order[np.r_[True, pair_snap[order][1:] != pair_snap[order][:-1]]]
+    by_rank = np.empty(len(topics), dtype=object)
+    by_rank[:] = [topics[i] for i in alphabetical]
+    out[pair_snap[first]] = by_rank[pair_rank[first]]
+    return out
 
 
 def _fold(text: str) -> str:

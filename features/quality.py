@@ -34,6 +34,7 @@ __all__ = [
     "QualityFlag",
     "country_code",
     "email_domain",
+    "flag_arrays",
     "flag_texts",
     "fold_text",
     "is_freemail",
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 _CACHE_SIZE = 1 << 16
+_SMALL = 64  # fewer rows than this (one lead in a request): plain loops, no factorising
 
 
 def _set(text: str, fold: bool = False) -> frozenset[str]:
@@ -741,8 +743,12 @@ def _text_column(leads: pd.DataFrame, name: str) -> np.ndarray:
     column = leads[name]
     if isinstance(column, pd.DataFrame):  # duplicated column names: the first one counts
         column = column.iloc[:, 0]
-    if len(column) < 64:
-        return _objects([_text(value) for value in column.tolist()])
+    if len(column) < _SMALL:
+        if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+            items = column.array.__arrow_array__().to_pylist()  # tolist() takes a slow detour
+        else:
+            items = column.tolist()
+        return _objects([_text(value) for value in items])
     values = column.astype("string").str.strip().to_numpy(dtype=object, na_value=None)
     values[values == ""] = None
     return values
@@ -750,7 +756,7 @@ def _text_column(leads: pd.DataFrame, name: str) -> np.ndarray:
 
 def _per_value(values: np.ndarray, check: Callable[[str], object], default: object) -> np.ndarray:
     """`check` once per distinct value, None gets `default`; an object array."""
-    if len(values) < 64:  # one lead in a request: factorising would cost more than it saves
+    if len(values) < _SMALL:  # one lead in a request: factorising would cost more than it saves
         return _objects([default if value is None else check(value) for value in values])
     codes, uniques = pd.factorize(values)
     results = _objects([check(value) for value in uniques] + [default])
@@ -764,7 +770,7 @@ def _per_pair(
     default: object,
 ) -> np.ndarray:
     """`check(left, right)` once per distinct pair with a present `left`, else `default`."""
-    if len(left) < 64:
+    if len(left) < _SMALL:
         pairs = zip(left, right, strict=True)
         return _objects([default if a is None else check(a, b) for a, b in pairs])
     left_codes, left_uniques = pd.factorize(left)
@@ -851,7 +857,7 @@ def quality_flags(leads: pd.DataFrame) -> pd.DataFrame:
     """One row per lead (index lead_id, same order): a `flag_<name>` column per flag and
     `quality_issue_count`. Columns missing from the export count as empty fields.
     """
-    arrays = _flag_arrays({name: _text_column(leads, name) for name in _FIELDS})
+    arrays = flag_arrays(leads)
     if "lead_id" in leads.columns:
         index = pd.Index(leads["lead_id"], name="lead_id")
     else:
@@ -861,6 +867,12 @@ def quality_flags(leads: pd.DataFrame) -> pd.DataFrame:
     )
     result["quality_issue_count"] = result.sum(axis=1).astype(int)
     return result
+
+
+def flag_arrays(leads: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The flags of every row as boolean arrays keyed by flag name: `quality_flags` without
+    building a frame (the feature pipeline puts them into its own)."""
+    return _flag_arrays({name: _text_column(leads, name) for name in _FIELDS})
 
 
 def lead_flags(lead: Mapping[str, object]) -> dict[str, bool]:

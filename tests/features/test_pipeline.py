@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from unittest import mock
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.contract import ACTIVITY_TYPES
-from features.pipeline import FeatureConfig, build_features, model_columns
+from features import behaviour, dedupe, pipeline, quality
+from features.behaviour import value_codes
+from features.contract import ACTIVITY_TYPES, STRING
+from features.pipeline import FeatureConfig, build_features, explain_events, model_columns
 from tests.factories import make_crm
 
 AS_OF = pd.Timestamp("2025-06-15 12:00")
@@ -215,3 +221,119 @@ def test_leads_created_later_get_no_snapshot_and_extra_columns_pass_through() ->
         build_features(
             make_crm(leads), as_of=AS_OF, config=FeatureConfig(extra_features=("not_there",))
         )
+
+
+@contextmanager
+def vectorised_only() -> Iterator[None]:
+    """Every size switch set so that even one lead takes the path built for 100k leads."""
+    with (
+        mock.patch.object(behaviour, "SMALL", 0),
+        mock.patch.object(behaviour, "DICT_LOOKUP", 0),
+        mock.patch.object(dedupe, "_SMALL", 0),
+        mock.patch.object(quality, "_SMALL", 0),
+        mock.patch.object(pipeline, "GROUPED_FRAME", 0),
+    ):
+        yield
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=crms(), days_back=st.lists(st.integers(0, 60), min_size=1, max_size=3, unique=True))
+def test_small_inputs_get_the_same_features_as_the_vectorised_path(
+    data: dict, days_back: list[int]
+) -> None:
+    """A request's few rows go through dicts and lists instead of factorize and indexes; the
+    features must not notice."""
+    tables = make_crm(data["leads"], data["activities"])
+    snapshots = pd.DataFrame(
+        [
+            (lead["lead_id"], AS_OF - pd.Timedelta(days=d))
+            for d in days_back
+            for lead in data["leads"]
+        ],
+        columns=["lead_id", "as_of"],
+    )
+    small = build_features(tables, as_of=AS_OF)
+    small_many = build_features(tables, snapshots=snapshots)
+    small_events = explain_events(tables, small_many, limit=5)
+    with vectorised_only():
+        pd.testing.assert_frame_equal(build_features(tables, as_of=AS_OF), small)
+        large_many = build_features(tables, snapshots=snapshots)
+        pd.testing.assert_frame_equal(large_many, small_many)
+        pd.testing.assert_frame_equal(explain_events(tables, large_many, limit=5), small_events)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.sampled_from(["a", "b", "Ä", "", "a ", None]), max_size=30),
+    dtype=st.sampled_from([STRING, object]),
+)
+def test_value_codes_are_the_codes_of_pd_factorize(values: list, dtype: object) -> None:
+    series = pd.Series(values, dtype=dtype)
+    expected_codes, expected_uniques = pd.factorize(series, use_na_sentinel=True)
+    for small in (0, 10**6):
+        with mock.patch.object(behaviour, "SMALL", small):
+            codes, uniques = value_codes(series)
+        np.testing.assert_array_equal(codes, expected_codes)
+        assert uniques == list(expected_uniques)
+
+
+def _topic_events(topics: list[tuple[str | None, str]]) -> list[dict]:
+    return [
+        {"lead_id": "L0", "occurred_at": when, "activity_type": "blog_read", "topic": topic}
+        for topic, when in topics
+    ]
+
+
+def test_interest_field_weighs_recent_topics_and_breaks_ties_alphabetically() -> None:
+    leads = [
+        {"lead_id": "L0", "created_at": "2025-01-01", **PEOPLE[0]},
+        {"lead_id": "L1", "created_at": "2025-01-01", **PEOPLE[1]},
+    ]
+
+    def interest(topics: list[tuple[str | None, str]]) -> object:
+        frame = build_features(make_crm(leads, _topic_events(topics)), as_of=AS_OF)
+        return frame.set_index("lead_id").loc["L0", "interest_field"]
+
+    # Two old reads lose against one recent one (half-life 30 days).
+    old = [("analytics", "2025-02-01"), ("analytics", "2025-02-02")]
+    assert interest([*old, ("lead_management", "2025-06-14")]) == "lead_management"
+    # Equal weight: the alphabetically first topic wins, whatever the order of events.
+    assert interest([("lead_management", "2025-06-01"), ("analytics", "2025-06-01")]) == (
+        "analytics"
+    )
+    # Events without a topic, or only at or after as_of, give no interest field at all.
+    assert interest([(None, "2025-06-01"), ("analytics", "2025-06-15T12:00")]) is None
+    row = build_features(make_crm(leads, _topic_events(old)), as_of=AS_OF).iloc[1]
+    assert row["lead_id"] == "L1" and row["interest_field"] is None
+
+
+def test_one_lead_builds_one_frame_with_the_batch_columns_and_dtypes() -> None:
+    events = [
+        {"lead_id": "L0", "occurred_at": "2025-06-10", "activity_type": "demo_request"},
+        {"lead_id": "L0", "occurred_at": "2025-06-11", "activity_type": "chat_message"},
+    ]
+    leads = [{"lead_id": f"L{i}", "created_at": "2025-01-01", **PEOPLE[i]} for i in range(3)]
+    batch = build_features(make_crm(leads, events), as_of=AS_OF)
+    alone = build_features(make_crm(leads[:1], events), as_of=AS_OF)
+    assert list(alone.columns) == list(batch.columns)
+    assert alone.dtypes.equals(batch.dtypes)
+    assert isinstance(alone.index, pd.RangeIndex)
+    assert alone["n_demo_request_7d"].iloc[0] == 1.0
+    assert alone["quality_issue_count"].dtype == np.int64
+
+
+def test_snapshots_keep_their_order_and_lead_id_dtype() -> None:
+    leads = [{"lead_id": f"L{i}", "created_at": "2025-01-01", **PEOPLE[i]} for i in range(2)]
+    tables = make_crm(leads)
+    snapshots = pd.DataFrame(
+        {
+            "lead_id": pd.Series(["L1", "L0", "L1"], dtype=STRING, index=[7, 3, 5]),
+            "as_of": pd.Series([AS_OF, AS_OF, AS_OF - pd.Timedelta(days=1)], index=[7, 3, 5]),
+        }
+    )
+    out = build_features(tables, snapshots=snapshots)
+    assert out["lead_id"].tolist() == ["L1", "L0", "L1"]
+    assert out["lead_id"].dtype == STRING
+    assert out["as_of"].tolist() == snapshots["as_of"].tolist()
+    with pytest.raises(KeyError, match="'LX'"):
+        build_features(tables, snapshots=pd.DataFrame({"lead_id": ["LX"], "as_of": [AS_OF]}))
