@@ -42,6 +42,7 @@ bench: install ## Run the benchmarks (each prints a comparison table)
 	$(UV) run python -m benchmarks.features
 	$(UV) run python -m benchmarks.train
 	$(UV) run python -m benchmarks.serve
+	$(UV) run python -m benchmarks.quality
 
 clean: ## Remove generated demo data and local stores (keeps the environment)
 	rm -rf demo models/mlflow.db models/artifacts models/cache models/audit.db

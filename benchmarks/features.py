@@ -99,9 +99,7 @@ def main(n_leads: int, seed: int) -> None:
         rows.append(
             ("  DuckDB SQL aggregate (floor)", f"{duck_time:.2f} s", f"{len(duck):,} leads")
         )
-        rows.append(
-            ("  behaviour / DuckDB", f"{behaviour_time / duck_time:.2f}x", "target <= 2x")
-        )
+        rows.append(("  behaviour / DuckDB", f"{behaviour_time / duck_time:.2f}x", "target <= 2x"))
 
         counts = tables.activities.groupby("lead_id").size()
         lead = counts.index[np.argmin(np.abs(counts.to_numpy() - 200))]

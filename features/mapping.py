@@ -1,0 +1,566 @@
+"""Column mapping: a small YAML file that turns a real CRM export into tabular-mode data.
+
+Real exports never look like the data contract: columns are called ``Prospect ID``, missing
+values are spelled ``Select`` or ``unknown``, a file is semicolon-separated and gzipped, the label
+lives in a second file (a lead is won when its id appears in the closed deals). A mapping says all
+of that once, as data, so the same export loads the same way for ``audit-data``, training and the
+quality benchmark, and a reviewer can read what was assumed. It only describes the export: which
+columns leak the outcome is for the leakage audit (:mod:`training.leakage`) to find, not for a
+hand-kept list in the mapping.
+
+A mapping, every key but ``label`` optional (names after ``rename``)::
+
+    read: {delimiter: ";", encoding: utf-8}      # how to read the file (.csv, .csv.gz, .parquet)
+    rename: {"Prospect ID": prospect_id}         # old name -> new name, applied first
+    missing_values: [Select, unknown]            # cell values that mean "missing", any column
+    missing_by_column: {pdays: [999]}            # sentinels that are missing in one column only
+    id: prospect_id                              # unique per row; row numbers without it
+    label: {column: Converted, positive: ["1"]}  # or {column: y} for yes/no, 1/0, true/false
+    # label: {name: won, join: {file: closed_deals.csv, key: mql_id}}  # positive if id listed
+    time: {column: first_contact_date, format: "%Y-%m-%d", calendar: [weekday]}
+    # time: {row_order: true}                    # rows are chronological, no date column
+    features: {include: [...], exclude: [...], categorical: [...], numeric: [...]}
+
+Usage::
+
+    mapping = load_mapping("examples/bank-marketing.yaml")
+    data = apply_mapping("bank-additional-full.csv.gz", mapping)   # a TabularData
+    data.frame, data.label, data.time_column
+
+Errors name the YAML key (``label.join.key: ...``); problems in the data itself come as a
+:class:`~features.loaders.ContractError` naming file, row and column, like ``validate`` does.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from features.contract import STRING, TabularData
+from features.loaders import (
+    _KIND_WORDS,
+    MAX_PROBLEMS_PER_CHECK,
+    ContractError,
+    Problem,
+    _coerce_bool,
+)
+
+# Names training gives a meaning of its own (training.tabular.RESERVED); a feature called so
+# would silently disappear, so the mapping asks for a rename instead.
+RESERVED = ("lead_id", "created_at", "as_of", "label", "slice")
+ROW_ORDER_COLUMN = "row_order"
+ROW_ORDER_ORIGIN = pd.Timestamp("1970-01-01")
+CalendarPart = Literal["weekday", "month", "hour"]
+
+
+class MappingError(ValueError):
+    """The mapping itself is wrong; every problem starts with the YAML key to fix."""
+
+    def __init__(self, problems: list[str], source: str = "the mapping") -> None:
+        self.problems = problems
+        self.source = source
+        shown = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{len(problems)} problem(s) in {source}:\n{shown}")
+
+
+def _text_list(value: Any) -> Any:
+    """YAML reads ``999`` and ``yes`` as numbers and booleans; cells are compared as text."""
+    if isinstance(value, (list, tuple)):
+        return [_as_cell_text(v) for v in value]
+    return value
+
+
+def _as_cell_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReadSpec(_Section):
+    """How to read the file; pandas decompresses ``.gz`` by itself."""
+
+    delimiter: str = Field(",", min_length=1)
+    encoding: str = "utf-8"
+    decimal: str = Field(".", min_length=1, max_length=1)
+
+
+class JoinSpec(_Section):
+    """Label from a second file: a row is positive when its ``on`` value appears under ``key``."""
+
+    file: str
+    key: str
+    on: str | None = None
+    delimiter: str = Field(",", min_length=1)
+    encoding: str = "utf-8"
+
+
+class LabelSpec(_Section):
+    """Either an existing ``column`` or a ``join``; ``name`` is the label column's name."""
+
+    column: str | None = None
+    positive: list[str] | None = None
+    name: str | None = None
+    join: JoinSpec | None = None
+
+    _texts = field_validator("positive", mode="before")(_text_list)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LabelSpec:
+        if (self.column is None) == (self.join is None):
+            raise ValueError("give either column (the label is in the file) or join")
+        if self.join is not None and self.positive is not None:
+            raise ValueError("positive only applies to a label column, not to a join")
+        return self
+
+    @property
+    def output_name(self) -> str:
+        return self.name or self.column or "label"
+
+
+class TimeSpec(_Section):
+    """The lead's date (``column`` with an optional strptime ``format``) or ``row_order``."""
+
+    column: str | None = None
+    format: str | None = None
+    row_order: bool = False
+    calendar: list[CalendarPart] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TimeSpec:
+        if (self.column is None) == (not self.row_order):
+            raise ValueError("give either column or row_order: true")
+        if self.row_order and (self.format or self.calendar):
+            raise ValueError("format and calendar need a date column, not row_order")
+        return self
+
+    @property
+    def output_name(self) -> str:
+        return self.column or ROW_ORDER_COLUMN
+
+
+class FeatureSpec(_Section):
+    """Which columns are features (all but id/label/time by default) and their kinds."""
+
+    include: list[str] | None = None
+    exclude: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)
+    numeric: list[str] = Field(default_factory=list)
+
+
+class Mapping(_Section):
+    """A validated mapping file; see the module docstring for an example of every key."""
+
+    version: Literal[1] = 1
+    description: str = ""
+    read: ReadSpec = Field(default_factory=ReadSpec)
+    rename: dict[str, str] = Field(default_factory=dict)
+    missing_values: list[str] = Field(default_factory=list)
+    missing_by_column: dict[str, list[str]] = Field(default_factory=dict)
+    id: str | None = None
+    label: LabelSpec
+    time: TimeSpec | None = None
+    features: FeatureSpec = Field(default_factory=FeatureSpec)
+
+    _texts = field_validator("missing_values", mode="before")(_text_list)
+
+    @field_validator("missing_by_column", mode="before")
+    @classmethod
+    def _column_texts(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: _text_list(v if isinstance(v, list) else [v]) for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _kinds_disjoint(self) -> Mapping:
+        both = sorted(set(self.features.categorical) & set(self.features.numeric))
+        if both:
+            raise ValueError(f"features: {both} cannot be both categorical and numeric")
+        return self
+
+
+# --------------------------------------------------------------------------- loading the YAML
+
+
+def _key(location: tuple[Any, ...]) -> str:
+    out = ""
+    for part in location:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _pydantic_problems(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors():
+        key = _key(tuple(p for p in item["loc"] if p not in ("function-after",)))
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (a typo? see features/mapping.py for the keys)"
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        problems.append(f"{key}: {message}")
+    return problems
+
+
+def parse_mapping(data: Any, source: str = "the mapping") -> Mapping:
+    """A :class:`Mapping` from parsed YAML, or a :class:`MappingError` naming each bad key."""
+    if not isinstance(data, dict):
+        raise MappingError(["(top level): expected keys such as label, id, time"], source)
+    try:
+        return Mapping.model_validate(data)
+    except ValidationError as error:
+        raise MappingError(_pydantic_problems(error), source) from error
+
+
+def load_mapping(path: str | Path) -> Mapping:
+    """Read and validate a mapping file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise MappingError([f"(file): {path} does not exist"], str(path)) from error
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(file)"
+        raise MappingError([f"{where}: not valid YAML: {error}"], str(path)) from error
+    return parse_mapping(data, str(path))
+
+
+# --------------------------------------------------------------------------- applying it
+
+
+def read_export(path: Path, spec: ReadSpec) -> pd.DataFrame:
+    """Every cell as text (the mapping decides the types), or a ContractError for the file."""
+    table = path.name
+    if not path.is_file():
+        raise ContractError([Problem("input", f"{path} is not a file")])
+    try:
+        if path.name.endswith(".parquet"):
+            return pd.read_parquet(path).astype(object)
+        return pd.read_csv(
+            path,
+            sep=spec.delimiter,
+            encoding=spec.encoding,
+            decimal=spec.decimal,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+        )
+    except UnicodeDecodeError as error:
+        message = f"{path.name} is not {spec.encoding} ({error}); set read.encoding"
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError) as error:
+        message = f"{path.name} cannot be read with delimiter {spec.delimiter!r}: {error}"
+    raise ContractError([Problem(table, message)])
+
+
+def _text(values: pd.Series) -> pd.Series:
+    text = values.astype(STRING).str.strip()
+    return text.mask(text == "")
+
+
+def _rows(mask: pd.Series) -> np.ndarray:
+    return np.flatnonzero(mask.to_numpy(bool))[:MAX_PROBLEMS_PER_CHECK] + 1
+
+
+def _missing_columns(mapping: Mapping, columns: list[str], table: str) -> list[str]:
+    """Every column the mapping names must exist; each problem names its key."""
+    present = set(columns)
+    named: list[tuple[str, str]] = []
+    if mapping.id:
+        named.append(("id", mapping.id))
+    if mapping.label.column:
+        named.append(("label.column", mapping.label.column))
+    if mapping.label.join:
+        named.append(("label.join.on", mapping.label.join.on or mapping.id or ""))
+    if mapping.time and mapping.time.column:
+        named.append(("time.column", mapping.time.column))
+    named += [(f"missing_by_column.{c}", c) for c in mapping.missing_by_column]
+    for part in ("include", "exclude", "categorical", "numeric"):
+        names = getattr(mapping.features, part) or []
+        named += [(f"features.{part}[{i}]", c) for i, c in enumerate(names)]
+    problems = []
+    for key, column in named:
+        if key == "label.join.on" and not column:
+            problems.append(f"{key}: a join needs the column to match (give on, or id)")
+        elif column not in present:
+            problems.append(f"{key}: column {column!r} is not in {table} {_close(column, columns)}")
+    return problems
+
+
+def _close(name: str, columns: list[str]) -> str:
+    import difflib
+
+    near = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
+    return f"(did you mean {', '.join(map(repr, near))}?)" if near else f"(columns: {columns[:12]})"
+
+
+def _feature_columns(mapping: Mapping, columns: list[str]) -> list[str]:
+    special = {mapping.id, mapping.label.column, mapping.time.column if mapping.time else None}
+    chosen = mapping.features.include if mapping.features.include is not None else columns
+    excluded = set(mapping.features.exclude) | special
+    return [c for c in chosen if c not in excluded]
+
+
+def _to_numbers(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values, errors="coerce").astype("Float64")
+
+
+def _label_from_column(
+    raw: pd.Series, spec: LabelSpec, table: str
+) -> tuple[pd.Series, list[Problem]]:
+    column = spec.column or ""
+    text = _text(raw)
+    problems = [
+        Problem(table, "label is empty", row=int(r), column=column) for r in _rows(text.isna())
+    ]
+    if spec.positive is not None:
+        positive = {p.strip() for p in spec.positive}
+        labels = text.isin(positive).fillna(False).astype("boolean")
+        if not labels.any():
+            seen = sorted(text.dropna().unique().tolist())[:10]
+            problems.append(
+                Problem(table, f"no value is in label.positive {spec.positive} (values: {seen})")
+            )
+        return labels.mask(text.isna()), problems
+    labels = _coerce_bool(text)
+    for row in _rows(labels.isna() & text.notna()):
+        problems.append(
+            Problem(
+                table,
+                f"label {text.iloc[row - 1]!r} is not 0/1, yes/no or true/false; "
+                "list the positive values under label.positive",
+                row=int(row),
+                column=column,
+            )
+        )
+    return labels, problems
+
+
+def _label_from_join(
+    frame: pd.DataFrame, spec: JoinSpec, id_column: str | None, folder: Path
+) -> pd.Series:
+    path = Path(spec.file) if Path(spec.file).is_absolute() else folder / spec.file
+    other = read_export(path, ReadSpec(delimiter=spec.delimiter, encoding=spec.encoding))
+    if spec.key not in other.columns:
+        raise MappingError(
+            [
+                f"label.join.key: column {spec.key!r} is not in {path.name} "
+                + _close(spec.key, list(other.columns))
+            ]
+        )
+    keys = set(_text(other[spec.key]).dropna())
+    on = _text(frame[spec.on or id_column or ""])
+    labels = on.isin(keys).fillna(False).astype("boolean")
+    if not labels.any():
+        raise MappingError(
+            [
+                f"label.join: no value of {spec.on or id_column!r} appears under {spec.key!r} "
+                f"in {path.name}; check label.join.on and label.join.key"
+            ]
+        )
+    return labels
+
+
+def _parse_time(raw: pd.Series, spec: TimeSpec, table: str) -> tuple[pd.Series, list[Problem]]:
+    text = _text(raw)
+    if spec.format:
+        parsed = pd.to_datetime(text, format=spec.format, errors="coerce")
+        expected = f"a date in the format {spec.format!r} (time.format)"
+    else:
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+        parsed = parsed.dt.tz_localize(None)
+        expected = _KIND_WORDS["timestamp"] + "; or set time.format"
+    column = spec.column or ""
+    problems = [
+        Problem(table, f"{text.iloc[r - 1]!r} is not {expected}", row=int(r), column=column)
+        for r in _rows(parsed.isna() & text.notna())
+    ]
+    problems += [
+        Problem(
+            table,
+            "time is empty; every row needs its date for a time split",
+            row=int(r),
+            column=column,
+        )
+        for r in _rows(text.isna())
+    ]
+    return parsed.astype("datetime64[ns]"), problems
+
+
+def _calendar(times: pd.Series, column: str, parts: list[CalendarPart]) -> dict[str, pd.Series]:
+    """Calendar features are the only honest use of a date when the split is by that date."""
+    getters = {
+        "weekday": lambda t: t.dt.weekday,
+        "month": lambda t: t.dt.month,
+        "hour": lambda t: t.dt.hour,
+    }
+    return {f"{column}_{part}": getters[part](times).astype("Float64") for part in parts}
+
+
+def apply_mapping(
+    source: str | Path | pd.DataFrame,
+    mapping: Mapping | dict[str, Any] | str | Path,
+    base_dir: str | Path | None = None,
+) -> TabularData:
+    """The export as :class:`TabularData`: typed features, ``lead_id``, the label, the time.
+
+    ``source`` is the export file or an already-read frame (cells as text or values);
+    ``mapping`` a :class:`Mapping`, a mapping file, or the parsed YAML as a dict;
+    ``base_dir`` is where ``label.join.file`` is looked up (default: the export's folder, or the
+    working directory for a frame). Declared categorical columns are kept as text and listed in
+    ``frame.attrs["categorical"]``; undeclared columns whose every value is a number become
+    numbers, all others text.
+    """
+    where = "the mapping"
+    if isinstance(mapping, dict):
+        mapping = parse_mapping(mapping)
+    elif not isinstance(mapping, Mapping):
+        where = str(mapping)
+        mapping = load_mapping(mapping)
+    if isinstance(source, pd.DataFrame):
+        raw, table = source.copy(), "the table"
+        folder = Path(base_dir) if base_dir else Path.cwd()
+    else:
+        path = Path(source)
+        raw, table = read_export(path, mapping.read), path.name
+        folder = Path(base_dir) if base_dir else path.parent
+    raw = raw.reset_index(drop=True)
+
+    unknown = [
+        f"rename.{old}: column {old!r} is not in {table} {_close(old, list(raw.columns))}"
+        for old in mapping.rename
+        if old not in raw.columns
+    ]
+    if unknown:
+        raise MappingError(unknown, where)
+    raw = raw.rename(columns=mapping.rename)
+    columns = [str(c) for c in raw.columns]
+    problems = _missing_columns(mapping, columns, table)
+    features = _feature_columns(mapping, columns) if not problems else []
+    label_name = mapping.label.output_name
+    problems += [
+        f"features: column {c!r} has a name training reserves; rename it (rename: {{{c}: ...}})"
+        for c in features
+        if c in RESERVED
+    ]
+    if mapping.label.join and label_name in features:
+        problems.append(f"label.name: {label_name!r} is also a column of {table}; pick another")
+    if problems:
+        raise MappingError(problems, where)
+
+    missing = set(mapping.missing_values)
+    cells = pd.DataFrame(index=raw.index)
+    for column in columns:
+        values = raw[column]
+        if not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_datetime64_any_dtype(
+            values
+        ):
+            values = _text(values)
+        tokens = missing | set(mapping.missing_by_column.get(column, []))
+        if tokens:
+            values = values.mask(values.astype(str).str.strip().isin(tokens))
+        cells[column] = values
+
+    data_problems: list[Problem] = []
+    out = pd.DataFrame(index=raw.index)
+    categorical = []
+    for column in features:
+        values = cells[column]
+        numbers = _to_numbers(values)
+        if column in mapping.features.numeric:
+            for row in _rows(numbers.isna() & values.notna()):
+                data_problems.append(
+                    Problem(
+                        table,
+                        f"{values.iloc[row - 1]!r} is not a number (features.numeric); add it to "
+                        "missing_values or missing_by_column if it means 'missing'",
+                        row=int(row),
+                        column=column,
+                    )
+                )
+            out[column] = numbers
+        elif (
+            column not in mapping.features.categorical
+            and numbers.notna().sum() == values.notna().sum()
+        ):
+            out[column] = numbers
+        else:
+            out[column] = _text(values)
+            categorical.append(column)
+
+    if mapping.id:
+        ids = _text(cells[mapping.id])
+        for row in _rows(ids.duplicated(keep="first") & ids.notna()):
+            data_problems.append(
+                Problem(
+                    table, f"duplicate id {ids.iloc[row - 1]!r}", row=int(row), column=mapping.id
+                )
+            )
+        for row in _rows(ids.isna()):
+            data_problems.append(Problem(table, "id is empty", row=int(row), column=mapping.id))
+        out["lead_id"] = ids
+    else:
+        out["lead_id"] = pd.Series([f"row-{i + 1}" for i in range(len(raw))], dtype=STRING)
+
+    if mapping.label.join:
+        out[label_name] = _label_from_join(cells, mapping.label.join, mapping.id, folder)
+    else:
+        labels, found = _label_from_column(cells[mapping.label.column], mapping.label, table)
+        data_problems += found
+        out[label_name] = labels
+
+    time_column = None
+    if mapping.time is not None:
+        time_column = mapping.time.output_name
+        if mapping.time.row_order:
+            order = np.arange(1, len(raw) + 1)
+            out[time_column] = order
+            out["created_at"] = ROW_ORDER_ORIGIN + pd.to_timedelta(order, unit="s")
+        else:
+            times, found = _parse_time(cells[time_column], mapping.time, table)
+            data_problems += found
+            out[time_column] = times
+            out["created_at"] = times
+            for name, values in _calendar(times, time_column, mapping.time.calendar).items():
+                out[name] = values
+    if data_problems:
+        raise ContractError(data_problems)
+    out[label_name] = out[label_name].astype(bool)
+    out.attrs["categorical"] = categorical
+    out.attrs["mapping"] = mapping.model_dump(mode="json")
+    return TabularData(out, label=label_name, id_column="lead_id", time_column=time_column)
+
+
+def feature_names(data: TabularData) -> list[str]:
+    """The mapped feature columns, in order (everything but id, label and time columns)."""
+    skip = {data.label, data.id_column, data.time_column, *RESERVED}
+    return [c for c in data.frame.columns if c not in skip]
+
+
+def describe(mapping: Mapping) -> str:
+    """One line for logs and reports: what the mapping reads and how it labels."""
+    label = (
+        f"label {mapping.label.output_name} = {mapping.label.join.on or mapping.id} in "
+        f"{mapping.label.join.file}:{mapping.label.join.key}"
+        if mapping.label.join
+        else f"label {mapping.label.column}"
+    )
+    time = (
+        "no time column"
+        if mapping.time is None
+        else ("row order is time" if mapping.time.row_order else f"time {mapping.time.column}")
+    )
+    return re.sub(r"\s+", " ", f"{label}; {time}; id {mapping.id or '(row numbers)'}")

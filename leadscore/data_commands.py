@@ -1,0 +1,152 @@
+"""``leadscore audit-data``: the leakage audit of a one-row-per-lead export, as a report.
+
+Kept out of ``cli.py`` (like the training and serving commands) so scikit-learn is imported only
+when the command runs; ``cli.py`` calls :func:`register` at start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from features.contract import TabularData
+    from training.leakage import LeakageReport
+
+console = Console()
+err_console = Console(stderr=True)
+INPUT_ERROR = 2
+
+
+def load_table(
+    data: str, label: str | None, mapping: Path | None, time_column: str | None
+) -> TabularData:
+    """The export as tabular data: through the mapping if given, else read as plain CSV."""
+    from features.loaders import ContractError, read_tabular
+    from features.mapping import apply_mapping
+
+    if mapping is not None:
+        table = apply_mapping(data, mapping)
+        if label and label != table.label:
+            raise typer.BadParameter(
+                f"--label {label!r} but the mapping's label is {table.label!r}; drop --label"
+            )
+        if time_column:
+            if time_column not in table.frame.columns:
+                raise typer.BadParameter(f"--time {time_column!r} is not a mapped column")
+            table.time_column = time_column
+        return table
+    if not label:
+        raise typer.BadParameter("give --label COLUMN, or a --mapping that declares the label")
+    table, problems = read_tabular(data, label, None, time_column)
+    if problems or table is None:
+        raise ContractError(problems)
+    return table
+
+
+def findings_table(report: LeakageReport, title: str, allow: set[str]) -> Table:
+    """Leaks first, then what is only watched; one row per finding."""
+    table = Table(title=title, show_lines=False)
+    for column, justify in (
+        ("column", "left"),
+        ("kind", "left"),
+        ("severity", "left"),
+        ("AUC alone", "right"),
+        ("reason", "left"),
+    ):
+        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    order = {"leak": 0, "watch": 1}
+    for finding in sorted(report.findings, key=lambda f: order[f.severity]):
+        severity = finding.severity
+        if severity == "leak" and finding.column in allow:
+            severity_text = "[yellow]leak (allowed)[/yellow]"
+        else:
+            severity_text = "[red]leak[/red]" if severity == "leak" else "[cyan]watch[/cyan]"
+        auc = report.single_column_auc.get(finding.column, float("nan"))
+        table.add_row(
+            finding.column,
+            finding.kind,
+            severity_text,
+            "–" if auc != auc else f"{auc:.3f}",
+            finding.reason,
+        )
+    return table
+
+
+def audit_data(
+    data: Annotated[str, typer.Argument(help="A single export file (CSV, .csv.gz, Parquet).")],
+    label: Annotated[
+        str | None,
+        typer.Option("--label", help="The label column (optional with a --mapping)."),
+    ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option("--mapping", help="Column mapping (YAML), e.g. examples/x-education.yaml."),
+    ] = None,
+    time_column: Annotated[
+        str | None,
+        typer.Option(
+            "--time",
+            help="The lead's date: held-out rows are the newest, later dates are flagged.",
+        ),
+    ] = None,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option("--allow", help="A flagged column you decided to keep (repeatable)."),
+    ] = None,
+    fail_on_findings: Annotated[
+        bool,
+        typer.Option("--fail-on-findings", help="Exit 1 if any column is flagged (for CI)."),
+    ] = False,
+    report_file: Annotated[
+        Path | None, typer.Option("--report", help="Also write the findings to this CSV file.")
+    ] = None,
+) -> None:
+    """Leakage audit: post-outcome, too-good-to-be-true, id-like and future-date columns."""
+    from features.loaders import ContractError
+    from features.mapping import MappingError
+    from training.leakage import audit_columns
+
+    try:
+        table = load_table(data, label, mapping, time_column)
+    except (ContractError, MappingError) as error:
+        err_console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=INPUT_ERROR) from error
+    with err_console.status(
+        f"Auditing {table.frame.shape[1]} columns of {len(table.frame):,} rows"
+    ):
+        report = audit_columns(table.frame, table.label, table.time_column)
+    allowed = set(allow or [])
+    refused = [c for c in report.flagged if c not in allowed]
+    title = (
+        f"Leakage audit of {Path(data).name}: {len(report.audited)} columns, "
+        f"label {report.label!r}"
+        + (f", time {report.time_column!r}" if report.time_column else ", no time column")
+    )
+    if report.findings:
+        console.print(findings_table(report, title, allowed))
+    else:
+        console.print(f"{title}: [green]nothing found[/green].")
+    if report_file is not None:
+        report_file.parent.mkdir(parents=True, exist_ok=True)
+        report.to_frame().to_csv(report_file, index=False)
+    if refused:
+        console.print(
+            f"[red]{len(refused)} flagged[/red] (refused by training unless allowed with "
+            f"--allow): {', '.join(refused)}"
+        )
+    else:
+        console.print("[green]No column is refused.[/green]")
+    if report.watched:
+        console.print(f"Watch (kept, worth a look): {', '.join(report.watched)}")
+    if fail_on_findings and refused:
+        raise typer.Exit(code=1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the data commands to the ``leadscore`` app."""
+    app.command("audit-data")(audit_data)

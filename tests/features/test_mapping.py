@@ -1,0 +1,205 @@
+"""Column mappings: each example loads its real export, and every mistake names its YAML key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from features.contract import TabularData
+from features.loaders import ContractError
+from features.mapping import MappingError, apply_mapping, feature_names, load_mapping
+
+DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+needs_data = pytest.mark.skipif(not DATASETS.exists(), reason="../shared/datasets is missing")
+
+
+def export() -> pd.DataFrame:
+    """A CRM export as it comes: odd names, a dropdown placeholder, yes/no label, German dates."""
+    return pd.DataFrame(
+        {
+            "Lead ID": ["L1", "L2", "L3", "L4"],
+            "Created": ["03.01.2025", "04.01.2025", "06.01.2025", "07.01.2025"],
+            "Branche": ["Software", "Select", "Retail", "Software"],
+            "Employees": ["12", "250", "", "40"],
+            "Postcode": ["01067", "80331", "10115", "20095"],
+            "Kunde": ["ja", "nein", "nein", "ja"],
+        }
+    )
+
+
+MAPPING = {
+    "rename": {"Branche": "industry", "Kunde": "customer"},
+    "missing_values": ["Select"],
+    "id": "Lead ID",
+    "label": {"column": "customer"},
+    "time": {"column": "Created", "format": "%d.%m.%Y", "calendar": ["weekday"]},
+    "features": {"categorical": ["Postcode"]},
+}
+
+
+def problems_of(error: pytest.ExceptionInfo[MappingError]) -> list[str]:
+    return error.value.problems
+
+
+# --------------------------------------------------------------------------- what a mapping does
+
+
+def test_a_mapping_turns_an_export_into_tabular_data() -> None:
+    data = apply_mapping(export(), MAPPING)
+    assert isinstance(data, TabularData)
+    frame = data.frame
+    assert (data.label, data.id_column, data.time_column) == ("customer", "lead_id", "Created")
+    assert frame["customer"].tolist() == [True, False, False, True]
+    assert frame["lead_id"].tolist() == ["L1", "L2", "L3", "L4"]
+    assert frame["created_at"].tolist()[0] == pd.Timestamp("2025-01-03")
+    assert frame["Created_weekday"].tolist() == [4, 5, 0, 1]  # Friday 3 January 2025
+    assert pd.isna(frame.loc[1, "industry"])  # "Select" means missing
+    assert frame["Employees"].dtype == "Float64" and pd.isna(frame.loc[2, "Employees"])
+    assert frame["Postcode"].tolist()[0] == "01067"  # declared categorical: the 0 stays
+    assert frame.attrs["categorical"] == ["industry", "Postcode"]
+    assert feature_names(data) == ["industry", "Employees", "Postcode", "Created_weekday"]
+
+
+def test_features_can_be_chosen_and_positive_values_named() -> None:
+    mapping = {
+        "label": {"column": "Kunde", "positive": ["ja"]},
+        "features": {"include": ["Branche", "Employees"], "numeric": ["Employees"]},
+    }
+    data = apply_mapping(export(), mapping)
+    assert feature_names(data) == ["Branche", "Employees"]
+    assert data.frame["lead_id"].tolist() == ["row-1", "row-2", "row-3", "row-4"]
+    assert data.time_column is None
+
+
+def test_a_label_can_come_from_a_second_file(tmp_path: Path) -> None:
+    pd.DataFrame({"deal": [1, 2], "lead": ["L4", "L2"]}).to_csv(tmp_path / "deals.csv", index=False)
+    mapping = {
+        "id": "Lead ID",
+        "label": {"name": "won", "join": {"file": "deals.csv", "key": "lead"}},
+        "features": {"exclude": ["Kunde"]},
+    }
+    data = apply_mapping(export(), mapping, base_dir=tmp_path)
+    assert data.label == "won"
+    assert data.frame["won"].tolist() == [False, True, False, True]
+
+
+def test_row_order_is_a_time_axis_when_rows_are_chronological() -> None:
+    data = apply_mapping(export(), {"label": {"column": "Kunde"}, "time": {"row_order": True}})
+    assert data.time_column == "row_order"
+    assert data.frame["row_order"].tolist() == [1, 2, 3, 4]
+    assert data.frame["created_at"].is_monotonic_increasing
+
+
+# --------------------------------------------------------------------------- the three examples
+
+
+@needs_data
+def test_x_education_mapping_loads_leads_csv() -> None:
+    data = apply_mapping(DATASETS / "x-education" / "Leads.csv", EXAMPLES / "x-education.yaml")
+    frame = data.frame
+    assert len(frame) == 9240 and frame["lead_id"].is_unique
+    assert frame[data.label].sum() == 3561
+    assert frame["Specialization"].isna().sum() >= 1942  # "Select" counted as missing
+    assert frame["Total Time Spent on Website"].dtype == "Float64"
+    assert data.time_column is None
+
+
+@needs_data
+def test_bank_marketing_mapping_reads_semicolons_gzip_and_sentinels() -> None:
+    path = DATASETS / "bank-marketing" / "bank-additional-full.csv.gz"
+    data = apply_mapping(path, EXAMPLES / "bank-marketing.yaml")
+    frame = data.frame
+    assert len(frame) == 41188 and frame[data.label].sum() == 4640
+    assert data.time_column == "row_order"
+    assert frame["pdays"].isna().mean() == pytest.approx(0.963, abs=0.001)  # 999 = never
+    assert frame["job"].isna().sum() == 330  # "unknown"
+    assert frame["euribor3m"].dtype == "Float64"
+
+
+@needs_data
+def test_olist_mapping_labels_mqls_by_the_closed_deals_file() -> None:
+    folder = DATASETS / "olist-funnel"
+    data = apply_mapping(
+        folder / "olist_marketing_qualified_leads_dataset.csv", EXAMPLES / "olist.yaml"
+    )
+    frame = data.frame
+    assert len(frame) == 8000 and frame["won"].sum() == 842
+    assert feature_names(data) == ["origin", "landing_page_id", "first_contact_date_weekday"]
+    assert frame["created_at"].min() == pd.Timestamp("2017-06-14")
+    assert frame["origin"].isna().sum() == 60 + 1099  # empty and "unknown"
+
+
+# --------------------------------------------------------------------------- mistakes
+
+
+def test_a_typo_in_a_key_is_named_with_its_path() -> None:
+    with pytest.raises(MappingError) as error:
+        apply_mapping(export(), {"label": {"colum": "Kunde"}})
+    assert "label.colum: unknown key" in problems_of(error)[0]
+
+
+def test_a_missing_label_section_is_named() -> None:
+    with pytest.raises(MappingError) as error:
+        apply_mapping(export(), {"id": "Lead ID"})
+    assert problems_of(error) == ["label: required key is missing"]
+
+
+def test_conflicting_choices_name_their_section() -> None:
+    mapping = {
+        "label": {"column": "Kunde", "join": {"file": "d.csv", "key": "x"}},
+        "time": {"row_order": True, "format": "%Y"},
+    }
+    with pytest.raises(MappingError) as error:
+        apply_mapping(export(), mapping)
+    assert [p.split(":")[0] for p in problems_of(error)] == ["label", "time"]
+
+
+def test_columns_the_data_lacks_are_named_with_key_and_a_suggestion() -> None:
+    mapping = {
+        "id": "LeadID",
+        "label": {"column": "Kunde"},
+        "features": {"categorical": ["Branche", "Postleitzahl"]},
+        "missing_by_column": {"Employes": [0]},
+    }
+    with pytest.raises(MappingError) as error:
+        apply_mapping(export(), mapping)
+    found = problems_of(error)
+    assert found[0].startswith("id: column 'LeadID' is not in the table (did you mean 'Lead ID'")
+    assert any(p.startswith("missing_by_column.Employes:") for p in found)
+    assert any(p.startswith("features.categorical[1]: column 'Postleitzahl'") for p in found)
+
+
+def test_a_join_key_missing_from_the_second_file_is_named(tmp_path: Path) -> None:
+    pd.DataFrame({"lead": ["L1"]}).to_csv(tmp_path / "deals.csv", index=False)
+    mapping = {"id": "Lead ID", "label": {"join": {"file": "deals.csv", "key": "lead_id"}}}
+    with pytest.raises(MappingError, match=r"label\.join\.key: column 'lead_id'"):
+        apply_mapping(export(), mapping, base_dir=tmp_path)
+
+
+def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text("label:\n  column: y\n  positive: [yes\n")
+    with pytest.raises(MappingError, match="line"):
+        load_mapping(path)
+
+
+def test_data_problems_name_row_and_column() -> None:
+    table = export()
+    table.loc[2, "Kunde"] = "vielleicht"
+    table.loc[1, "Lead ID"] = "L1"
+    table.loc[3, "Created"] = "2025-01-07"
+    with pytest.raises(ContractError) as error:
+        apply_mapping(table, MAPPING)
+    where = {(p.row, p.column) for p in error.value.problems}
+    assert where == {(3, "customer"), (2, "Lead ID"), (4, "Created")}
+    assert "time.format" in str(error.value)
+
+
+def test_yaml_numbers_and_booleans_are_compared_as_text(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text("label: {column: Kunde}\nmissing_by_column: {Employees: [250]}\n")
+    data = apply_mapping(export(), path)
+    assert data.frame["Employees"].isna().tolist() == [False, True, True, False]
