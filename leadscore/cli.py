@@ -170,19 +170,16 @@ def features(
     console.print(f"Wrote {len(frame):,} rows x {frame.shape[1]} columns to {out}")
 
 
-def _register_optional_commands() -> None:
-    """Commands that live in their own modules, added here so ``leadscore --help`` lists them."""
-    import importlib
+def _register_commands() -> None:
+    """Commands that live in modules of their own, so ``leadscore --help`` lists them all."""
+    from leadscore import data_commands, serve_commands, train_commands
 
-    for module in ("leadscore.train_commands",):
-        try:
-            importlib.import_module(module).register(app)
-        except ModuleNotFoundError as error:
-            if error.name != module:
-                raise
+    train_commands.register(app)
+    serve_commands.register(app)
+    data_commands.register(app)
 
 
-_register_optional_commands()
+_register_commands()
 
 
 def main() -> None:  # pragma: no cover

@@ -1,0 +1,360 @@
+"""``leadscore train``, ``leadscore models`` and ``leadscore thresholds``.
+
+Kept out of ``cli.py`` so the training stack (LightGBM, MLflow) is imported only when one of
+these commands runs; ``cli.py`` calls :func:`register` at start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from training.workflow import RunOutcome
+
+console = Console()
+err_console = Console(stderr=True)
+
+TRAIN_STEPS = (
+    "Labelling snapshots",
+    "Computing point-in-time features",
+    "Fitting LightGBM",
+    "Fitting baselines",
+    "Evaluating on the test window",
+    "Comparing with the champion",
+    "Writing the report",
+    "Logging to MLflow",
+)
+TABLE_METRICS = (
+    ("roc_auc", "ROC-AUC", "{:.3f}"),
+    ("pr_auc", "PR-AUC", "{:.3f}"),
+    ("brier", "Brier", "{:.4f}"),
+    ("log_loss", "log-loss", "{:.4f}"),
+    ("ece", "ECE", "{:.4f}"),
+    ("lift_top10", "lift@10%", "{:.2f}"),
+    ("capture_top20", "capture@20%", "{:.0%}"),
+    ("precision_at_capacity", "precision@capacity", "{:.0%}"),
+    ("recall_at_capacity", "recall@capacity", "{:.0%}"),
+)
+
+
+def _settings():
+    from leadscore.settings import load_settings
+
+    return load_settings()
+
+
+def _progress() -> Progress:
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        "{task.completed}/{task.total}",
+        TimeElapsedColumn(),
+        console=err_console,
+    )
+
+
+def _cell(values: dict[str, float] | None, key: str, pattern: str) -> str:
+    if not values or key not in values or values[key] != values[key]:
+        return "–"
+    return pattern.format(values[key])
+
+
+def metrics_table(metrics: dict[str, dict[str, float] | None], title: str) -> Table:
+    names = {
+        "lightgbm": "LightGBM",
+        "rules": "points model",
+        "logistic": "logistic reg.",
+        "champion": "champion",
+    }
+    table = Table(title=title)
+    table.add_column("metric")
+    for name in metrics:
+        table.add_column(names.get(name, name), justify="right")
+    for key, label, pattern in TABLE_METRICS:
+        table.add_row(label, *[_cell(values, key, pattern) for values in metrics.values()])
+    return table
+
+
+def _print_outcome(outcome: RunOutcome) -> None:
+    window = outcome.result.model.data_window
+    console.print(
+        metrics_table(
+            outcome.metrics,
+            f"Test window: leads created from {window.get('test_from')} "
+            f"({int(outcome.result.test_labels.sum())} won of {len(outcome.result.test_labels):,})",
+        )
+    )
+    verdict = (
+        "[green]promoted to champion[/green]"
+        if outcome.promoted
+        else "[yellow]not promoted[/yellow]"
+    )
+    aliases = ", ".join(outcome.version.aliases)
+    console.print(f"Version {outcome.version.version} ({aliases}): {verdict}: {outcome.reason}")
+    console.print(f"Report: {outcome.report}")
+    for note in outcome.notes:
+        console.print(f"[yellow]Note:[/yellow] {note}")
+
+
+def _load(data: str):
+    from features.loaders import ContractError, load_tables
+
+    try:
+        return load_tables(data)
+    except ContractError as error:
+        err_console.print(str(error))
+        raise typer.Exit(code=1) from error
+
+
+def train(
+    data: Annotated[
+        str, typer.Argument(help="CRM folder, database URL, or one file with --label.")
+    ],
+    horizon_days: Annotated[
+        int | None,
+        typer.Option(
+            "--horizon-days",
+            min=1,
+            help="A won deal within this many days (default: LEADSCORE_HORIZON_DAYS, 90).",
+        ),
+    ] = None,
+    label: Annotated[
+        str | None, typer.Option("--label", help="Tabular mode: the column with the label.")
+    ] = None,
+    tune: Annotated[
+        int, typer.Option("--tune", min=0, help="Optuna trials on time folds within train.")
+    ] = 0,
+    tune_minutes: Annotated[
+        float, typer.Option("--tune-minutes", help="Time limit for --tune.")
+    ] = 10.0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of LightGBM and the search.")] = 0,
+    threads: Annotated[
+        int, typer.Option("--threads", min=1, help="LightGBM threads (fixed: same result).")
+    ] = 1,
+    every_days: Annotated[
+        int, typer.Option("--snapshot-every-days", min=1, help="Days between snapshots.")
+    ] = 30,
+    calibration: Annotated[
+        Literal["isotonic", "sigmoid"], typer.Option("--calibration", help="Calibration method.")
+    ] = "isotonic",
+    min_positives: Annotated[
+        int, typer.Option("--min-positives", help="Fewer won deals than this: cold start.")
+    ] = 100,
+    capacity: Annotated[
+        int, typer.Option("--capacity", min=1, help="Leads sales can take per --per.")
+    ] = 50,
+    per: Annotated[
+        Literal["day", "week", "month"], typer.Option("--per", help="Capacity period.")
+    ] = "week",
+    rules: Annotated[
+        bool, typer.Option("--rules", help="Register the points model (cold start).")
+    ] = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Also write the report folder here.")
+    ] = None,
+    max_auc_drop: Annotated[
+        float, typer.Option("--max-auc-drop", help="Gate: ROC-AUC may be this much lower.")
+    ] = 0.005,
+    max_brier_rise: Annotated[
+        float, typer.Option("--max-brier-rise", help="Gate: Brier may be this much higher.")
+    ] = 0.0,
+    id_column: Annotated[str | None, typer.Option("--id", help="Tabular: the id column.")] = None,
+    time_column: Annotated[
+        str | None, typer.Option("--time", help="Tabular: the lead's date column.")
+    ] = None,
+) -> None:
+    """Fit, evaluate, log to MLflow, register; promote only if better than the champion."""
+    import dataclasses
+
+    from features.pipeline import FeatureConfig
+    from training.evaluate import Capacity, GateTolerance
+    from training.model import BoosterParams
+    from training.snapshots import SnapshotConfig
+    from training.split import SplitConfig
+    from training.train import ColdStartError, TrainConfig
+    from training.workflow import register_rules, run_training
+
+    settings = _settings()
+    config = TrainConfig(
+        snapshots=SnapshotConfig(
+            every_days=every_days, horizon_days=horizon_days or settings.horizon_days
+        ),
+        feature_config=FeatureConfig(half_life_days=settings.half_life_days),
+        split=SplitConfig(seed=seed),
+        booster=dataclasses.replace(BoosterParams(), seed=seed, num_threads=threads),
+        calibration=calibration,
+        min_positives=min_positives,
+        capacity=Capacity(capacity, per),
+    )
+    if label:
+        from training.tabular import run_tabular
+
+        with _progress() as progress:
+            task = progress.add_task("Reading the table", total=6)
+            outcome = run_tabular(
+                data,
+                label,
+                config,
+                settings,
+                id_column=id_column,
+                time_column=time_column,
+                progress=lambda step: progress.update(task, description=step, advance=1),
+            )
+        _print_outcome(outcome)
+        return
+    tables = _load(data)
+    total = len(TRAIN_STEPS) + (1 if tune else 0)
+    with _progress() as progress:
+        task = progress.add_task("Loading", total=total)
+
+        def step(description: str) -> None:
+            progress.update(task, description=description, advance=1)
+
+        try:
+            if rules:
+                version = register_rules(tables, config, settings, step)
+            else:
+                outcome = run_training(
+                    tables,
+                    config,
+                    settings,
+                    step,
+                    tolerance=GateTolerance(max_auc_drop, max_brier_rise),
+                    report_dir=report,
+                    tune_trials=tune,
+                    tune_timeout_s=tune_minutes * 60,
+                )
+        except ColdStartError as error:
+            progress.stop()
+            err_console.print(f"[red]{error}[/red]")
+            raise typer.Exit(code=2) from error
+        progress.update(task, completed=total)
+    if rules:
+        console.print(
+            f"Points model registered as version {version.version} "
+            f"({', '.join(version.aliases)}): {version.tags.get('gate_reason', '')}"
+        )
+        return
+    _print_outcome(outcome)
+
+
+def models(
+    promote: Annotated[
+        str | None, typer.Option("--promote", help="Make this version the champion.")
+    ] = None,
+    rollback: Annotated[
+        bool, typer.Option("--rollback", help="Give the champion back to the previous one.")
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why (recorded in the champion history).")
+    ] = None,
+) -> None:
+    """Versions, aliases, metrics and champion history; promote or roll back by hand."""
+    from training import registry
+    from training.model import ModelMismatchError
+
+    settings = _settings()
+    try:
+        if promote:
+            info = registry.promote(settings, promote, reason or "promoted by hand")
+            console.print(f"Version {info.version} is now the champion.")
+        elif rollback:
+            info = registry.rollback(settings, reason or "rolled back by hand")
+            console.print(f"Rolled back: version {info.version} is the champion again.")
+    except (registry.RegistryError, ModelMismatchError) as error:
+        err_console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=1) from error
+
+    versions = registry.list_versions(settings)
+    if not versions:
+        console.print(f"No registered versions in {registry.tracking_uri(settings)} yet.")
+        return
+    table = Table(title=f"Registered model {registry.MODEL_NAME!r}")
+    for column in ("version", "created", "kind", "aliases", "ROC-AUC", "Brier", "ECE", "gate"):
+        table.add_column(
+            column, justify="right" if column in ("ROC-AUC", "Brier", "ECE") else "left"
+        )
+    for info in versions:
+        m = info.metrics
+        table.add_row(
+            info.version,
+            info.created_at.strftime("%Y-%m-%d %H:%M"),
+            info.tags.get("kind", "?"),
+            ", ".join(info.aliases),
+            _cell(m, "roc_auc", "{:.3f}"),
+            _cell(m, "brier", "{:.4f}"),
+            _cell(m, "ece", "{:.4f}"),
+            info.tags.get("gate", ""),
+        )
+    console.print(table)
+    events = registry.history(settings)
+    if events:
+        past = Table(title="Champion history")
+        for column in ("when", "action", "version", "previous", "champion after", "why"):
+            past.add_column(column, overflow="fold")
+        for event in events:
+            past.add_row(
+                event["at"],
+                event["action"],
+                str(event["version"]),
+                str(event.get("previous") or "–"),
+                str(event.get("champion") or "–"),
+                event.get("reason", ""),
+            )
+        console.print(past)
+
+
+def thresholds(
+    capacity: Annotated[int, typer.Option("--capacity", min=1, help="Leads sales can take.")],
+    per: Annotated[
+        Literal["day", "week", "month"], typer.Option("--per", help="Per day, week or month.")
+    ] = "week",
+    data: Annotated[
+        str | None,
+        typer.Argument(
+            help="CRM to take recent open leads from; without it, the champion's "
+            "own test window is used."
+        ),
+    ] = None,
+    weeks: Annotated[int, typer.Option("--weeks", help="How recent is 'recent'.")] = 13,
+) -> None:
+    """The probability cut-off that would have sent N leads per period to sales, with precision."""
+    from training import registry
+    from training.evaluate import Capacity
+    from training.workflow import stored_thresholds
+    from training.workflow import thresholds as advise
+
+    settings = _settings()
+    try:
+        if data:
+            advice = advise(_load(data), settings, Capacity(capacity, per), weeks=weeks)
+            source = f"{advice.scored:,} open-lead snapshots of the last {weeks} weeks"
+        else:
+            advice = stored_thresholds(settings, Capacity(capacity, per))
+            source = "the champion's test window (newest labelled snapshots)"
+    except (registry.RegistryError, ValueError) as error:
+        err_console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=1) from error
+    table = Table(title=f"{capacity} leads per {per} to sales (champion v{advice.model_version})")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("probability cut-off", f"{advice.cutoff:.3f}")
+    table.add_row("score cut-off (0-100)", f"{round(advice.cutoff * 100)}")
+    table.add_row(f"leads up for a decision per {per}", f"{advice.volume:,.0f}")
+    table.add_row("share handed over", f"{advice.share:.1%}")
+    table.add_row("expected precision", f"{advice.expected_precision:.0%}")
+    console.print(table)
+    console.print(f"From {source}.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the training commands to the ``leadscore`` app."""
+    app.command("train")(train)
+    app.command("models")(models)
+    app.command("thresholds")(thresholds)

@@ -1,0 +1,97 @@
+"""The command line: cold start stops with advice, the points model fills in, training registers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from features.loaders import load_tables
+from leadscore.cli import app
+from leadscore.settings import Settings
+from training import registry
+from training.train import ColdStartError, TrainConfig, prepare
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def small_crm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A young CRM: 600 leads, a few dozen won deals in the training period."""
+    from features.demo import write_demo_crm
+
+    out = tmp_path_factory.mktemp("small_crm")
+    write_demo_crm(out, n_leads=600, seed=3)
+    return out
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "LEADSCORE_MODELS_DIR": str(tmp_path / "models"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'models' / 'mlflow.db'}",
+        "COLUMNS": "200",
+    }
+
+
+def test_too_few_won_deals_stop_with_a_pointer_to_the_points_model(small_crm: Path) -> None:
+    with pytest.raises(ColdStartError, match=r"only \d+ won deal\(s\).*--rules") as error:
+        prepare(load_tables(small_crm), TrainConfig(min_positives=100))
+    assert error.value.positives < 100
+
+
+def test_cli_cold_start_exits_with_the_message_and_registers_nothing(
+    small_crm: Path, tmp_path: Path
+) -> None:
+    result = runner.invoke(app, ["train", str(small_crm)], env=_env(tmp_path))
+    assert result.exit_code == 2
+    assert "Cold start" in result.output and "leadscore train DATA --rules" in result.output
+    assert not list((tmp_path / "models").rglob("booster.txt"))
+
+
+def test_cli_rules_registers_the_points_model_as_champion(small_crm: Path, tmp_path) -> None:
+    result = runner.invoke(app, ["train", str(small_crm), "--rules"], env=_env(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "Points model registered as version 1" in result.output
+    settings = Settings(
+        models_dir=tmp_path / "models", mlflow_tracking_uri=_env(tmp_path)["MLFLOW_TRACKING_URI"]
+    )
+    model, info = registry.load_champion(settings)
+    assert model.kind == "rules" and info.tags["kind"] == "rules"
+    from features.pipeline import build_features
+
+    tables = load_tables(small_crm)
+    frame = build_features(tables, as_of=tables.leads["created_at"].max())
+    matrix = model.encode(frame)
+    probability = model.predict_proba(matrix)
+    assert ((probability > 0) & (probability < 1)).all()
+    np.testing.assert_allclose(model.contributions(matrix).sum(axis=1), model.predict_raw(matrix))
+
+
+@pytest.mark.slow
+def test_cli_train_models_and_thresholds(demo_dir: Path, tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    trained = runner.invoke(app, ["train", str(demo_dir), "--seed", "0"], env=env)
+    assert trained.exit_code == 0, trained.output
+    for words in ("LightGBM", "points model", "logistic reg.", "champion", "ROC-AUC"):
+        assert words in trained.output
+    assert "promoted to champion: no champion yet" in trained.output
+
+    listed = runner.invoke(app, ["models"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "Champion history" in listed.output and "promoted" in listed.output
+    assert "champion" in listed.output and "challenger" in listed.output
+
+    stored = runner.invoke(app, ["thresholds", "--capacity", "50", "--per", "week"], env=env)
+    assert stored.exit_code == 0, stored.output
+    assert "probability cut-off" in stored.output and "expected precision" in stored.output
+
+    scored = runner.invoke(
+        app, ["thresholds", str(demo_dir), "--capacity", "50", "--per", "week"], env=env
+    )
+    assert scored.exit_code == 0, scored.output
+    assert "open-lead snapshots of the last 13 weeks" in scored.output
+
+    rollback = runner.invoke(app, ["models", "--rollback"], env=env)
+    assert rollback.exit_code == 1 and "no earlier champion" in rollback.output

@@ -1,0 +1,140 @@
+"""MLflow registry: every challenger is registered, only a better one becomes champion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from leadscore.settings import Settings
+from training import registry
+from training.train import Prepared, TrainConfig, TrainResult, fit_and_evaluate
+from training.workflow import RunOutcome, register_result, without_groups
+
+
+@dataclass
+class Story:
+    settings: Settings
+    name: str
+    first: RunOutcome  # the fit-only model, registered while there is no champion
+    better: RunOutcome  # the full model
+    worse: RunOutcome  # the fit-only model again, now facing the full model
+
+
+@pytest.fixture(scope="module")
+def fit_only(prepared: Prepared, config: TrainConfig) -> TrainResult:
+    """A deliberately worse model: no behaviour features, only who the lead is."""
+    return fit_and_evaluate(prepared, without_groups(config, "behaviour"))
+
+
+@pytest.fixture(scope="module")
+def story(sqlite_settings: Settings, fit_only: TrainResult, result: TrainResult) -> Story:
+    name = "leadscore-story"
+    first = register_result(fit_only, sqlite_settings, name=name)
+    better = register_result(result, sqlite_settings, name=name)
+    worse = register_result(fit_only, sqlite_settings, name=name)
+    return Story(sqlite_settings, name, first, better, worse)
+
+
+def test_the_worse_model_without_behaviour_really_is_worse(fit_only, result) -> None:
+    assert not any(c.startswith("n_") for c in fit_only.model.columns)
+    assert fit_only.metrics["lightgbm"]["roc_auc"] < result.metrics["lightgbm"]["roc_auc"] - 0.05
+
+
+def test_a_better_model_is_promoted_and_a_worse_one_only_registered(story: Story) -> None:
+    assert story.first.promoted and story.first.reason == "no champion yet"
+    assert story.better.promoted
+    assert not story.worse.promoted
+    assert "ROC-AUC" in story.worse.reason and "below the champion" in story.worse.reason
+    assert story.worse.version.aliases == ["challenger"]
+    champion = registry.version_by_alias(
+        registry.client_for(story.settings), registry.CHAMPION, story.name
+    )
+    assert champion is not None and champion.version == story.better.version.version
+    assert story.worse.version.tags["gate"] == "not promoted"
+
+
+def test_the_champion_is_re_evaluated_on_the_new_test_window(story: Story) -> None:
+    champion_metrics = story.worse.metrics["champion"]
+    assert champion_metrics is not None
+    assert champion_metrics["roc_auc"] == pytest.approx(story.better.metrics["lightgbm"]["roc_auc"])
+    assert "champion" in story.worse.result.test_probabilities
+
+
+def test_history_records_every_decision_with_its_reason(story: Story) -> None:
+    events = registry.history(story.settings, story.name)
+    assert [e["action"] for e in events] == ["promoted", "promoted", "not promoted"]
+    versions = [story.first, story.better, story.worse]
+    assert [e["version"] for e in events] == [o.version.version for o in versions]
+    assert events[1]["previous"] == story.first.version.version
+    assert events[2]["champion"] == story.better.version.version
+    assert all(e["reason"] and e["at"] for e in events)
+
+
+def test_load_champion_gives_the_lead_model_serving_needs(story: Story, prepared) -> None:
+    model, info = registry.load_champion(story.settings, story.name)
+    assert info.version == story.better.version.version
+    assert registry.CHAMPION in info.aliases
+    rows = prepared.part("test").head(100)
+    expected = story.better.result.model.predict_proba(story.better.result.model.encode(rows))
+    np.testing.assert_array_equal(model.predict_proba(model.encode(rows)), expected)
+    assert info.metrics["roc_auc"] == pytest.approx(story.better.metrics["lightgbm"]["roc_auc"])
+
+
+def test_artifacts_and_report_live_under_the_models_folder(story: Story) -> None:
+    artifacts = Path(story.settings.models_dir) / "artifacts"
+    assert list(artifacts.rglob("booster.txt")), "model artifacts are not under models/"
+    assert list(artifacts.rglob("report.md"))
+    assert list(artifacts.rglob("shap_groups.png"))
+    report = story.worse.report.read_text()
+    assert "not promoted" in report and "Logistic regression" in report
+
+
+def test_a_person_can_promote_and_roll_back(story: Story) -> None:
+    settings, name = story.settings, story.name
+    registry.promote(settings, story.worse.version.version, "sales wants it", name=name)
+    _, info = registry.load_champion(settings, name)
+    assert info.version == story.worse.version.version
+    back = registry.rollback(settings, name=name)
+    assert back.version == story.better.version.version
+    back = registry.rollback(settings, name=name)
+    assert back.version == story.first.version.version
+    with pytest.raises(registry.RegistryError, match="no earlier champion"):
+        registry.rollback(settings, name=name)
+    actions = [e["action"] for e in registry.history(settings, name)]
+    assert actions[-3:] == ["manual promote", "rollback", "rollback"]
+
+
+def test_no_champion_is_a_clear_error(sqlite_settings: Settings) -> None:
+    with pytest.raises(registry.RegistryError, match=r"no champion.*leadscore train"):
+        registry.load_champion(sqlite_settings, "leadscore-nobody")
+
+
+@pytest.mark.postgres
+def test_mlflow_on_postgresql(postgres_settings: Settings, result: TrainResult) -> None:
+    outcome = register_result(result, postgres_settings)
+    assert outcome.promoted
+    assert registry.tracking_uri(postgres_settings).startswith("postgresql+psycopg://")
+    model, info = registry.load_champion(postgres_settings)
+    assert info.version == "1" and set(info.aliases) == {"champion", "challenger"}
+    assert model.columns == result.model.columns
+    assert [v.version for v in registry.list_versions(postgres_settings)] == ["1"]
+    assert registry.history(postgres_settings)[0]["action"] == "promoted"
+
+
+def test_the_mlflow_pyfunc_gives_the_same_probabilities(story: Story, prepared) -> None:
+    import mlflow
+
+    registry.client_for(story.settings)
+    version = story.better.version.version
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{story.name}/{version}")
+    model = story.better.result.model
+    rows = prepared.part("test").head(50)
+    frame = rows[model.columns].copy()
+    for column in model.categories:
+        frame[column] = frame[column].astype("string")
+    np.testing.assert_allclose(
+        np.asarray(pyfunc.predict(frame)), model.predict_proba(model.encode(rows))
+    )

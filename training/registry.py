@@ -1,0 +1,389 @@
+"""MLflow: experiment runs, the registered model ``leadscore``, its aliases and champion history.
+
+Every trained version gets the alias ``challenger``; ``champion`` moves only when the gate says
+so (or a person promotes or rolls back). Each move of the champion, and each challenger the gate
+turned down, is written as a registered-model tag ``history.NNNN`` (JSON: when, action, version,
+previous champion, why), so ``leadscore models`` can show who served when and why.
+
+Serving calls :func:`load_champion`; it downloads the champion's ``leadmodel`` folder once into
+``models/cache`` and loads the :class:`~training.model.LeadModel` directly (no pyfunc layer).
+
+The tracking URI comes from :class:`leadscore.settings.Settings` (SQLite under ``models/``
+unless ``MLFLOW_TRACKING_URI`` is set); artifacts always go under ``models/artifacts``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from training.model import LeadModel, ModelMismatchError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from leadscore.settings import Settings
+
+MODEL_NAME = "leadscore"
+EXPERIMENT = "leadscore"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+HISTORY_PREFIX = "history."
+METRIC_TAG = "metric."
+MODEL_FILE = Path(__file__).with_name("mlflow_model.py")
+
+
+@dataclass
+class VersionInfo:
+    """A registered version as serving and the CLI see it."""
+
+    name: str
+    version: str
+    run_id: str | None
+    aliases: list[str]
+    created_at: datetime
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return {
+            k.removeprefix(METRIC_TAG): float(v)
+            for k, v in self.tags.items()
+            if k.startswith(METRIC_TAG)
+        }
+
+
+class RegistryError(RuntimeError):
+    """The registry cannot do what was asked (no champion, unknown version, ...)."""
+
+
+def tracking_uri(settings: Settings) -> str:
+    from features.loaders import sqlalchemy_url
+
+    uri = settings.tracking_uri()
+    return sqlalchemy_url(uri) if uri.startswith(("postgresql://", "postgres://")) else uri
+
+
+def client_for(settings: Settings) -> MlflowClient:
+    """An MLflow client on the configured store; the fluent API is pointed there too."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    uri = tracking_uri(settings)
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def artifact_root(settings: Settings) -> str:
+    return (settings.models_dir / "artifacts").resolve().as_uri()
+
+
+def experiment_id(client: MlflowClient, settings: Settings) -> str:
+    """The ``leadscore`` experiment, created with its artifacts under ``models/artifacts``."""
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is not None:
+        return experiment.experiment_id
+    return client.create_experiment(EXPERIMENT, artifact_location=artifact_root(settings))
+
+
+def _info(version: Any) -> VersionInfo:
+    return VersionInfo(
+        name=version.name,
+        version=str(version.version),
+        run_id=version.run_id,
+        aliases=list(version.aliases or []),
+        created_at=datetime.fromtimestamp(version.creation_timestamp / 1000, tz=UTC),
+        tags=dict(version.tags or {}),
+    )
+
+
+def version_by_alias(
+    client: MlflowClient, alias: str, name: str = MODEL_NAME
+) -> VersionInfo | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _info(client.get_model_version_by_alias(name, alias))
+    except MlflowException:
+        return None
+
+
+def list_versions(settings: Settings, name: str = MODEL_NAME) -> list[VersionInfo]:
+    """All versions, newest first."""
+    from mlflow.exceptions import MlflowException
+
+    client = client_for(settings)
+    try:
+        aliases = client.get_registered_model(name).aliases  # search results omit aliases
+    except MlflowException:
+        return []
+    infos = [_info(v) for v in client.search_model_versions(f"name = '{name}'")]
+    for info in infos:
+        info.aliases = sorted(a for a, v in aliases.items() if str(v) == info.version)
+    return sorted(infos, key=lambda v: -int(v.version))
+
+
+def history(settings: Settings, name: str = MODEL_NAME) -> list[dict[str, Any]]:
+    """Champion history, oldest first: every promotion, rollback and turned-down challenger."""
+    from mlflow.exceptions import MlflowException
+
+    client = client_for(settings)
+    try:
+        tags = client.get_registered_model(name).tags
+    except MlflowException:
+        return []
+    return [json.loads(tags[k]) for k in sorted(tags) if k.startswith(HISTORY_PREFIX)]
+
+
+def _record(client: MlflowClient, name: str, event: dict[str, Any]) -> None:
+    count = sum(1 for k in client.get_registered_model(name).tags if k.startswith(HISTORY_PREFIX))
+    event = {"at": datetime.now(UTC).isoformat(timespec="seconds"), **event}
+    event["reason"] = str(event.get("reason", ""))[:2000]
+    client.set_registered_model_tag(name, f"{HISTORY_PREFIX}{count + 1:04d}", json.dumps(event))
+
+
+def champion_stack(events: list[dict[str, Any]]) -> list[str]:
+    """Replay the history: promotions push a version, rollbacks pop one; top = champion."""
+    stack: list[str] = []
+    for event in events:
+        if event["action"] in ("promoted", "manual promote"):
+            stack.append(str(event["version"]))
+        elif event["action"] == "rollback" and stack:
+            stack.pop()
+    return stack
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _cache_dir(settings: Settings, name: str, version: str) -> Path:
+    """Versions never change once registered; the store's hash keeps two stores apart."""
+    store = hashlib.sha1(tracking_uri(settings).encode()).hexdigest()[:10]
+    return settings.models_dir / "cache" / store / f"{name}-v{version}"
+
+
+def load_version(settings: Settings, version: str, name: str = MODEL_NAME) -> LeadModel:
+    """Download a version's ``leadmodel`` folder once (kept in ``models/cache``) and load it."""
+    import mlflow
+
+    client_for(settings)
+    target = _cache_dir(settings, name, version)
+    if not (target / "leadmodel.json").exists():
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"models:/{name}/{version}", dst_path=tmp
+                )
+            )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+            shutil.copytree(local / "artifacts" / "leadmodel", staging, dirs_exist_ok=True)
+            try:
+                staging.rename(target)  # atomic: a second worker never sees half a model
+            except OSError:
+                shutil.rmtree(staging, ignore_errors=True)  # another worker was first
+    return LeadModel.load(target)
+
+
+def load_champion(settings: Settings, name: str = MODEL_NAME) -> tuple[LeadModel, VersionInfo]:
+    """The model serving should use: ``models:/leadscore@champion``, checked against this code.
+
+    Raises :class:`RegistryError` if there is no champion yet (train one, or register the points
+    model with ``leadscore train DATA --rules``) and
+    :class:`~training.model.ModelMismatchError` if its features no longer match this code.
+    """
+    client = client_for(settings)
+    info = version_by_alias(client, CHAMPION, name)
+    if info is None:
+        raise RegistryError(
+            f"registered model {name!r} has no champion in {tracking_uri(settings)}; run "
+            "`leadscore train DATA` (or `leadscore train DATA --rules` for a CRM without "
+            "enough closed deals)"
+        )
+    return load_version(settings, info.version, name), info
+
+
+def current_champion(
+    settings: Settings, name: str = MODEL_NAME
+) -> tuple[LeadModel | None, VersionInfo | None, str | None]:
+    """The champion if it exists and loads; else why not (for the gate and the report)."""
+    try:
+        model, info = load_champion(settings, name)
+    except RegistryError:
+        return None, None, None
+    except ModelMismatchError as error:
+        client = client_for(settings)
+        return None, version_by_alias(client, CHAMPION, name), str(error)
+    return model, info, None
+
+
+# --------------------------------------------------------------------------- logging
+
+
+def _signature_example(model: LeadModel, sample: pd.DataFrame) -> tuple[Any, pd.DataFrame]:
+    from mlflow.models import infer_signature
+
+    example = sample[model.columns].head(5).copy()
+    for column in model.categories:
+        example[column] = example[column].astype("string")
+    probability = model.predict_proba(model.encode(example))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*integer column.*")
+        return infer_signature(example, probability), example
+
+
+def pip_requirements() -> list[str]:
+    """Pinned to what trained the model; explicit, so logging does not scan the environment."""
+    import lightgbm
+    import mlflow
+    import sklearn
+
+    return [
+        f"mlflow=={mlflow.__version__}",
+        f"lightgbm=={lightgbm.__version__}",
+        f"numpy=={np.__version__}",
+        f"pandas=={pd.__version__}",
+        f"scikit-learn=={sklearn.__version__}",
+        "pyyaml",
+    ]
+
+
+def log_and_register(
+    settings: Settings,
+    model: LeadModel,
+    sample: pd.DataFrame,
+    params: dict[str, Any],
+    metrics: dict[str, dict[str, float] | None],
+    report_dir: Path | None,
+    decision: tuple[bool, str],
+    name: str = MODEL_NAME,
+) -> VersionInfo:
+    """Log a run (params, metrics, report, model), register a version, apply the gate.
+
+    The new version always becomes ``challenger``; it becomes ``champion`` only if ``decision``
+    says so. Either way the decision is written to the champion history.
+    """
+    import mlflow
+
+    client = client_for(settings)
+    exp = experiment_id(client, settings)
+    promote, reason = decision
+    with mlflow.start_run(experiment_id=exp) as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        for scorer, values in metrics.items():
+            if values:
+                mlflow.log_metrics(
+                    {f"{scorer}_{k}": float(v) for k, v in values.items() if np.isfinite(v)}
+                )
+        if report_dir is not None:
+            mlflow.log_artifacts(str(report_dir), artifact_path="report")
+        with tempfile.TemporaryDirectory() as tmp:
+            model_dir = model.save(Path(tmp) / "leadmodel")
+            signature, example = _signature_example(model, sample)
+            logged = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(MODEL_FILE),
+                artifacts={"leadmodel": str(model_dir)},
+                signature=signature,
+                input_example=example,
+                pip_requirements=pip_requirements(),
+                registered_model_name=name,
+            )
+    version = str(logged.registered_model_version)
+    previous = version_by_alias(client, CHAMPION, name)
+    summary = {
+        "kind": model.kind,
+        "gate": "promoted" if promote else "not promoted",
+        "gate_reason": reason[:2000],
+        "test_from": str(model.data_window.get("test_from")),
+        "data_end": str(model.data_window.get("data_end")),
+        **{f"{METRIC_TAG}{k}": f"{v:.6g}" for k, v in model.metrics.items()},
+    }
+    for key, value in summary.items():
+        client.set_model_version_tag(name, version, key, value)
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    if promote:
+        client.set_registered_model_alias(name, CHAMPION, version)
+    _record(
+        client,
+        name,
+        {
+            "action": "promoted" if promote else "not promoted",
+            "version": version,
+            "previous": previous.version if previous else None,
+            "champion": version if promote else (previous.version if previous else None),
+            "reason": reason,
+            "run_id": run.info.run_id,
+        },
+    )
+    return _info(client.get_model_version(name, version))
+
+
+def promote(
+    settings: Settings, version: str, reason: str = "promoted by hand", name: str = MODEL_NAME
+) -> VersionInfo:
+    """Make ``version`` the champion (a person's decision, recorded with the reason)."""
+    from mlflow.exceptions import MlflowException
+
+    client = client_for(settings)
+    try:
+        target = client.get_model_version(name, str(version))
+    except MlflowException as error:
+        raise RegistryError(f"{name} has no version {version}") from error
+    load_version(settings, str(version), name)  # raises ModelMismatchError if incompatible
+    previous = version_by_alias(client, CHAMPION, name)
+    client.set_registered_model_alias(name, CHAMPION, str(version))
+    _record(
+        client,
+        name,
+        {
+            "action": "manual promote",
+            "version": str(version),
+            "previous": previous.version if previous else None,
+            "champion": str(version),
+            "reason": reason,
+        },
+    )
+    return _info(client.get_model_version(name, str(target.version)))
+
+
+def rollback(
+    settings: Settings, reason: str = "rolled back by hand", name: str = MODEL_NAME
+) -> VersionInfo:
+    """Give the champion alias back to the version that held it before the current one."""
+    client = client_for(settings)
+    stack = champion_stack(history(settings, name))
+    current = version_by_alias(client, CHAMPION, name)
+    if current is None or len(stack) < 2:
+        raise RegistryError("there is no earlier champion to roll back to")
+    target = stack[-2]
+    client.set_registered_model_alias(name, CHAMPION, target)
+    _record(
+        client,
+        name,
+        {
+            "action": "rollback",
+            "version": target,
+            "previous": current.version,
+            "champion": target,
+            "reason": reason,
+        },
+    )
+    return _info(client.get_model_version(name, target))

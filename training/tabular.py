@@ -1,0 +1,159 @@
+"""Tabular mode: one row per lead and a label column (a plain CRM export, no events).
+
+The simpler path: the features are the table's own columns (numbers stay numbers, everything
+else is a category), the split is by the time column if there is one and stratified otherwise,
+and there is no points model (its rules speak about events). LightGBM, calibration, evaluation,
+report and registry are the same as for a CRM; versions are registered as ``leadscore-tabular``
+so they never compete with event-based models for the champion alias.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from features.contract import TabularData
+from training import registry
+from training.evaluate import PERIOD_DAYS, capacity_share, gate
+from training.report import write_report
+from training.snapshots import LabelledSnapshots
+from training.split import Split, stratified_split, time_split
+from training.train import Prepared, Progress, TrainConfig, fit_and_evaluate
+
+if TYPE_CHECKING:
+    from leadscore.settings import Settings
+    from training.workflow import RunOutcome
+
+TABULAR_MODEL_NAME = "leadscore-tabular"
+RESERVED = {"lead_id", "created_at", "as_of", "label", "slice"}
+# Without dates there is no volume per week to set sales capacity against.
+DEFAULT_SALES_SHARE = 0.1
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+def feature_frame(data: TabularData) -> tuple[pd.DataFrame, list[str]]:
+    """The table's columns as features: text that is all numbers becomes numbers."""
+    skip = {data.label, data.id_column, data.time_column, *RESERVED}
+    columns = [c for c in data.frame.columns if c not in skip]
+    out = pd.DataFrame(index=data.frame.index)
+    for column in columns:
+        values = data.frame[column]
+        numbers = pd.to_numeric(values, errors="coerce")
+        if pd.api.types.is_bool_dtype(values):
+            out[column] = values.astype("Float64").astype(float)
+        elif numbers.notna().sum() == values.notna().sum():
+            out[column] = numbers.astype(float)
+        else:
+            out[column] = values.astype(object).where(values.notna(), None)
+    return out, columns
+
+
+def weekly_rows(created_at: pd.Series) -> float:
+    """New leads per week over the table's time span (the volume capacity is measured against)."""
+    span_days = (created_at.max() - created_at.min()) / pd.Timedelta(days=1)
+    return float(len(created_at) / max(span_days, 7.0) * 7)
+
+
+def prepare_tabular(data: TabularData, config: TrainConfig) -> Prepared:
+    """Features, label and slice per row; split by time if the table has a time column."""
+    features, columns = feature_frame(data)
+    frame = features.assign(
+        lead_id=data.frame["lead_id"].astype(str).to_numpy(),
+        label=data.frame[data.label].astype(int).to_numpy(),
+    )
+    if data.time_column:
+        frame["created_at"] = data.frame["created_at"].to_numpy()
+        frame["as_of"] = frame["created_at"]
+        split: Split = time_split(frame[["lead_id", "as_of", "created_at"]], None, config.split)
+        frame["slice"] = split.frame["slice"].to_numpy()
+    else:
+        frame["created_at"] = pd.NaT
+        frame["as_of"] = pd.NaT
+        split = stratified_split(frame["label"], config.split)
+        frame["slice"] = split.frame["slice"].to_numpy()
+    counts = {"rows": len(frame), "positives": int(frame["label"].sum())}
+    labelled = LabelledSnapshots(
+        frame[["lead_id", "as_of", "created_at", "label"]],
+        pd.Timestamp(frame["created_at"].max()) if data.time_column else pd.NaT,
+        counts,
+    )
+    weekly = weekly_rows(frame["created_at"]) if data.time_column else 0.0
+    per_period = weekly * PERIOD_DAYS[config.capacity.per] / 7
+    share = capacity_share(config.capacity, per_period) if weekly else DEFAULT_SALES_SHARE
+    return Prepared(
+        frame=frame,
+        split=split,
+        labelled=labelled,
+        sales_share=share,
+        weekly_volume=weekly,
+        feature_config=config.feature_config,
+        columns=columns,
+        mode="tabular",
+    )
+
+
+def run_tabular(
+    source: str | Path,
+    label: str,
+    config: TrainConfig,
+    settings: Settings,
+    id_column: str | None = None,
+    time_column: str | None = None,
+    progress: Progress = _noop,
+    name: str = TABULAR_MODEL_NAME,
+) -> RunOutcome:
+    """Read, train, evaluate, register and gate a table with a label column."""
+    from features.loaders import ContractError, read_tabular
+    from training.train import check_positives, evaluate_on_test
+    from training.workflow import RunOutcome, default_report_dir
+
+    data, problems = read_tabular(source, label, id_column, time_column)
+    if problems or data is None:
+        raise ContractError(problems)
+    progress("Splitting")
+    prepared = prepare_tabular(data, config)
+    check_positives(prepared.frame, config.min_positives)
+    result = fit_and_evaluate(prepared, config, progress)
+    champion, before, problem = registry.current_champion(settings, name)
+    champion_metrics = None
+    if champion is not None and set(champion.columns) <= set(prepared.frame.columns):
+        champion_metrics, probability = evaluate_on_test(champion, prepared)
+        result.test_probabilities["champion"] = probability
+    promoted, reason = gate(result.metrics["lightgbm"], champion_metrics)
+    if champion is not None and champion_metrics is None:
+        promoted, reason = True, problem or "the champion was trained on other columns"
+    metrics = {**result.metrics, "champion": champion_metrics}
+    progress("Writing the report")
+    report_dir = default_report_dir(settings)
+    params = {**config.flat(), "mode": "tabular", "label": label}
+    report = write_report(
+        report_dir,
+        metrics,
+        result.test_probabilities,
+        result.test_labels,
+        result.importance,
+        result.model.data_window,
+        (promoted, reason),
+        params,
+        [
+            "Tabular mode: features are the table's columns; check them with `leadscore "
+            "audit-data` for post-outcome leakage before trusting these numbers."
+        ],
+    )
+    progress("Logging to MLflow")
+    version = registry.log_and_register(
+        settings,
+        result.model,
+        prepared.part("test"),
+        params,
+        metrics,
+        report_dir,
+        (promoted, reason),
+        name,
+    )
+    return RunOutcome(result, metrics, promoted, reason, version, before, report)

@@ -1,0 +1,272 @@
+"""One training run end to end: train, compare with the champion, report, register, gate.
+
+This is what ``leadscore train`` and the walkthrough notebook call; the steps themselves live in
+:mod:`training.train`, :mod:`training.report` and :mod:`training.registry`.
+
+Usage::
+
+    outcome = run_training(load_tables("demo/crm"), TrainConfig(), Settings())
+    outcome.promoted, outcome.reason, outcome.version.version
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from features.contract import CRMTables
+from training import registry
+from training.evaluate import (
+    PERIOD_DAYS,
+    Capacity,
+    GateTolerance,
+    capacity_share,
+    gate,
+    volume_per_period,
+)
+from training.report import write_report
+from training.snapshots import open_snapshots
+from training.train import (
+    Prepared,
+    Progress,
+    TrainConfig,
+    TrainResult,
+    cold_start_rules,
+    evaluate_on_test,
+    fit_and_evaluate,
+    prepare,
+)
+
+if TYPE_CHECKING:
+    from leadscore.settings import Settings
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+@dataclass
+class RunOutcome:
+    """What a training run produced and decided."""
+
+    result: TrainResult
+    metrics: dict[str, dict[str, float] | None]
+    promoted: bool
+    reason: str
+    version: registry.VersionInfo
+    champion_before: registry.VersionInfo | None
+    report: Path
+    notes: list[str] = field(default_factory=list)
+
+
+def default_report_dir(settings: Settings) -> Path:
+    """``models/reports/<UTC time>``: beside the store, git-ignored, removed by ``make clean``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
+    return Path(settings.models_dir) / "reports" / stamp
+
+
+def compare_with_champion(
+    prepared: Prepared, result: TrainResult, settings: Settings, name: str, tolerance: GateTolerance
+) -> tuple[dict[str, float] | None, registry.VersionInfo | None, bool, str, list[str]]:
+    """Re-evaluate the current champion on this run's test window and apply the gate."""
+    notes: list[str] = []
+    champion, info, problem = registry.current_champion(settings, name)
+    champion_metrics = None
+    if champion is not None:
+        champion_metrics, probability = evaluate_on_test(champion, prepared)
+        result.test_probabilities["champion"] = probability
+    if problem:
+        notes.append(
+            f"The champion (version {info.version if info else '?'}) cannot be "
+            f"evaluated by this code: {problem}"
+        )
+        promoted, reason = True, "the current champion no longer fits the feature code"
+    else:
+        promoted, reason = gate(result.metrics["lightgbm"], champion_metrics, tolerance)
+    if info is not None and champion_metrics is not None:
+        reason = f"{reason} (champion: version {info.version})"
+    return champion_metrics, info, promoted, reason, notes
+
+
+def run_training(
+    tables: CRMTables,
+    config: TrainConfig,
+    settings: Settings,
+    progress: Progress = _noop,
+    tolerance: GateTolerance = GateTolerance(),
+    report_dir: Path | None = None,
+    name: str = registry.MODEL_NAME,
+    tune_trials: int = 0,
+    tune_timeout_s: float = 600.0,
+) -> RunOutcome:
+    """Train on closed deals, judge against baselines and champion, log, register, gate."""
+    prepared = prepare(tables, config, progress)
+    params = None
+    if tune_trials > 0:
+        from training.tune import tune
+
+        progress("Tuning on time-based folds within train")
+        params = tune(prepared, config, tune_trials, tune_timeout_s).params
+    result = fit_and_evaluate(prepared, config, progress, params=params)
+    return register_result(result, settings, progress, tolerance, report_dir, name)
+
+
+def register_result(
+    result: TrainResult,
+    settings: Settings,
+    progress: Progress = _noop,
+    tolerance: GateTolerance = GateTolerance(),
+    report_dir: Path | None = None,
+    name: str = registry.MODEL_NAME,
+) -> RunOutcome:
+    """Compare a trained result with the champion, write the report, log, register and gate."""
+    prepared, config = result.prepared, result.config
+    progress("Comparing with the champion")
+    champion_metrics, before, promoted, reason, notes = compare_with_champion(
+        prepared, result, settings, name, tolerance
+    )
+    metrics = {**result.metrics, "champion": champion_metrics}
+    progress("Writing the report")
+    report_dir = report_dir or default_report_dir(settings)
+    run_params = {**config.flat(), **{f"lgb.{k}": v for k, v in result.model.params.items()}}
+    report = write_report(
+        report_dir,
+        metrics,
+        result.test_probabilities,
+        result.test_labels,
+        result.importance,
+        result.model.data_window,
+        (promoted, reason),
+        run_params,
+        notes,
+    )
+    progress("Logging to MLflow")
+    version = registry.log_and_register(
+        settings,
+        result.model,
+        prepared.part("test"),
+        run_params,
+        metrics,
+        report_dir,
+        (promoted, reason),
+        name,
+    )
+    return RunOutcome(result, metrics, promoted, reason, version, before, report, notes)
+
+
+def register_rules(
+    tables: CRMTables,
+    config: TrainConfig,
+    settings: Settings,
+    progress: Progress = _noop,
+    name: str = registry.MODEL_NAME,
+) -> registry.VersionInfo:
+    """Cold start: register the points model; it becomes champion only if there is none."""
+    model = cold_start_rules(tables, config, progress)
+    client = registry.client_for(settings)
+    has_champion = registry.version_by_alias(client, registry.CHAMPION, name) is not None
+    decision = (
+        (False, "a champion exists; the points model is registered for comparison only")
+        if has_champion
+        else (True, "cold start: too few closed deals to learn from, the points model serves")
+    )
+    from features.pipeline import build_features, snapshots_at
+    from training.snapshots import data_end
+
+    sample = snapshots_at(tables.leads, data_end(tables)).head(5)
+    frame = build_features(tables, snapshots=sample, config=config.feature_config)
+    progress("Logging to MLflow")
+    return registry.log_and_register(
+        settings,
+        model,
+        frame,
+        {**config.flat(), "model": "rules"},
+        {"rules": model.metrics or None},
+        None,
+        decision,
+        name,
+    )
+
+
+@dataclass
+class ThresholdAdvice:
+    """The cut-off that would have sent ``capacity`` leads per period to sales recently."""
+
+    cutoff: float
+    share: float
+    volume: float
+    expected_precision: float
+    scored: int
+    model_version: str
+
+
+def thresholds(
+    tables: CRMTables,
+    settings: Settings,
+    capacity: Capacity,
+    every_days: int = 30,
+    weeks: int = 13,
+    name: str = registry.MODEL_NAME,
+) -> ThresholdAdvice:
+    """Score the recent open snapshots with the champion and cut at the capacity share.
+
+    The expected precision is the mean calibrated probability above the cut-off: the share of
+    handed-over leads that should buy within the horizon, if the calibration holds.
+    """
+    from training.evaluate import cutoff_for_share, top_mask
+    from training.snapshots import SnapshotConfig, training_frame
+
+    model, info = registry.load_champion(settings, name)
+    horizon = int(model.data_window.get("horizon_days", 90))
+    recent = open_snapshots(tables, SnapshotConfig(every_days, horizon), weeks=weeks)
+    if recent.empty:
+        raise ValueError("no open leads in the recent data to derive a threshold from")
+    frame = training_frame(tables, recent, model.feature_config)
+    probability = model.predict_proba(model.encode(frame))
+    volume = volume_per_period(recent["as_of"], every_days, capacity.per)
+    share = capacity_share(capacity, volume)
+    top = top_mask(probability, share)
+    return ThresholdAdvice(
+        cutoff=cutoff_for_share(probability, share),
+        share=share,
+        volume=volume,
+        expected_precision=float(np.mean(probability[top])),
+        scored=len(recent),
+        model_version=info.version,
+    )
+
+
+def stored_thresholds(
+    settings: Settings, capacity: Capacity, name: str = registry.MODEL_NAME
+) -> ThresholdAdvice:
+    """Without data at hand: cut the champion's own test-window score distribution.
+
+    The training run stored 201 quantiles of the calibrated test-window probabilities and the
+    weekly volume of open leads, which is enough to place the cut-off and estimate precision.
+    """
+    model, info = registry.load_champion(settings, name)
+    quantiles = np.asarray(model.data_window.get("test_score_quantiles", []), dtype=float)
+    volume = float(model.data_window.get("weekly_volume", 0.0))
+    if quantiles.size == 0 or volume <= 0:
+        raise ValueError("the champion stores no score distribution; give DATA to score")
+    volume = volume * PERIOD_DAYS[capacity.per] / 7
+    share = capacity_share(capacity, volume)
+    above = quantiles[quantiles >= np.quantile(quantiles, 1 - share)]
+    return ThresholdAdvice(
+        cutoff=float(above.min()),
+        share=share,
+        volume=volume,
+        expected_precision=float(above.mean()),
+        scored=0,
+        model_version=info.version,
+    )
+
+
+def without_groups(config: TrainConfig, *groups: str) -> TrainConfig:
+    """The same configuration with some registry feature groups left out (for comparisons)."""
+    return dataclasses.replace(config, exclude_groups=tuple(groups))
