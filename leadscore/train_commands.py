@@ -168,6 +168,14 @@ def train(
     time_column: Annotated[
         str | None, typer.Option("--time", help="Tabular: the lead's date column.")
     ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option("--mapping", help="Tabular: a column-mapping YAML (see examples/)."),
+    ] = None,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option("--allow", help="Tabular: keep a column the leakage audit flags (repeat)."),
+    ] = None,
 ) -> None:
     """Fit, evaluate, log to MLflow, register; promote only if better than the champion."""
     import dataclasses
@@ -192,18 +200,20 @@ def train(
         min_positives=min_positives,
         capacity=Capacity(capacity, per),
     )
-    if label:
+    if label or mapping:
         from training.tabular import run_tabular
 
         with _progress() as progress:
             task = progress.add_task("Reading the table", total=6)
             outcome = run_tabular(
                 data,
-                label,
+                label or "",
                 config,
                 settings,
                 id_column=id_column,
                 time_column=time_column,
+                mapping=mapping,
+                allow=tuple(allow or ()),
                 progress=lambda step: progress.update(task, description=step, advance=1),
             )
         _print_outcome(outcome)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -295,7 +296,7 @@ class LeadModel:
         if meta["kind"] == "lightgbm":
             estimator: Estimator = lgb.Booster(model_file=str(directory / BOOSTER_FILE))
             names = estimator.feature_name()  # type: ignore[attr-defined]
-            if names != meta["columns"]:
+            if names != [_lightgbm_name(c) for c in meta["columns"]]:
                 raise ModelMismatchError(
                     f"the booster in {directory} was trained on columns {names[:5]}..., but its "
                     f"metadata lists {meta['columns'][:5]}...; the artifact is corrupt, retrain"
@@ -319,6 +320,11 @@ class LeadModel:
             params=meta["params"],
             num_threads=int(meta["num_threads"]),
         )
+
+
+def _lightgbm_name(column: str) -> str:
+    """LightGBM stores feature names with whitespace replaced by underscores."""
+    return re.sub(r"\s", "_", column)
 
 
 def check_compatible(meta: dict[str, Any], where: str | Path = "the model") -> None:

@@ -9,9 +9,11 @@ so they never compete with event-based models for the champion alias.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from features.contract import TabularData
@@ -19,7 +21,7 @@ from training import registry
 from training.evaluate import PERIOD_DAYS, capacity_share, gate
 from training.report import write_report
 from training.snapshots import LabelledSnapshots
-from training.split import Split, stratified_split, time_split
+from training.split import Split, recency_shares, stratified_split, time_split
 from training.train import Prepared, Progress, TrainConfig, fit_and_evaluate
 
 if TYPE_CHECKING:
@@ -37,8 +39,14 @@ def _noop(_: str) -> None:
 
 
 def feature_frame(data: TabularData) -> tuple[pd.DataFrame, list[str]]:
-    """The table's columns as features: text that is all numbers becomes numbers."""
+    """The table's columns as features: text that is all numbers becomes numbers.
+
+    Columns a mapping declared categorical (``frame.attrs["categorical"]``, set by
+    :func:`features.mapping.apply_mapping`) stay text even when they look like numbers (postcodes,
+    product codes).
+    """
     skip = {data.label, data.id_column, data.time_column, *RESERVED}
+    declared = set(data.frame.attrs.get("categorical", ()))
     columns = [c for c in data.frame.columns if c not in skip]
     out = pd.DataFrame(index=data.frame.index)
     for column in columns:
@@ -46,7 +54,7 @@ def feature_frame(data: TabularData) -> tuple[pd.DataFrame, list[str]]:
         numbers = pd.to_numeric(values, errors="coerce")
         if pd.api.types.is_bool_dtype(values):
             out[column] = values.astype("Float64").astype(float)
-        elif numbers.notna().sum() == values.notna().sum():
+        elif column not in declared and numbers.notna().sum() == values.notna().sum():
             out[column] = numbers.astype(float)
         else:
             out[column] = values.astype(object).where(values.notna(), None)
@@ -97,6 +105,71 @@ def prepare_tabular(data: TabularData, config: TrainConfig) -> Prepared:
     )
 
 
+def drift_defaults(data: TabularData, config: TrainConfig) -> TrainConfig:
+    """The split for a time-ordered table: valid and cal as small as their positives allow.
+
+    Without a time column, or with ``config.drift_defaults`` off, the config is returned as is.
+    """
+    if not data.time_column or not config.drift_defaults:
+        return config
+    order = np.argsort(data.frame["created_at"].to_numpy(), kind="stable")
+    labels = data.frame[data.label].to_numpy(dtype=int)[order]
+    cal_share, valid_share = recency_shares(labels, config.split.test_share)
+    split = dataclasses.replace(config.split, cal_share=cal_share, valid_share=valid_share)
+    return dataclasses.replace(config, split=split)
+
+
+def calibration_for(prepared: Prepared, config: TrainConfig, positives: int = 200) -> TrainConfig:
+    """Sigmoid when the calibration slice holds fewer than ``positives`` positives.
+
+    Isotonic regression fits a free step function: on a small slice its steps tie leads and cut
+    the tails. A sigmoid keeps the ranking and needs two parameters. On Olist (about 130
+    positives in the slice) sigmoid beat isotonic on the validation windows before the test.
+    """
+    if not config.drift_defaults or int(prepared.part("cal")["label"].sum()) >= positives:
+        return config
+    return dataclasses.replace(config, calibration="sigmoid")
+
+
+def audit_and_refuse(
+    data: TabularData, prepared: Prepared, allow: tuple[str, ...] = ()
+) -> tuple[Prepared, dict[str, str]]:
+    """Leakage audit on the training rows only; flagged columns leave the model unless allowed."""
+    from training.leakage import audit_columns, refuse_flagged
+
+    training = prepared.frame["slice"].to_numpy() != "test"
+    report = audit_columns(
+        data.frame.loc[training].reset_index(drop=True), data.label, data.time_column
+    )
+    kept, dropped = refuse_flagged(prepared.columns, report, allow)
+    return dataclasses.replace(prepared, columns=kept), dropped
+
+
+def read_table(
+    source: str | Path,
+    label: str | None,
+    id_column: str | None,
+    time_column: str | None,
+    mapping: Path | None,
+) -> TabularData:
+    """Through a column mapping if given (``features.mapping``), else as a plain CSV export."""
+    from features.loaders import ContractError, read_tabular
+
+    if mapping is not None:
+        from features.mapping import apply_mapping
+
+        return apply_mapping(source, mapping)
+    if label is None:
+        raise ValueError("tabular mode needs --label or a --mapping that declares the label")
+    data, problems = read_tabular(source, label, id_column, time_column)
+    if problems or data is None:
+        raise ContractError(problems)
+    if id_column and id_column != data.id_column:
+        # read_tabular copies the id into lead_id; the original column is no feature
+        data.frame = data.frame.drop(columns=[id_column])
+    return data
+
+
 def run_tabular(
     source: str | Path,
     label: str,
@@ -106,18 +179,25 @@ def run_tabular(
     time_column: str | None = None,
     progress: Progress = _noop,
     name: str = TABULAR_MODEL_NAME,
+    mapping: Path | None = None,
+    allow: tuple[str, ...] = (),
 ) -> RunOutcome:
-    """Read, train, evaluate, register and gate a table with a label column."""
-    from features.loaders import ContractError, read_tabular
+    """Read, audit, train, evaluate, register and gate a table with a label column.
+
+    Columns the leakage audit flags (on the training rows) are refused unless ``allow`` names
+    them; the report lists each refused column with its reason.
+    """
     from training.train import check_positives, evaluate_on_test
     from training.workflow import RunOutcome, default_report_dir
 
-    data, problems = read_tabular(source, label, id_column, time_column)
-    if problems or data is None:
-        raise ContractError(problems)
+    data = read_table(source, label, id_column, time_column, mapping)
+    label = data.label
     progress("Splitting")
+    config = drift_defaults(data, config)
     prepared = prepare_tabular(data, config)
     check_positives(prepared.frame, config.min_positives)
+    config = calibration_for(prepared, config)
+    prepared, refused = audit_and_refuse(data, prepared, allow)
     result = fit_and_evaluate(prepared, config, progress)
     champion, before, problem = registry.current_champion(settings, name)
     champion_metrics = None
@@ -130,7 +210,13 @@ def run_tabular(
     metrics = {**result.metrics, "champion": champion_metrics}
     progress("Writing the report")
     report_dir = default_report_dir(settings)
-    params = {**config.flat(), "mode": "tabular", "label": label}
+    params = {
+        **config.flat(),
+        "mode": "tabular",
+        "label": label,
+        "refused_columns": ",".join(refused) or "-",
+        "allowed_columns": ",".join(allow) or "-",
+    }
     report = write_report(
         report_dir,
         metrics,
@@ -141,8 +227,9 @@ def run_tabular(
         (promoted, reason),
         params,
         [
-            "Tabular mode: features are the table's columns; check them with `leadscore "
-            "audit-data` for post-outcome leakage before trusting these numbers."
+            "Tabular mode: features are the table's columns minus those the leakage audit "
+            "refused (see `leadscore audit-data`).",
+            *[f"Refused `{column}`: {why}" for column, why in refused.items()],
         ],
     )
     progress("Logging to MLflow")

@@ -88,6 +88,9 @@ class TrainConfig:
     booster: BoosterParams = field(default_factory=BoosterParams)
     feature_config: FeatureConfig = field(default_factory=FeatureConfig)
     calibration: Method = "isotonic"
+    # Tabular time splits: newest valid/cal slices sized by positives, sigmoid calibration when
+    # the calibration slice is small (training.tabular.drift_defaults). False: fixed shares.
+    drift_defaults: bool = True
     min_positives: int = 100
     capacity: Capacity = field(default_factory=Capacity)
     exclude_groups: tuple[str, ...] = ()
@@ -108,6 +111,7 @@ class TrainConfig:
         out["features.merge_duplicates"] = features["merge_duplicates"]
         out["features.extra"] = ",".join(features["extra_features"]) or "-"
         out["calibration"] = self.calibration
+        out["drift_defaults"] = self.drift_defaults
         out["min_positives"] = self.min_positives
         out["exclude_groups"] = ",".join(self.exclude_groups) or "-"
         return out
