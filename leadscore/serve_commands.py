@@ -74,9 +74,23 @@ def score(
     show_top: Annotated[
         int, typer.Option("--show-top", help="Also print the lead cards of the N best leads.")
     ] = 0,
+    mapping: Annotated[
+        Path | None,
+        typer.Option("--mapping", help="Tabular mode: a column-mapping YAML (see examples/)."),
+    ] = None,
+    label: Annotated[
+        str | None, typer.Option("--label", help="Tabular mode: the label column of the file.")
+    ] = None,
+    id_column: Annotated[str | None, typer.Option("--id", help="Tabular: the id column.")] = None,
 ) -> None:
     """Score every lead with the champion: probability, grade, route, reasons, handover note."""
     import pandas as pd
+
+    if mapping or label:
+        frame = score_tabular(data, mapping, label, id_column)
+        _write(frame, out)
+        console.print(f"Scored {len(frame):,} rows with the tabular champion; wrote {out}")
+        return
 
     scorer = _scorer(lang)
     tables = _tables(data)
@@ -100,11 +114,7 @@ def score(
         for r in results
     ]
     frame = pd.DataFrame(rows)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".csv":
-        frame.to_csv(out, index=False)
-    else:
-        frame.to_parquet(out, index=False)
+    _write(frame, out)
     summary = Table(title=f"{len(frame):,} leads scored with model v{scorer.ref.version}")
     summary.add_column("route")
     summary.add_column("leads", justify="right")
@@ -115,6 +125,64 @@ def score(
     best = sorted((r for r in results if r.score is not None), key=lambda r: -(r.probability or 0))
     for result in best[:show_top]:
         console.print(lead_card(result, tables, [result.lead_id], lang or scorer.lang))
+
+
+def _write(frame: pd.DataFrame, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".csv":
+        frame.to_csv(out, index=False)
+    else:
+        frame.to_parquet(out, index=False)
+
+
+def score_tabular(
+    data: str, mapping: Path | None, label: str | None, id_column: str | None
+) -> pd.DataFrame:
+    """A plain export scored by the ``leadscore-tabular`` champion, reasons as column values.
+
+    An export has no events to cite, so a reason names the column and its value.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from leadscore.settings import Settings
+    from serving.reasons import check_additivity
+    from training.registry import RegistryError, load_champion
+    from training.tabular import TABULAR_MODEL_NAME, feature_frame, read_table
+
+    try:
+        model, info = load_champion(Settings(), name=TABULAR_MODEL_NAME)
+    except RegistryError as error:
+        err_console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=1) from error
+    table = read_table(data, label, id_column, None, mapping)
+    features, _ = feature_frame(table)
+    matrix = model.encode(features)
+    raw = model.predict_raw(matrix)
+    probability = model.calibrator.transform(raw)
+    contributions = model.contributions(matrix)
+    check_additivity(contributions, raw)
+    reasons = []
+    for i in range(len(matrix)):
+        row = contributions[i, : len(model.columns)]
+        top = np.argsort(-np.abs(row))[:4]
+        reasons.append(
+            " | ".join(
+                f"{model.columns[j]} = {features.iloc[i][model.columns[j]]} ({row[j]:+.2f})"
+                for j in top
+                if row[j] != 0
+            )
+        )
+    return pd.DataFrame(
+        {
+            "lead_id": table.frame["lead_id"].to_numpy(),
+            "probability": np.round(probability, 6),
+            "score": model.score(probability),
+            "grade": model.grade(probability),
+            "reasons": reasons,
+            "model_version": info.version,
+        }
+    )
 
 
 def explain(
