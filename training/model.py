@@ -130,17 +130,21 @@ def encode_frame(
     is already numeric, and codes categories with a dict lookup.
     """
     matrix = np.empty((len(frame), len(columns)), dtype=np.float64)
-    for j, column in enumerate(columns):
-        values = frame[column]
-        if column in categories:
-            lookup = _category_codes(column, tuple(categories[column]))
-            matrix[:, j] = [lookup.get(v, np.nan) for v in _text(values)]
-        elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            matrix[:, j] = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        else:
-            matrix[:, j] = pd.to_numeric(values, errors="coerce").to_numpy(
+    numeric = [j for j, c in enumerate(columns) if c not in categories]
+    block = frame[[columns[j] for j in numeric]]
+    if all(
+        pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in block.dtypes
+    ):
+        matrix[:, numeric] = block.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        for j in numeric:
+            matrix[:, j] = pd.to_numeric(frame[columns[j]], errors="coerce").to_numpy(
                 dtype=np.float64, na_value=np.nan
             )
+    for j, column in enumerate(columns):
+        if column in categories:
+            lookup = _category_codes(column, tuple(categories[column]))
+            matrix[:, j] = [lookup.get(v, np.nan) for v in _text(frame[column])]
     return matrix
 
 
