@@ -67,15 +67,19 @@ def _latencies(call: Callable[[], object], n: int) -> np.ndarray:
     return out * 1e3
 
 
-def _throughput(call: Callable[[], int], clients: int, seconds: float) -> tuple[float, int]:
+def _throughput(
+    call: Callable[[httpx.Client], int], clients: int, seconds: float
+) -> tuple[float, int]:
+    """Requests per second from ``clients`` threads, each with its own kept-alive connection."""
     deadline = time.monotonic() + seconds
 
     def worker() -> tuple[int, int]:
         done = errors = 0
-        while time.monotonic() < deadline:
-            status = call()
-            done += 1
-            errors += status >= 400
+        with httpx.Client(timeout=60) as client:
+            while time.monotonic() < deadline:
+                status = call(client)
+                done += 1
+                errors += status >= 400
         return done, errors
 
     start = time.monotonic()
@@ -193,15 +197,15 @@ def main(n_leads: int, batch_leads: int, seconds: float) -> None:
                 ("mlflow models serve, 1 client", _fmt(http_mlflow), "bare probability only")
             )
 
-            def ours_call() -> int:
-                with httpx.Client(headers={"Authorization": f"Bearer {TOKEN}"}) as client:
-                    url = f"http://127.0.0.1:{port}/score"
-                    return client.post(url, json=payload).status_code
+            auth = {"Authorization": f"Bearer {TOKEN}"}
 
-            def mlflow_call() -> int:
-                with httpx.Client() as client:
-                    url = f"http://127.0.0.1:{mlflow_port}/invocations"
-                    return client.post(url, json=mlflow_payload).status_code
+            def ours_call(client: httpx.Client) -> int:
+                url = f"http://127.0.0.1:{port}/score"
+                return client.post(url, json=payload, headers=auth).status_code
+
+            def mlflow_call(client: httpx.Client) -> int:
+                url = f"http://127.0.0.1:{mlflow_port}/invocations"
+                return client.post(url, json=mlflow_payload).status_code
 
             rps_ours, err_ours = _throughput(ours_call, 8, seconds)
             rps_mlflow, err_mlflow = _throughput(mlflow_call, 8, seconds)

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
         30.0, gt=0, description="How often the service checks for a new champion."
     )
     max_request_bytes: int = Field(5_000_000, gt=0, description="Largest accepted request body.")
+    workers: int = Field(2, ge=1, le=64, description="HTTP worker processes of the service.")
 
     def token_set(self) -> frozenset[str]:
         return frozenset(t.strip() for t in self.api_tokens.split(",") if t.strip())

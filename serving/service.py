@@ -36,7 +36,7 @@ class ModelUnavailable(BentoMLException):
     error_code = HTTPStatus.SERVICE_UNAVAILABLE
 
 
-@bentoml.service(name="leadscore", traffic={"timeout": 60}, workers=1)
+@bentoml.service(name="leadscore", traffic={"timeout": 60}, workers=Settings().workers)
 class LeadScore:
     def __init__(self) -> None:
         self.settings = Settings()
