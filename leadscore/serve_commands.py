@@ -278,7 +278,9 @@ def serve(
         f"-H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
         '-d \'{"lead": {"lead_id": "L-1", "created_at": "2026-11-01T09:00:00", '
         '"job_title": "Head of Marketing", "country": "Germany"}, "activities": '
-        '[{"occurred_at": "2026-11-20T10:00:00", "activity_type": "pricing_page_view"}]}\''
+        '[{"occurred_at": "2026-11-20T10:00:00", "activity_type": "pricing_page_view"}]}\'',
+        soft_wrap=True,
+        markup=False,
     )
     root = Path(__file__).resolve().parents[1]
     command = [
