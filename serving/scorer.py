@@ -143,9 +143,9 @@ class Scorer:
         check_additivity(contributions, raw)
         n_columns = len(self.model.columns)
         per_snap = events_by_snap(events)
-        wanted = leads[leads["lead_id"].isin(features["lead_id"])].drop_duplicates("lead_id")
+        wanted = leads[np.isin(leads["lead_id"].to_numpy(object), features["lead_id"].to_numpy())]
         context = [c for c in ("lead_id", *CONTEXT) if c in wanted.columns]
-        lead_info = {r["lead_id"]: r for r in _records(wanted[context])}
+        lead_info = {r["lead_id"]: r for r in reversed(_records(wanted[context]))}
         results = []
         for i, row in enumerate(_records(features)):
             lead_events = per_snap.get(i, [])
@@ -199,7 +199,10 @@ class Scorer:
     def audit_records(
         self, results: Sequence[ScoreResult], features: pd.DataFrame
     ) -> list[dict[str, Any]]:
-        values = _records(features[self.model.columns])
+        columns = self.model.columns
+        values = [
+            dict(zip(columns, row, strict=True)) for row in features[columns].to_numpy(dtype=object)
+        ]
         return [
             {
                 "request_id": r.request_id,
