@@ -26,6 +26,28 @@ from serving.runtime import Runtime
 from serving.scorer import Scorer, ScoreResult
 
 logger = logging.getLogger("leadscore.service")
+_RUNTIMES: list[Runtime] = []  # the worker process's service state, for GET /model
+
+
+class ModelRoute:
+    """``GET /model`` as the HTTP contract names it (BentoML's own APIs are POST only)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope.get("path") == "/model" and scope["method"] == "GET":
+            body = json.dumps(_RUNTIMES[-1].describe() if _RUNTIMES else {"loaded": False})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body.encode()})
+            return
+        await self.app(scope, receive, send)
 
 
 class ModelUnavailable(BentoMLException):
@@ -42,6 +64,7 @@ class LeadScore:
         self.settings = Settings()
         self.runtime = Runtime(self.settings)
         self.runtime.try_reload()
+        _RUNTIMES.append(self.runtime)
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, daemon=True, name="champion-watch")
         self._watcher.start()
@@ -142,8 +165,10 @@ def _parse(model: type[LeadRequest], data: dict[str, Any]) -> LeadRequest:
 
 def _add_middleware() -> None:
     settings = Settings()
-    LeadScore.add_asgi_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
+    # the first added runs first: auth, then the size limit, then our GET /model
     LeadScore.add_asgi_middleware(BearerAuth, tokens=settings.token_set())
+    LeadScore.add_asgi_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
+    LeadScore.add_asgi_middleware(ModelRoute)
 
 
 _add_middleware()

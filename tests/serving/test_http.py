@@ -167,7 +167,11 @@ def test_malformed_and_oversized_bodies_are_4xx(server: Server) -> None:
 
 
 def test_model_endpoint_describes_the_champion(server: Server) -> None:
-    body = server.client().post("/model").json()
+    assert server.client(token=None).get("/model").status_code == 401
+    response = server.client().get("/model")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body == server.client().post("/model").json()
     assert body["loaded"] is True and body["version"].isdigit()
     assert set(body["thresholds"]) == {"A", "B", "C"}
     assert body["metrics"]["roc_auc"] > 0.7
