@@ -10,6 +10,7 @@ Events are plain tuples here, not DataFrames: this runs for every reason of ever
 from __future__ import annotations
 
 import math
+import re
 import string
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
@@ -203,4 +204,14 @@ def render_reason(
     spec = FEATURES[feature]
     template = spec.template(lang, "missing" if _missing(value) else direction)
     wanted = _placeholders(template)
-    return template.format(**reason_context(feature, value, lead, events, lang, wanted))
+    text = template.format(**reason_context(feature, value, lead, events, lang, wanted))
+    return _singular_en(text) if lang == "en" else text
+
+
+_ONE_TIMES = re.compile(r"\b1 times\b")
+_ONE_PLURAL = re.compile(r"\b1 ((?:\w+ )?)(\w+?)s\b")
+
+
+def _singular_en(text: str) -> str:
+    """ "Visited the pricing page 1 times", "Had 1 sales calls": say it as a person would."""
+    return _ONE_PLURAL.sub(r"1 \1\2", _ONE_TIMES.sub("once", text))

@@ -11,7 +11,7 @@ import pytest
 from features.loaders import load_tables
 from features.pipeline import build_features, explain_events, model_columns
 from features.registry import FEATURES, registry_frame
-from features.texts import events_by_snap, format_date, render_reason
+from features.texts import Event, events_by_snap, format_date, render_reason
 
 PLACEHOLDERS = {
     "n", "days", "value", "pct", "last", "assets", "recent", "intent", "actions", "topics",
@@ -92,3 +92,12 @@ def test_dates_read_naturally_in_both_languages() -> None:
     assert format_date(moment, "de") == "20.11.2026"
     text = render_reason("days_since_last_activity", float("nan"), "down", {}, [], "de")
     assert text == "Noch keine Aktivität erfasst"
+
+
+def test_english_reasons_use_the_singular_for_one() -> None:
+    event = Event(pd.Timestamp("2026-11-20"), "sales_call", None, None, 2.0)
+    text = render_reason("n_sales_call_30d", 1.0, "up", {}, [event], "en")
+    assert text == "Had 1 sales call in the last 30 days, last on 20 Nov 2026"
+    pricing = Event(pd.Timestamp("2026-11-20"), "pricing_page_view", None, None, 2.0)
+    text = render_reason("n_pricing_page_view_7d", 1.0, "up", {}, [pricing], "en")
+    assert text.startswith("Visited the pricing page once in the last 7 days")
