@@ -32,7 +32,7 @@ from features.dedupe import duplicate_groups, person_rows
 from features.fit import fit_columns
 from features.interest import DEFAULT_LOCATIONS, Location, interest_values, nearest_location
 from features.quality import QUALITY_FLAGS, flag_arrays
-from features.registry import FEATURES, feature_names
+from features.registry import feature_names
 
 CONTEXT_COLUMNS = ("email_domain", "nearest_location")
 FLAG_COLUMNS = tuple(flag.column for flag in QUALITY_FLAGS)
@@ -69,11 +69,6 @@ def _output_columns(extra_features: tuple[str, ...]) -> tuple[str, ...]:
         *FLAG_COLUMNS,
         *CONTEXT_COLUMNS,
     )
-
-
-def categorical_columns(config: FeatureConfig = FeatureConfig()) -> list[str]:
-    categorical = [f.name for f in FEATURES.values() if f.kind == "category"]
-    return categorical
 
 
 def snapshots_at(leads: pd.DataFrame, as_of: pd.Timestamp | str) -> pd.DataFrame:

@@ -530,10 +530,6 @@ def feature_names(groups: tuple[Group, ...] | None = None) -> list[str]:
     return [f.name for f in FEATURES.values() if groups is None or f.group in groups]
 
 
-def categorical_names() -> list[str]:
-    return [f.name for f in FEATURES.values() if f.kind == "category"]
-
-
 def registry_frame() -> pd.DataFrame:
     """The registry as a table, for ``leadscore features --list`` and the docs."""
     return pd.DataFrame(

@@ -8,7 +8,7 @@ test checks that an accepted request gives exactly the frames the file loader wo
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
@@ -151,6 +151,3 @@ def request_tables(items: list[LeadRequest]) -> CRMTables:
     return CRMTables(
         typed_table("leads", leads), typed_table("activities", activities), empty_table("outcomes")
     )
-
-
-Language = Literal["en", "de"]
