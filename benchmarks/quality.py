@@ -28,8 +28,9 @@ Models, all on the same rows and columns:
 
 Drift default (chosen on validation windows before the test window, never on it): under a
 time split the ``valid`` and ``cal`` slices are as small as their job allows, the newest rows
-holding :data:`SLICE_POSITIVES` positives, between 5 % and 15 %, so the model learns from rows as
-close to the test window as possible. See :func:`recency_shares`.
+holding 200 positives, between 5 % and 15 %, so the model learns from rows as close to the
+test window as possible. See :func:`training.split.recency_shares` and
+:func:`training.tabular.calibration_for`, which this benchmark calls.
 """
 
 from __future__ import annotations
@@ -48,19 +49,17 @@ from rich.table import Table
 from features.contract import TabularData
 from features.mapping import apply_mapping
 from training.baselines import load_rules, rules_model
-from training.calibration import Calibrator, Method
+from training.calibration import Calibrator
 from training.evaluate import metrics
 from training.leakage import LeakageReport, audit_columns, refuse_flagged
-from training.split import SplitConfig
-from training.tabular import prepare_tabular
+from training.split import SplitConfig, recency_shares, stratified_slices
+from training.tabular import calibration_for, prepare_tabular
 from training.train import Prepared, TrainConfig, fit_and_evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
 EXAMPLES = ROOT / "examples"
 RESULTS = ROOT / "benchmarks" / "results"
-SLICE_POSITIVES = 200
-SHARE_FLOOR, SHARE_CAP = 0.05, 0.15
 FOLDS = 5
 AUC_TOLERANCE = 0.005
 METRICS = (
@@ -139,31 +138,6 @@ class Outcome:
 # --------------------------------------------------------------------------- protocol pieces
 
 
-def newest_share(labels_in_time_order: np.ndarray, total_rows: int) -> float:
-    """The share of ``total_rows`` that the newest rows holding SLICE_POSITIVES positives take."""
-    found = np.cumsum(labels_in_time_order[::-1])
-    rows = int(np.searchsorted(found, SLICE_POSITIVES)) + 1
-    return float(np.clip(rows / total_rows, SHARE_FLOOR, SHARE_CAP))
-
-
-def recency_shares(labels_in_time_order: np.ndarray, test_share: float) -> tuple[float, float]:
-    """``cal_share`` and ``valid_share`` for a time split, sized by positives, not by habit.
-
-    Why: under drift the rows just before the test window are the most like it, and the fixed
-    15 % + 15 % slices keep the newest 28 % of the history away from the trees. Early stopping and
-    isotonic calibration need a couple of hundred positives, so each slice is the newest stretch
-    holding SLICE_POSITIVES of them, at least 5 % and at most 15 % (the old default). On bank
-    marketing's validation windows (test 60-70 % and 70-80 % of rows) this raised LightGBM's mean
-    ROC-AUC from 0.49 to 0.57; on Olist it leaves the slices at 15 %.
-    """
-    n = len(labels_in_time_order)
-    before_test = labels_in_time_order[: round(n * (1 - test_share))]
-    cal_share = newest_share(before_test, n)
-    training = before_test[: len(before_test) - round(n * cal_share)]
-    valid_share = newest_share(training, len(training))
-    return cal_share, valid_share
-
-
 def with_slices(prepared: Prepared, slices: np.ndarray) -> Prepared:
     """The same prepared rows with other slices (cross-validation folds)."""
     frame = prepared.frame.assign(slice=slices)
@@ -173,23 +147,13 @@ def with_slices(prepared: Prepared, slices: np.ndarray) -> Prepared:
 
 def fold_slices(labels: np.ndarray, config: SplitConfig, folds: int) -> list[np.ndarray]:
     """Stratified folds as test; the rest split into fit/valid/cal like ``stratified_split``."""
-    from sklearn.model_selection import StratifiedKFold, train_test_split
+    from sklearn.model_selection import StratifiedKFold
 
-    out = []
     splitter = StratifiedKFold(folds, shuffle=True, random_state=config.seed)
-    for rest, test in splitter.split(np.zeros(len(labels)), labels):
-        cal_of_rest = config.cal_share / (1 - config.test_share)
-        train, cal = train_test_split(
-            rest, test_size=cal_of_rest, stratify=labels[rest], random_state=config.seed
-        )
-        fit, valid = train_test_split(
-            train, test_size=config.valid_share, stratify=labels[train], random_state=config.seed
-        )
-        slices = np.empty(len(labels), dtype=object)
-        for name, rows in (("fit", fit), ("valid", valid), ("cal", cal), ("test", test)):
-            slices[rows] = name
-        out.append(slices)
-    return out
+    return [
+        stratified_slices(labels, rest, test, config)
+        for rest, test in splitter.split(np.zeros(len(labels)), labels)
+    ]
 
 
 def audit_training_part(data: TabularData, prepared: Prepared) -> LeakageReport:
@@ -210,19 +174,6 @@ def points_scores(dataset: Dataset, prepared: Prepared, config: TrainConfig) -> 
     return model.predict_proba(model.encode(prepared.part("test")))
 
 
-def calibration_for(prepared: Prepared) -> Method:
-    """Isotonic with SLICE_POSITIVES positives to place its steps on, else a 2-parameter sigmoid.
-
-    Why: isotonic regression fits a free step function and overfits a small calibration slice
-    (its steps tie leads and cut the tails); a sigmoid keeps the ranking and needs little data.
-    The slice is small exactly when :func:`recency_shares` hits its 15 % cap (Olist: about 130
-    positives). On Olist's validation windows sigmoid beat isotonic for LightGBM on ROC-AUC
-    (0.647 vs 0.643) and Brier (0.1219 vs 0.1223); bank marketing's slice has enough positives.
-    """
-    positives = int(prepared.part("cal")["label"].sum())
-    return "isotonic" if positives >= SLICE_POSITIVES else "sigmoid"
-
-
 def evaluate_split(
     dataset: Dataset,
     data: TabularData,
@@ -231,7 +182,7 @@ def evaluate_split(
     contrast: TrainConfig | None,
 ) -> SplitResult:
     """All models on one split; the audit decides the columns for every one of them."""
-    config = dataclasses.replace(config, calibration=calibration_for(prepared))
+    config = calibration_for(prepared, config)
     report = audit_training_part(data, prepared)
     kept, dropped = refuse_flagged(prepared.columns, report)
     honest = dataclasses.replace(prepared, columns=kept)

@@ -174,6 +174,26 @@ def recency_shares(
     return cal_share, valid_share
 
 
+def stratified_slices(
+    labels: np.ndarray, rest: np.ndarray, test: np.ndarray, config: SplitConfig
+) -> np.ndarray:
+    """Slice name per row: ``test`` rows as given, the ``rest`` split stratified into
+    fit / valid / cal with the configured shares (used by the split and by CV folds)."""
+    from sklearn.model_selection import train_test_split
+
+    cal_of_rest = config.cal_share / (1 - config.test_share)
+    train, cal = train_test_split(
+        rest, test_size=cal_of_rest, stratify=labels[rest], random_state=config.seed
+    )
+    fit, valid = train_test_split(
+        train, test_size=config.valid_share, stratify=labels[train], random_state=config.seed
+    )
+    slices = np.empty(len(labels), dtype=object)
+    for name, rows in (("fit", fit), ("valid", valid), ("cal", cal), ("test", test)):
+        slices[rows] = name
+    return slices
+
+
 def stratified_split(labels: pd.Series, config: SplitConfig = SplitConfig()) -> Split:
     """Tabular mode without a time column: the best we can do is a seeded stratified split."""
     from sklearn.model_selection import train_test_split
@@ -183,16 +203,7 @@ def stratified_split(labels: pd.Series, config: SplitConfig = SplitConfig()) -> 
     rest, test = train_test_split(
         positions, test_size=config.test_share, stratify=y, random_state=config.seed
     )
-    cal_of_rest = config.cal_share / (1 - config.test_share)
-    train, cal = train_test_split(
-        rest, test_size=cal_of_rest, stratify=y[rest], random_state=config.seed
-    )
-    fit, valid = train_test_split(
-        train, test_size=config.valid_share, stratify=y[train], random_state=config.seed
-    )
-    slice_ = np.empty(len(labels), dtype=object)
-    for name, rows in (("fit", fit), ("valid", valid), ("cal", cal), ("test", test)):
-        slice_[rows] = name
+    slice_ = stratified_slices(y, rest, test, config)
     frame = pd.DataFrame({"row": positions, "slice": slice_})
     return Split(frame, {"valid_from": None, "cal_from": None, "test_from": None}, {})
 
