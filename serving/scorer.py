@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from features.contract import CRMTables
-from features.pipeline import build_features, explain_events
+from features.pipeline import features_and_events
 from features.quality import QUALITY_FLAGS, flag_texts
 from features.texts import Lang, events_by_snap
 from serving.audit import AuditLog, now_utc
@@ -117,8 +117,7 @@ class Scorer:
         else:
             ids = np.asarray(list(lead_ids), dtype=object)
         snapshots = pd.DataFrame({"lead_id": ids, "as_of": moment})
-        features = build_features(tables, snapshots=snapshots, config=self.model.feature_config)
-        events = explain_events(tables, features, self.model.feature_config)
+        features, events = features_and_events(tables, snapshots, self.model.feature_config)
         results = self.score_features(features, events, tables.leads, lang, request_id)
         if self.audit is not None:
             self.audit.write(self.audit_records(results, features))

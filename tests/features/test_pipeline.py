@@ -16,7 +16,13 @@ from hypothesis import strategies as st
 from features import behaviour, dedupe, pipeline, quality
 from features.behaviour import value_codes
 from features.contract import ACTIVITY_TYPES, STRING
-from features.pipeline import FeatureConfig, build_features, explain_events, model_columns
+from features.pipeline import (
+    FeatureConfig,
+    build_features,
+    explain_events,
+    features_and_events,
+    model_columns,
+)
 from tests.factories import make_crm
 
 AS_OF = pd.Timestamp("2025-06-15 12:00")
@@ -337,3 +343,16 @@ def test_snapshots_keep_their_order_and_lead_id_dtype() -> None:
     assert out["as_of"].tolist() == snapshots["as_of"].tolist()
     with pytest.raises(KeyError, match="'LX'"):
         build_features(tables, snapshots=pd.DataFrame({"lead_id": ["LX"], "as_of": [AS_OF]}))
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=crms())
+def test_features_and_events_together_equal_the_two_calls(data: dict) -> None:
+    tables = make_crm(data["leads"], data["activities"])
+    snapshots = pd.DataFrame(
+        {"lead_id": [lead["lead_id"] for lead in data["leads"]], "as_of": AS_OF}
+    )
+    features, events = features_and_events(tables, snapshots)
+    expected = build_features(tables, snapshots=snapshots)
+    pd.testing.assert_frame_equal(features, expected)
+    pd.testing.assert_frame_equal(events, explain_events(tables, expected))
