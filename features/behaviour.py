@@ -337,20 +337,28 @@ def recent_events(
 
 def recent_of(ev: Events, activities: pd.DataFrame, limit: int = 30) -> pd.DataFrame:
     """:func:`recent_events` from the events already joined."""
+    return pd.DataFrame(recent_arrays(ev, activities, limit))
+
+
+def recent_arrays(ev: Events, activities: pd.DataFrame, limit: int = 30) -> dict[str, np.ndarray]:
+    """:func:`recent_of` as columns (name -> array), without building a frame."""
     order = np.lexsort((ev.row, ev.age_days, ev.snap))
     snap = ev.snap[order]
     starts = np.flatnonzero(np.r_[True, snap[1:] != snap[:-1]]) if len(snap) else snap
     rank = np.arange(len(snap)) - np.repeat(starts, np.diff(np.r_[starts, len(snap)]))
     order = order[rank < limit]
     rows = ev.row[order]
-    picked = activities.iloc[rows]
-    return pd.DataFrame(
-        {
-            "snap": ev.snap[order],
-            "occurred_at": picked["occurred_at"].to_numpy(),
-            "activity_type": picked["activity_type"].to_numpy(object),
-            "asset": picked["asset"].to_numpy(object) if "asset" in picked else None,
-            "topic": picked["topic"].to_numpy(object) if "topic" in picked else None,
-            "age_days": ev.age_days[order],
-        }
-    )
+
+    def column(name: str) -> np.ndarray:
+        if name not in activities:
+            return np.full(len(rows), None, dtype=object)
+        return activities[name].array.take(rows).to_numpy(dtype=object)
+
+    return {
+        "snap": ev.snap[order],
+        "occurred_at": activities["occurred_at"].to_numpy("datetime64[ns]")[rows],
+        "activity_type": column("activity_type"),
+        "asset": column("asset"),
+        "topic": column("topic"),
+        "age_days": ev.age_days[order],
+    }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from features.behaviour import (
     behaviour_arrays,
     join_events,
     lookup,
+    recent_arrays,
     recent_of,
     type_codes,
     value_codes,
@@ -94,7 +96,7 @@ def build_features(
     Everything is computed on arrays and the frame is built once at the end, so one lead in an
     HTTP request costs about a millisecond and 100k leads cost seconds, on the same code.
     """
-    return _build(tables, as_of, snapshots, config)[0]
+    return _frame(_build(tables, as_of, snapshots, config)[0])
 
 
 def features_and_events(
@@ -107,8 +109,32 @@ def features_and_events(
 
     Scoring needs both; computing them together saves grouping and joining the CRM twice.
     """
-    features, crm, ev = _build(tables, None, snapshots, config)
-    return features, recent_of(ev, crm.activities, limit)
+    columns, events = feature_columns_and_events(tables, snapshots, config, limit)
+    return _frame(columns), pd.DataFrame(events)
+
+
+def feature_columns_and_events(
+    tables: CRMTables,
+    snapshots: pd.DataFrame,
+    config: FeatureConfig = FeatureConfig(),
+    limit: int = 30,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """:func:`features_and_events` as columns (name -> array), before any DataFrame is built.
+
+    The scorer's hot path: building a one-row frame of a hundred columns costs more than
+    computing the features, and the model reads arrays anyway.
+    """
+    columns, crm, ev = _build(tables, None, snapshots, config)
+    return columns, recent_arrays(ev, crm.activities, limit)
+
+
+def _frame(columns: dict[str, Any]) -> pd.DataFrame:
+    if len(columns["as_of"]) < GROUPED_FRAME:
+        return pd.DataFrame(columns)
+    # Many rows: pandas stacks each run of same-typed columns and then merges the runs, copying
+    # everything twice; columns grouped by dtype are stacked once, then put in order.
+    by_dtype = sorted(columns, key=lambda name: str(getattr(columns[name], "dtype", "")))
+    return pd.DataFrame({name: columns[name] for name in by_dtype})[list(columns)]
 
 
 def _build(
@@ -116,7 +142,7 @@ def _build(
     as_of: pd.Timestamp | str | None,
     snapshots: pd.DataFrame | None,
     config: FeatureConfig,
-) -> tuple[pd.DataFrame, _Crm, Events]:
+) -> tuple[dict[str, Any], _Crm, Events]:
     if (as_of is None) == (snapshots is None):
         raise ValueError("give exactly one of as_of or snapshots")
     crm = _Crm(tables, config)
@@ -153,15 +179,10 @@ def _build(
         per_lead = {name: column[position] for name, column in per_lead.items()}
     values.update(per_lead)
 
-    out: dict[str, object] = {"lead_id": lead_id, "as_of": when, "person_id": crm.ids[person]}
+    out: dict[str, Any] = {"lead_id": lead_id, "as_of": when, "person_id": crm.ids[person]}
     for name in _output_columns(tuple(config.extra_features))[3:]:
         out[name] = values[name]
-    if n < GROUPED_FRAME:
-        return pd.DataFrame(out), crm, ev
-    # Many rows: pandas stacks each run of same-typed columns and then merges the runs, copying
-    # everything twice; columns grouped by dtype are stacked once, then put in order.
-    by_dtype = sorted(out, key=lambda name: str(getattr(out[name], "dtype", "")))
-    return pd.DataFrame({name: out[name] for name in by_dtype})[list(out)], crm, ev
+    return out, crm, ev
 
 
 def explain_events(

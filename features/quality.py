@@ -885,8 +885,20 @@ def lead_flags(lead: Mapping[str, object]) -> dict[str, bool]:
 
 
 class _Fields(dict[str, str]):
+    """A lead's fields as text, converted only when a template asks for them."""
+
+    def __init__(self, lead: Mapping[str, object]) -> None:
+        super().__init__()
+        self.lead = lead
+
     def __missing__(self, key: str) -> str:
-        return ""
+        if key == "who":
+            name = " ".join(p for p in (self["first_name"], self["last_name"]) if p)
+            value = ", ".join(p for p in (name, self["company"]) if p) or "–"
+        else:
+            value = _text(self.lead.get(key)) or ""
+        self[key] = value
+        return value
 
 
 def flag_texts(
@@ -897,9 +909,7 @@ def flag_texts(
     `flags` may be keyed by flag name or by column (`flag_<name>`), so a row of `quality_flags`
     can be passed as it is. Languages other than German fall back to English.
     """
-    fields = _Fields({key: _text(value) or "" for key, value in lead.items()})
-    name = " ".join(part for part in (fields["first_name"], fields["last_name"]) if part)
-    fields["who"] = ", ".join(part for part in (name, fields["company"]) if part) or "–"
+    fields = _Fields(lead)
     german = lang.lower().startswith("de")
     texts = []
     for flag in QUALITY_FLAGS:

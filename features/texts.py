@@ -13,8 +13,9 @@ import math
 import re
 import string
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -35,35 +36,45 @@ MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct
 class Event(NamedTuple):
     """One of a lead's events before its scoring moment."""
 
-    occurred_at: pd.Timestamp
+    occurred_at: datetime | pd.Timestamp
     activity_type: str
     asset: str | None
     topic: str | None
     age_days: float
 
 
-def events_by_snap(frame: pd.DataFrame) -> dict[int, list[Event]]:
-    """Split :func:`features.behaviour.recent_events` output into one list per snapshot."""
-    out: dict[int, list[Event]] = {}
-    if frame.empty:
-        return out
-    columns = [
-        frame[c].to_numpy(object) for c in ("occurred_at", "activity_type", "asset", "topic")
-    ]
-    ages = frame["age_days"].to_numpy(float)
-    snaps = frame["snap"].to_numpy()
-    for i, snap in enumerate(snaps):
-        asset, topic = columns[2][i], columns[3][i]
-        out.setdefault(int(snap), []).append(
-            Event(
-                pd.Timestamp(columns[0][i]),
-                str(columns[1][i]),
-                asset if isinstance(asset, str) else None,
-                topic if isinstance(topic, str) else None,
-                float(ages[i]),
-            )
+def events_by_snap(events: Mapping[str, Any]) -> dict[int, list[Event]]:
+    """Split :func:`features.behaviour.recent_arrays` output (or its frame) into one list per
+    snapshot, keeping each list's order (newest first)."""
+    snaps = np.asarray(events["snap"])
+    if len(snaps) == 0:
+        return {}
+    rows = list(
+        map(
+            Event,
+            np.asarray(events["occurred_at"], dtype="datetime64[us]").tolist(),
+            [str(t) for t in np.asarray(events["activity_type"], dtype=object).tolist()],
+            [a if isinstance(a, str) else None for a in _objects(events.get("asset"), len(snaps))],
+            [t if isinstance(t, str) else None for t in _objects(events.get("topic"), len(snaps))],
+            np.asarray(events["age_days"], dtype=float).tolist(),
         )
-    return out
+    )
+    if np.any(snaps[1:] < snaps[:-1]):
+        out: dict[int, list[Event]] = {}
+        for snap, event in zip(snaps.tolist(), rows, strict=True):
+            out.setdefault(int(snap), []).append(event)
+        return out
+    starts = np.flatnonzero(np.r_[True, snaps[1:] != snaps[:-1]])
+    ends = np.r_[starts[1:], len(snaps)]
+    return {
+        int(snaps[a]): rows[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+    }
+
+
+def _objects(values: object, n: int) -> list[object]:
+    if values is None:
+        return [None] * n
+    return np.asarray(values, dtype=object).tolist()
 
 
 def format_date(moment: object, lang: Lang) -> str:

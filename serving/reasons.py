@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -37,6 +38,82 @@ def group_of(column: str) -> str:
     return feature.activity_type if feature and feature.activity_type else column
 
 
+@dataclass(frozen=True)
+class ReasonGroups:
+    """Which model columns speak as one reason, as a 0/1 matrix (columns x groups)."""
+
+    columns: tuple[str, ...]
+    members: tuple[np.ndarray, ...]
+    matrix: np.ndarray
+
+    @classmethod
+    @lru_cache(maxsize=16)
+    def of(cls, columns: tuple[str, ...]) -> ReasonGroups:
+        groups: dict[str, list[int]] = {}
+        for i, column in enumerate(columns):
+            groups.setdefault(group_of(column), []).append(i)
+        matrix = np.zeros((len(columns), len(groups)))
+        for g, members in enumerate(groups.values()):
+            matrix[members, g] = 1.0
+        return cls(columns, tuple(np.array(m) for m in groups.values()), matrix)
+
+
+def top_reasons(
+    contributions: np.ndarray, groups: ReasonGroups, positive: int = 4, negative: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
+    """The strongest groups for and against each row, most important first, for all rows at once.
+
+    ``contributions`` is ``pred_contrib`` without the bias column. Returns the column that speaks
+    for each picked group (the member that contributed most, -1 for no reason) and the group's
+    summed contribution, both shaped (rows, positive + negative).
+    """
+    n = len(contributions)
+    summed = contributions @ groups.matrix
+    speaker = np.empty(summed.shape, dtype=np.intp)
+    for g, members in enumerate(groups.members):
+        if len(members) == 1:
+            speaker[:, g] = members[0]
+        else:
+            speaker[:, g] = members[np.argmax(np.abs(contributions[:, members]), axis=1)]
+    ups = np.argsort(-summed, axis=1, kind="stable")[:, :positive]
+    downs = np.argsort(summed, axis=1, kind="stable")[:, :negative]
+    picked = np.concatenate([ups, downs], axis=1)
+    total = np.take_along_axis(summed, picked, axis=1)
+    k = ups.shape[1]
+    valid = np.concatenate([total[:, :k] > 1e-9, total[:, k:] < -1e-9], axis=1)
+    order = np.argsort(np.where(valid, -np.abs(total), np.inf), axis=1, kind="stable")
+    picked = np.take_along_axis(picked, order, axis=1)
+    total = np.take_along_axis(total, order, axis=1)
+    valid = np.take_along_axis(valid, order, axis=1)
+    rows = np.arange(n)[:, None]
+    column = np.where(valid, speaker[rows, picked], -1)
+    return column, np.where(valid, total, 0.0)
+
+
+def render_reasons(
+    picked: np.ndarray,
+    totals: np.ndarray,
+    columns: Sequence[str],
+    lead: Mapping[str, object],
+    events: Sequence[Event],
+    lang: Lang = "en",
+) -> list[Reason]:
+    """One row of :func:`top_reasons` as reasons in the lead's own actions."""
+    reasons = []
+    for index, total in zip(picked.tolist(), totals.tolist(), strict=True):
+        if index < 0:
+            break
+        column = columns[index]
+        value = lead.get(column)
+        direction = "up" if total > 0 else "down"
+        if column in FEATURES:
+            text = render_reason(column, value, direction, lead, events, lang)
+        else:
+            text = f"{column}: {value}"
+        reasons.append(Reason(feature=column, contribution=round(total, 6), text=text))
+    return reasons
+
+
 def reasons_for(
     contributions: np.ndarray,
     columns: Sequence[str],
@@ -50,26 +127,6 @@ def reasons_for(
 
     ``contributions`` is one row of ``pred_contrib`` without the bias column.
     """
-    groups: dict[str, list[int]] = {}
-    for i, column in enumerate(columns):
-        groups.setdefault(group_of(column), []).append(i)
-    summed = [
-        (
-            sum(float(contributions[i]) for i in members),
-            max(members, key=lambda i: abs(contributions[i])),
-        )
-        for members in groups.values()
-    ]
-    ups = sorted((s for s in summed if s[0] > 1e-9), key=lambda s: -s[0])[:positive]
-    downs = sorted((s for s in summed if s[0] < -1e-9), key=lambda s: s[0])[:negative]
-    reasons = []
-    for total, index in sorted(ups + downs, key=lambda s: -abs(s[0])):
-        column = columns[index]
-        value = lead.get(column)
-        direction = "up" if total > 0 else "down"
-        if column in FEATURES:
-            text = render_reason(column, value, direction, lead, events, lang)
-        else:
-            text = f"{column}: {value}"
-        reasons.append(Reason(feature=column, contribution=round(total, 6), text=text))
-    return reasons
+    groups = ReasonGroups.of(tuple(columns))
+    picked, totals = top_reasons(contributions[None, :], groups, positive, negative)
+    return render_reasons(picked[0], totals[0], columns, lead, events, lang)

@@ -8,21 +8,22 @@ same score, reasons and route wherever it is scored. Features come from the shar
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pydantic import BaseModel, Field
 
 from features.contract import CRMTables
-from features.pipeline import features_and_events
+from features.pipeline import feature_columns_and_events
 from features.quality import QUALITY_FLAGS, flag_texts
 from features.texts import Lang, events_by_snap
 from serving.audit import AuditLog, now_utc
 from serving.handover import handover_note
-from serving.reasons import check_additivity, reasons_for
+from serving.reasons import ReasonGroups, check_additivity, render_reasons, top_reasons
 from serving.routing import Route, RoutingConfig, grade_of, route_lead
 from training.model import LeadModel
 
@@ -117,7 +118,7 @@ class Scorer:
         else:
             ids = np.asarray(list(lead_ids), dtype=object)
         snapshots = pd.DataFrame({"lead_id": ids, "as_of": moment})
-        features, events = features_and_events(tables, snapshots, self.model.feature_config)
+        features, events = feature_columns_and_events(tables, snapshots, self.model.feature_config)
         results = self.score_features(features, events, tables.leads, lang, request_id)
         if self.audit is not None:
             self.audit.write(self.audit_records(results, features))
@@ -125,40 +126,50 @@ class Scorer:
 
     def score_features(
         self,
-        features: pd.DataFrame,
-        events: pd.DataFrame,
+        features: pd.DataFrame | Mapping[str, Any],
+        events: pd.DataFrame | Mapping[str, Any],
         leads: pd.DataFrame,
         lang: Lang,
         request_id: str | None = None,
     ) -> list[ScoreResult]:
+        """Score, explain, route and write the note for rows of features (a frame or columns).
+
+        Everything that can be done for all rows at once is (model, contributions, choice of
+        reasons); only the texts are written lead by lead, from the lead's own events.
+        """
         request_id = request_id or uuid.uuid4().hex
         scored_at = now_utc().isoformat()
-        consent = _consent(features, leads)
-        matrix = self.model.encode(features)
+        columns = _columns(features)
+        ids = columns["lead_id"]
+        consent = _consent(ids, leads)
+        matrix = self.model.encode(columns)
         raw = self.model.predict_raw(matrix)
         probability = self.model.calibrator.transform(raw)
         scores = self.model.score(probability)
         contributions = self.model.contributions(matrix)
         check_additivity(contributions, raw)
-        n_columns = len(self.model.columns)
+        names = self.model.columns
+        picked, totals = top_reasons(contributions[:, : len(names)], ReasonGroups.of(tuple(names)))
         per_snap = events_by_snap(events)
-        wanted = leads[np.isin(leads["lead_id"].to_numpy(object), features["lead_id"].to_numpy())]
-        context = [c for c in ("lead_id", *CONTEXT) if c in wanted.columns]
-        lead_info = {r["lead_id"]: r for r in reversed(_records(wanted[context]))}
+        context = _context(leads, ids)
+        absent = np.zeros(len(ids), dtype=bool)
+        flags = np.column_stack(
+            [np.asarray(columns.get(f.column, absent), dtype=bool) for f in QUALITY_FLAGS]
+        )
+        as_of_text = _iso_texts(columns["as_of"])
+        model_out = ModelOut(name=self.ref.name, version=self.ref.version)
         results = []
-        for i, row in enumerate(_records(features)):
+        for i, lead_id in enumerate(ids.tolist()):
             lead_events = per_snap.get(i, [])
-            lead = {**lead_info[row["lead_id"]], **row}
-            raised = [f.name for f in QUALITY_FLAGS if bool(row.get(f.column))]
-            texts = flag_texts(lead, {name: True for name in raised}, lang)
-            lead["quality_texts"] = texts
+            lead = _Row(columns, context, i)
+            raised = [f.name for f, up in zip(QUALITY_FLAGS, flags[i], strict=True) if up]
+            texts = flag_texts(lead, dict.fromkeys(raised, True), lang) if raised else []
+            lead.extra["quality_texts"] = texts
             if consent[i]:
                 p = float(probability[i])
                 grade = grade_of(p, self.cutoffs)
                 score = int(scores[i])
-                reasons = reasons_for(
-                    contributions[i, :n_columns], self.model.columns, lead, lead_events, lang
-                )
+                reasons = render_reasons(picked[i], totals[i], names, lead, lead_events, lang)
             else:
                 p, grade, score, reasons = None, None, None, []
             route = route_lead(
@@ -175,33 +186,38 @@ class Scorer:
                 lang,
             )
             results.append(
-                ScoreResult(
-                    lead_id=str(row["lead_id"]),
+                ScoreResult.model_construct(
+                    lead_id=str(lead_id),
                     probability=None if p is None else round(p, 6),
                     score=score,
                     grade=grade,
                     route=route,
-                    reasons=[ReasonOut(**r.__dict__) for r in reasons],
+                    reasons=[
+                        ReasonOut.model_construct(
+                            feature=r.feature, contribution=r.contribution, text=r.text
+                        )
+                        for r in reasons
+                    ],
                     handover_note=note,
                     quality_flags=[
-                        QualityFlagOut(flag=n, text=t) for n, t in zip(raised, texts, strict=True)
+                        QualityFlagOut.model_construct(flag=n, text=t)
+                        for n, t in zip(raised, texts, strict=True)
                     ],
-                    model=ModelOut(name=self.ref.name, version=self.ref.version),
+                    model=model_out,
                     scored_at=scored_at,
                     request_id=request_id,
-                    as_of=pd.Timestamp(row["as_of"]).isoformat(),
+                    as_of=as_of_text[i],
                     consent_profiling=bool(consent[i]),
                 )
             )
         return results
 
     def audit_records(
-        self, results: Sequence[ScoreResult], features: pd.DataFrame
+        self, results: Sequence[ScoreResult], features: pd.DataFrame | Mapping[str, Any]
     ) -> list[dict[str, Any]]:
-        columns = self.model.columns
-        values = [
-            dict(zip(columns, row, strict=True)) for row in features[columns].to_numpy(dtype=object)
-        ]
+        columns = _columns(features)
+        names = self.model.columns
+        values = zip(*(columns[name].tolist() for name in names), strict=True)
         return [
             {
                 "request_id": r.request_id,
@@ -216,17 +232,80 @@ class Scorer:
                 "route": r.route.model_dump(),
                 "reasons": [x.model_dump() for x in r.reasons],
                 "quality_flags": [x.model_dump() for x in r.quality_flags],
-                "features": {k: _plain(v) for k, v in value.items()},
+                "features": {k: _plain(v) for k, v in zip(names, value, strict=True)},
                 "handover_note": r.handover_note,
             }
             for r, value in zip(results, values, strict=True)
         ]
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts; ``DataFrame.to_dict("records")`` costs milliseconds per wide row."""
-    names = list(frame.columns)
-    return [dict(zip(names, row, strict=True)) for row in frame.to_numpy(dtype=object)]
+class _Row(Mapping[str, object]):
+    """One lead's features and CRM fields, read from the column arrays only when a text asks.
+
+    Building a dict of a hundred features per lead would cost more than all its texts.
+    """
+
+    __slots__ = ("columns", "context", "extra", "i")
+
+    def __init__(
+        self, columns: Mapping[str, np.ndarray], context: Mapping[str, np.ndarray], i: int
+    ) -> None:
+        self.columns = columns
+        self.context = context
+        self.i = i
+        self.extra: dict[str, object] = {}
+
+    def __getitem__(self, key: str) -> object:
+        if key in self.extra:
+            return self.extra[key]
+        source = self.columns if key in self.columns else self.context
+        return source[key][self.i]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**dict.fromkeys(self.context), **dict.fromkeys(self.columns), **self.extra})
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _columns(features: pd.DataFrame | Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Feature columns as numpy arrays (lead ids as objects) from a frame or from columns."""
+    out = {
+        name: values if isinstance(values, np.ndarray) else np.asarray(values)
+        for name, values in features.items()
+    }
+    out["lead_id"] = np.asarray(features["lead_id"], dtype=object)
+    return out
+
+
+def _context(leads: pd.DataFrame, ids: np.ndarray) -> dict[str, np.ndarray]:
+    """The CRM fields that texts cite, aligned with ``ids`` (a repeated lead_id: its first row)."""
+    index = pd.Index(leads["lead_id"].to_numpy(object))
+    first = ~index.duplicated()
+    position = pd.Index(index[first]).get_indexer(ids)
+    if (position < 0).any():
+        raise KeyError(f"lead_id {ids[np.argmax(position < 0)]!r} is not in the leads table")
+    rows = np.flatnonzero(first)[position]
+    return {column: _take(leads[column], rows) for column in CONTEXT if column in leads}
+
+
+def _take(values: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """Some rows of a column as Python objects (None where missing), Arrow columns directly."""
+    array = values.array
+    if isinstance(array, pd.arrays.ArrowExtensionArray):
+        out = np.empty(len(rows), dtype=object)
+        out[:] = array.__arrow_array__().take(pa.array(rows)).to_pylist()
+        return out
+    return values.to_numpy(object)[rows]
+
+
+def _iso_texts(moments: np.ndarray) -> list[str]:
+    """``as_of`` per row as ISO text; a batch has one moment, so each is formatted once."""
+    texts: dict[int, str] = {}
+    stamps = np.asarray(moments, dtype="datetime64[ns]").view(np.int64).tolist()
+    for m in set(stamps):
+        texts[m] = pd.Timestamp(m).isoformat()
+    return [texts[m] for m in stamps]
 
 
 def _plain(value: object) -> object:
@@ -237,11 +316,11 @@ def _plain(value: object) -> object:
     return value if isinstance(value, int | float | str | bool) else str(value)
 
 
-def _consent(features: pd.DataFrame, leads: pd.DataFrame) -> np.ndarray:
+def _consent(ids: np.ndarray, leads: pd.DataFrame) -> np.ndarray:
     if "consent_profiling" not in leads:
-        return np.ones(len(features), dtype=bool)
+        return np.ones(len(ids), dtype=bool)
     given = dict(zip(leads["lead_id"], leads["consent_profiling"], strict=True))
-    return np.array([_consents(given.get(i)) for i in features["lead_id"]], dtype=bool)
+    return np.array([_consents(given.get(i)) for i in ids], dtype=bool)
 
 
 def _consents(value: object) -> bool:

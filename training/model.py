@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -122,13 +123,16 @@ def learn_categories(frame: pd.DataFrame, categorical: list[str]) -> dict[str, l
 
 
 def encode_frame(
-    frame: pd.DataFrame, columns: list[str], categories: dict[str, list[str]]
+    frame: pd.DataFrame | Mapping[str, Any], columns: list[str], categories: dict[str, list[str]]
 ) -> np.ndarray:
     """Features to a float64 matrix in ``columns`` order; categories become codes, unknown NaN.
 
     Runs inside every HTTP request, so it avoids per-column pandas conversions where the dtype
-    is already numeric, and codes categories with a dict lookup.
+    is already numeric, and codes categories with a dict lookup. ``frame`` may also be columns
+    (name -> array), as :func:`features.pipeline.feature_columns_and_events` gives them.
     """
+    if not isinstance(frame, pd.DataFrame):
+        return _encode_columns(frame, columns, categories)
     matrix = np.empty((len(frame), len(columns)), dtype=np.float64)
     numeric = [j for j, c in enumerate(columns) if c not in categories]
     block = frame[[columns[j] for j in numeric]]
@@ -146,6 +150,33 @@ def encode_frame(
             lookup = _category_codes(column, tuple(categories[column]))
             matrix[:, j] = [lookup.get(v, np.nan) for v in _text(frame[column])]
     return matrix
+
+
+def _encode_columns(
+    data: Mapping[str, Any], columns: list[str], categories: dict[str, list[str]]
+) -> np.ndarray:
+    n = len(data[columns[0]]) if columns else 0
+    matrix = np.empty((n, len(columns)), dtype=np.float64)
+    for j, column in enumerate(columns):
+        values = data[column]
+        if column in categories:
+            lookup = _category_codes(column, tuple(categories[column]))
+            matrix[:, j] = [lookup.get(v, np.nan) for v in _plain_texts(values)]
+        elif isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
+            matrix[:, j] = values
+        else:
+            matrix[:, j] = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )
+    return matrix
+
+
+def _plain_texts(values: Any) -> list[str | None]:
+    """:func:`_text` for an array: str per value, None where missing."""
+    return [
+        None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else str(v)
+        for v in np.asarray(values, dtype=object).tolist()
+    ]
 
 
 @lru_cache(maxsize=256)
@@ -215,8 +246,8 @@ class LeadModel:
 
     # ---- serving fast path
 
-    def encode(self, features: pd.DataFrame) -> np.ndarray:
-        missing = [c for c in self.columns if c not in features.columns]
+    def encode(self, features: pd.DataFrame | Mapping[str, Any]) -> np.ndarray:
+        missing = [c for c in self.columns if c not in features]
         if missing:
             raise KeyError(f"feature frame lacks model columns: {missing[:5]}")
         return encode_frame(features, self.columns, self.categories)

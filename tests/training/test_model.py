@@ -129,3 +129,9 @@ def test_the_points_model_serves_through_the_same_interface(prepared: Prepared, 
 def test_the_booster_is_plain_lightgbm(result: TrainResult) -> None:
     assert isinstance(result.model.estimator, lgb.Booster)
     assert result.model.estimator.feature_name() == result.model.columns
+
+
+def test_columns_encode_like_the_frame(result: TrainResult, test_rows) -> None:
+    """Serving passes feature columns (name -> array) instead of a frame: same matrix."""
+    columns = {name: test_rows[name].to_numpy() for name in test_rows.columns}
+    np.testing.assert_array_equal(result.model.encode(columns), result.model.encode(test_rows))

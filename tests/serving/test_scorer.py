@@ -1,0 +1,112 @@
+"""The Scorer in-process: a batch gives each lead exactly what scoring it alone gives, and the
+reasons chosen for all rows at once are the ones a lead-by-lead reading of the contributions
+picks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from features.contract import CRMTables
+from features.pipeline import build_features, explain_events
+from leadscore.settings import Settings
+from serving.audit import AuditLog
+from serving.reasons import ReasonGroups, group_of, top_reasons
+from serving.routing import load_routing
+from serving.scorer import ModelRef, Scorer
+from training.registry import load_champion
+
+COLUMNS = (
+    "pricing_page_view_7d",
+    "pricing_page_view_30d",
+    "webinar_attended_90d",
+    "industry",
+    "employees_log",
+    "webinar_attended_30d",
+)
+
+
+@pytest.fixture(scope="module")
+def scorer(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Scorer:
+    model, info = load_champion(Settings(models_dir=models_dir))
+    audit = AuditLog(f"sqlite:///{tmp_path_factory.mktemp('audit') / 'audit.db'}")
+    return Scorer(model, ModelRef(info.name, str(info.version)), load_routing(), audit)
+
+
+def test_a_batch_gives_each_lead_what_scoring_it_alone_gives(
+    scorer: Scorer, crm: CRMTables
+) -> None:
+    moment = crm.activities["occurred_at"].max()
+    features = build_features(crm, as_of=moment, config=scorer.model.feature_config)
+    events = explain_events(crm, features, scorer.model.feature_config)
+    batch = {r.lead_id: r for r in scorer.score_features(features, events, crm.leads, "en")}
+    assert len(batch) == len(features)
+    sample = features["lead_id"].sample(25, random_state=1).tolist()
+    for lead_id in sample:
+        person = features.loc[features["lead_id"] == lead_id, "person_id"].iloc[0]
+        group = features.loc[features["person_id"] == person, "lead_id"].tolist()
+        alone = scorer.score(crm.for_leads(group), lead_ids=[lead_id], as_of=moment)[0]
+        expected = batch[lead_id].model_dump(exclude={"scored_at", "request_id"})
+        assert alone.model_dump(exclude={"scored_at", "request_id"}) == expected
+
+
+def test_every_scored_lead_has_its_audit_record(scorer: Scorer, crm: CRMTables) -> None:
+    before = scorer.audit.count()
+    lead_ids = crm.leads["lead_id"].head(3).tolist()
+    results = scorer.score(crm.for_leads(lead_ids), lead_ids=lead_ids)
+    assert scorer.audit.count() == before + 3
+    history = scorer.audit.history(lead_ids[0])
+    assert history["request_id"].iloc[-1] == results[0].request_id
+    assert set(history["features"].iloc[-1]) == set(scorer.model.columns)
+
+
+def reference_reasons(row: np.ndarray, columns: tuple[str, ...]) -> list[tuple[str, float]]:
+    """The choice of reasons read lead by lead: sum each group, strongest speaker, top 4 / 3."""
+    groups: dict[str, list[int]] = {}
+    for i, column in enumerate(columns):
+        groups.setdefault(group_of(column), []).append(i)
+    summed = [
+        (sum(float(row[i]) for i in m), max(m, key=lambda i: abs(row[i]))) for m in groups.values()
+    ]
+    ups = sorted((s for s in summed if s[0] > 1e-9), key=lambda s: -s[0])[:4]
+    downs = sorted((s for s in summed if s[0] < -1e-9), key=lambda s: s[0])[:3]
+    return [(columns[i], total) for total, i in sorted(ups + downs, key=lambda s: -abs(s[0]))]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 6), st.just(len(COLUMNS))),
+        elements=st.sampled_from([0.0, 0.25, -0.25, 0.5, -1.0, 1e-12, 2.0, -3.0]),
+    )
+)
+def test_reasons_for_all_rows_at_once_match_a_lead_by_lead_reading(matrix: np.ndarray) -> None:
+    picked, totals = top_reasons(matrix, ReasonGroups.of(COLUMNS))
+    for row, columns, sums in zip(matrix, picked, totals, strict=True):
+        chosen = [(COLUMNS[c], t) for c, t in zip(columns, sums, strict=True) if c >= 0]
+        expected = reference_reasons(row, COLUMNS)
+        assert [c for c, _ in chosen] == [c for c, _ in expected]
+        np.testing.assert_allclose([t for _, t in chosen], [t for _, t in expected], atol=1e-12)
+
+
+def test_grouped_reasons_add_up_to_the_row(scorer: Scorer, crm: CRMTables) -> None:
+    """Grouping only sums contributions: the groups together still equal the margin."""
+    some = crm.for_leads(crm.leads["lead_id"].head(50).tolist())
+    features = build_features(some, as_of=crm.activities["occurred_at"].max())
+    matrix = scorer.model.encode(features)
+    contributions = scorer.model.contributions(matrix)
+    groups = ReasonGroups.of(tuple(scorer.model.columns))
+    summed = contributions[:, :-1] @ groups.matrix
+    np.testing.assert_allclose(
+        summed.sum(axis=1) + contributions[:, -1], scorer.model.predict_raw(matrix), atol=1e-9
+    )
+    assert (
+        pd.Series([group_of(c) for c in scorer.model.columns]).nunique() == groups.matrix.shape[1]
+    )
