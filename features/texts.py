@@ -15,6 +15,7 @@ import string
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
+from itertools import repeat
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -49,14 +50,25 @@ def events_by_snap(events: Mapping[str, Any]) -> dict[int, list[Event]]:
     snaps = np.asarray(events["snap"])
     if len(snaps) == 0:
         return {}
+    # tuple.__new__ through map builds the tuples in C: millions of events in a batch
     rows = list(
         map(
-            Event,
-            np.asarray(events["occurred_at"], dtype="datetime64[us]").tolist(),
-            [str(t) for t in np.asarray(events["activity_type"], dtype=object).tolist()],
-            [a if isinstance(a, str) else None for a in _objects(events.get("asset"), len(snaps))],
-            [t if isinstance(t, str) else None for t in _objects(events.get("topic"), len(snaps))],
-            np.asarray(events["age_days"], dtype=float).tolist(),
+            tuple.__new__,
+            repeat(Event),
+            zip(
+                np.asarray(events["occurred_at"], dtype="datetime64[us]").tolist(),
+                [str(t) for t in np.asarray(events["activity_type"], dtype=object).tolist()],
+                [
+                    a if isinstance(a, str) else None
+                    for a in _objects(events.get("asset"), len(snaps))
+                ],
+                [
+                    t if isinstance(t, str) else None
+                    for t in _objects(events.get("topic"), len(snaps))
+                ],
+                np.asarray(events["age_days"], dtype=float).tolist(),
+                strict=True,
+            ),
         )
     )
     if np.any(snaps[1:] < snaps[:-1]):
@@ -66,9 +78,7 @@ def events_by_snap(events: Mapping[str, Any]) -> dict[int, list[Event]]:
         return out
     starts = np.flatnonzero(np.r_[True, snaps[1:] != snaps[:-1]])
     ends = np.r_[starts[1:], len(snaps)]
-    return {
-        int(snaps[a]): rows[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
-    }
+    return {int(snaps[a]): rows[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)}
 
 
 def _objects(values: object, n: int) -> list[object]:
@@ -86,6 +96,7 @@ def format_date(moment: object, lang: Lang) -> str:
     return f"{ts.day} {MONTHS_EN[ts.month - 1]} {ts.year}"
 
 
+@lru_cache(maxsize=65536)
 def event_phrase(activity_type: str, asset: object, lang: Lang) -> str:
     """One event as words: "whitepaper 'Marketing Automation Guide'"."""
     en, de = EVENT_NAMES.get(activity_type, (activity_type.replace("_", " "), activity_type))
@@ -225,4 +236,6 @@ _ONE_PLURAL = re.compile(r"\b1 ((?:\w+ )?)(\w+?)s\b")
 
 def _singular_en(text: str) -> str:
     """ "Visited the pricing page 1 times", "Had 1 sales calls": say it as a person would."""
+    if "1 " not in text:
+        return text
     return _ONE_PLURAL.sub(r"1 \1\2", _ONE_TIMES.sub("once", text))

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     )
     max_request_bytes: int = Field(5_000_000, gt=0, description="Largest accepted request body.")
     workers: int = Field(2, ge=1, le=64, description="HTTP worker processes of the service.")
+    access_log: bool = Field(
+        False,
+        description="BentoML's line per HTTP request (about 0.8 ms of CPU each); every score is "
+        "in the audit log either way.",
+    )
 
     def token_set(self) -> frozenset[str]:
         return frozenset(t.strip() for t in self.api_tokens.split(",") if t.strip())

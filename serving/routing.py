@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from features.quality import QUALITY_FLAGS
 
@@ -24,11 +25,15 @@ GRADES = ("A", "B", "C")
 class TeamRule(BaseModel):
     team: str
     when: dict[str, list[str]] = Field(default_factory=dict)
+    _allowed: dict[str, frozenset[str]] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, _: object) -> None:
+        self._allowed = {
+            key: frozenset(str(v) for v in values) for key, values in self.when.items()
+        }
 
     def matches(self, lead: Mapping[str, object]) -> bool:
-        return all(
-            str(lead.get(key)) in {str(v) for v in allowed} for key, allowed in self.when.items()
-        )
+        return all(str(lead.get(key)) in allowed for key, allowed in self._allowed.items())
 
 
 class NoConsentRules(BaseModel):
@@ -72,6 +77,14 @@ def grade_of(probability: float, cutoffs: Mapping[str, float]) -> str:
         if probability >= cutoffs[grade]:
             return grade
     return "D"
+
+
+def grades_of(probability: np.ndarray, cutoffs: Mapping[str, float]) -> np.ndarray:
+    """:func:`grade_of` for many probabilities at once."""
+    out = np.full(len(probability), "D", dtype=object)
+    for grade in reversed(GRADES):
+        out[probability >= cutoffs[grade]] = grade
+    return out
 
 
 class Route(BaseModel):

@@ -21,7 +21,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from leadscore.settings import Settings
 from serving.auth import BearerAuth, RequestSizeLimit
-from serving.requests import MAX_BATCH, ActivityIn, LeadIn, LeadRequest, request_tables
+from serving.requests import (
+    MAX_BATCH,
+    ActivityIn,
+    Identifier,
+    LeadIn,
+    LeadRequest,
+    request_tables,
+)
 from serving.runtime import Runtime
 from serving.scorer import Scorer, ScoreResult
 
@@ -58,7 +65,12 @@ class ModelUnavailable(BentoMLException):
     error_code = HTTPStatus.SERVICE_UNAVAILABLE
 
 
-@bentoml.service(name="leadscore", traffic={"timeout": 60}, workers=Settings().workers)
+@bentoml.service(
+    name="leadscore",
+    traffic={"timeout": 60},
+    workers=Settings().workers,
+    logging={"access": {"enabled": Settings().access_log}},
+)
 class LeadScore:
     def __init__(self) -> None:
         self.settings = Settings()
@@ -91,11 +103,18 @@ class LeadScore:
         self,
         lead: LeadIn | None = None,
         activities: list[ActivityIn] = Field(default_factory=list, max_length=5000),
-        lead_id: str | None = Field(None, min_length=1, max_length=200),
+        lead_id: Identifier | None = None,
         lang: str | None = Field(None, pattern="^(en|de)$"),
     ) -> ScoreResult:
         """Score one lead: send it with its activities, or the lead_id of a lead in the store."""
-        request = _parse(LeadRequest, {"lead": lead, "activities": activities, "lead_id": lead_id})
+        if (lead is None) == (lead_id is None):
+            raise InvalidArgument(
+                json.dumps(
+                    [{"loc": [], "msg": "give either 'lead' (with 'activities') or 'lead_id'"}]
+                )
+            )
+        # BentoML has validated each field already; the request only bundles them.
+        request = LeadRequest.model_construct(lead=lead, activities=activities, lead_id=lead_id)
         return self._score_many([request], lang, prefix="")[0]
 
     @bentoml.api(route="/score_batch")
@@ -148,19 +167,6 @@ class LeadScore:
                 results[result.lead_id] = result
         order = [item.lead.lead_id if item.lead else item.lead_id for item in items]
         return [results[i] for i in order]
-
-
-def _parse(model: type[LeadRequest], data: dict[str, Any]) -> LeadRequest:
-    from pydantic import ValidationError
-
-    try:
-        return model.model_validate(
-            {k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in data.items()}
-        )
-    except ValidationError as error:
-        raise InvalidArgument(
-            json.dumps(error.errors(include_url=False, include_input=False), default=str)
-        ) from error
 
 
 def _add_middleware() -> None:

@@ -253,7 +253,9 @@ class LeadModel:
         return encode_frame(features, self.columns, self.categories)
 
     def _threads(self, matrix: np.ndarray) -> int:
-        return 1 if len(matrix) <= 16 else self.num_threads
+        """One thread for a request's few rows; every core (0) for a batch, where prediction,
+        unlike training on a shared machine, scales with them."""
+        return 1 if len(matrix) <= 16 else 0
 
     def predict_raw(self, matrix: np.ndarray) -> np.ndarray:
         """The margin (log-odds for LightGBM, points for the rules model)."""

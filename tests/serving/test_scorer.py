@@ -20,7 +20,7 @@ from serving.audit import AuditLog
 from serving.reasons import ReasonGroups, group_of, top_reasons
 from serving.routing import load_routing
 from serving.scorer import ModelRef, Scorer
-from training.registry import load_champion
+from training.registry import load_version
 
 COLUMNS = (
     "pricing_page_view_7d",
@@ -34,9 +34,10 @@ COLUMNS = (
 
 @pytest.fixture(scope="module")
 def scorer(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Scorer:
-    model, info = load_champion(Settings(models_dir=models_dir))
+    # version 1, the champion the CLI trained (the reload tests register others after it)
+    model = load_version(Settings(models_dir=models_dir), "1")
     audit = AuditLog(f"sqlite:///{tmp_path_factory.mktemp('audit') / 'audit.db'}")
-    return Scorer(model, ModelRef(info.name, str(info.version)), load_routing(), audit)
+    return Scorer(model, ModelRef("leadscore", "1"), load_routing(), audit)
 
 
 def test_a_batch_gives_each_lead_what_scoring_it_alone_gives(
