@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -26,16 +27,27 @@ logger = logging.getLogger("leadscore.runtime")
 
 @dataclass
 class LeadStore:
-    """Leads known to the service, so the CRM may send just a ``lead_id``."""
+    """Leads known to the service, so the CRM may send just a ``lead_id``.
+
+    A folder store is read again when its files change (checked with the champion); a database
+    store is read at start and with each new champion.
+    """
 
     tables: CRMTables
     person: pd.Series
+    source: str = ""
+    stamp: object = None
 
     @classmethod
     def load(cls, source: str, config: FeatureConfig) -> LeadStore:
+        stamp = source_stamp(source)
         tables = load_tables(source)
         leads = tables.leads.drop_duplicates("lead_id").set_index("lead_id", drop=False)
-        return cls(tables, person_of(leads, config))
+        return cls(tables, person_of(leads, config), source, stamp)
+
+    def changed(self) -> bool:
+        stamp = source_stamp(self.source)
+        return stamp is not None and stamp != self.stamp
 
     @property
     def known_ids(self) -> pd.Index:
@@ -74,7 +86,7 @@ class Runtime:
                     self.audit,
                     self.settings.language,
                 )
-                if self.settings.data and self.store is None:
+                if self.settings.data:
                     self.store = LeadStore.load(self.settings.data, model.feature_config)
             except Exception as error:
                 self.last_error = f"{type(error).__name__}: {error}"
@@ -84,6 +96,21 @@ class Runtime:
             self.last_error = None
             logger.info("serving %s version %s", info.name, info.version)
             return True
+
+    def refresh_store(self) -> bool:
+        """Read the lead store again if its files changed; keep the old one if that fails."""
+        store, scorer = self.store, self.scorer
+        if store is None or scorer is None or not store.changed():
+            return False
+        try:
+            fresh = LeadStore.load(store.source, scorer.model.feature_config)
+        except Exception as error:
+            self.last_error = f"lead store not reloaded: {type(error).__name__}: {error}"
+            logger.warning("lead store not reloaded, keeping the current one: %s", error)
+            return False
+        self.store = fresh
+        logger.info("lead store reloaded from %s (%d leads)", fresh.source, len(fresh.known_ids))
+        return True
 
     def describe(self) -> dict[str, Any]:
         scorer = self.scorer
@@ -103,3 +130,13 @@ class Runtime:
             "metrics": model.metrics,
             "last_reload_error": self.last_error,
         }
+
+
+def source_stamp(source: str) -> object:
+    """What changes when a folder's files change (names, sizes, modification times); None for
+    a database URL."""
+    path = Path(source)
+    if not path.exists():
+        return None
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    return tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)

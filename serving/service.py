@@ -83,7 +83,8 @@ class LeadScore:
 
     def _watch(self) -> None:
         while not self._stop.wait(self.settings.reload_seconds):
-            self.runtime.try_reload()
+            if not self.runtime.try_reload():
+                self.runtime.refresh_store()
 
     def __is_ready__(self) -> bool:
         return self.runtime.scorer is not None

@@ -111,3 +111,30 @@ def test_grouped_reasons_add_up_to_the_row(scorer: Scorer, crm: CRMTables) -> No
     assert (
         pd.Series([group_of(c) for c in scorer.model.columns]).nunique() == groups.matrix.shape[1]
     )
+
+
+def test_the_lead_store_follows_its_folder_and_survives_a_broken_file(
+    scorer: Scorer, crm_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from serving.runtime import LeadStore, Runtime
+
+    folder = tmp_path / "crm"
+    shutil.copytree(crm_dir, folder)
+    runtime = Runtime(Settings(models_dir=tmp_path / "models", data=str(folder)))
+    runtime.scorer = scorer
+    runtime.store = LeadStore.load(str(folder), scorer.model.feature_config)
+    assert not runtime.refresh_store()  # nothing changed
+
+    leads = pd.read_parquet(folder / "leads.parquet")
+    new = leads.head(1).assign(lead_id="L-NEW-1", email="new.lead@example.org")
+    pd.concat([leads, new]).to_parquet(folder / "leads.parquet", index=False)
+    assert "L-NEW-1" not in runtime.store.known_ids
+    assert runtime.refresh_store()
+    assert "L-NEW-1" in runtime.store.known_ids
+
+    (folder / "leads.parquet").write_text("not parquet")
+    assert not runtime.refresh_store()
+    assert "L-NEW-1" in runtime.store.known_ids  # the last good store keeps serving
+    assert "lead store not reloaded" in (runtime.last_error or "")
