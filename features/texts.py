@@ -227,7 +227,7 @@ def render_reason(
     template = spec.template(lang, "missing" if _missing(value) else direction)
     wanted = _placeholders(template)
     text = template.format(**reason_context(feature, value, lead, events, lang, wanted))
-    return _singular_en(text) if lang == "en" else text
+    return _singular_en(text) if lang == "en" else _singular_de(text)
 
 
 _ONE_TIMES = re.compile(r"\b1 times\b")
@@ -239,3 +239,37 @@ def _singular_en(text: str) -> str:
     if "1 " not in text:
         return text
     return _ONE_PLURAL.sub(r"1 \1\2", _ONE_TIMES.sub("once", text))
+
+
+_DE_SINGULAR = {
+    "Webseiten": "Webseite",
+    "Webinare": "Webinar",
+    "Webinaren": "Webinar",
+    "Nurture-E-Mails": "Nurture-E-Mail",
+    "E-Mails": "E-Mail",
+    "Formulare": "Formular",
+    "Messen": "Messe",
+    "Mailings": "Mailing",
+    "Workshops": "Workshop",
+    "Vertriebstelefonate": "Vertriebstelefonat",
+    "Termine": "Termin",
+    "Aktionen": "Aktion",
+    "Inhalten": "Inhalt",
+    "Tagen": "Tag",
+}
+_DE_ONE = re.compile(r"\b1 (verschiedenen )?([\w-]+)")
+
+
+def _singular_de(text: str) -> str:
+    """ "1 Webinaren", "vor 1 Tagen", "1-mal": the German forms for one."""
+    if "1" not in text:
+        return text
+    text = re.sub(r"(?<![\d,.])\b1-mal\b", "einmal", text)
+
+    def one(match: re.Match[str]) -> str:
+        word = match.group(2)
+        if word not in _DE_SINGULAR:
+            return match.group(0)
+        return f"1 {'' if match.group(1) is None else 'einzigen '}{_DE_SINGULAR[word]}"
+
+    return _DE_ONE.sub(one, text)

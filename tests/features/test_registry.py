@@ -101,3 +101,17 @@ def test_english_reasons_use_the_singular_for_one() -> None:
     pricing = Event(pd.Timestamp("2026-11-20"), "pricing_page_view", None, None, 2.0)
     text = render_reason("n_pricing_page_view_7d", 1.0, "up", {}, [pricing], "en")
     assert text.startswith("Visited the pricing page once in the last 7 days")
+
+
+def test_german_reasons_use_the_singular_for_one() -> None:
+    webinar = Event(pd.Timestamp("2026-11-20"), "webinar_attended", "Webinar: CRM", None, 2.0)
+    text = render_reason("n_webinar_attended_30d", 1.0, "up", {}, [webinar], "de")
+    assert text.startswith("Hat in den letzten 30 Tagen an 1 Webinar teilgenommen")
+    pricing = Event(pd.Timestamp("2026-11-20"), "pricing_page_view", None, None, 2.0)
+    text = render_reason("n_pricing_page_view_7d", 1.0, "up", {}, [pricing], "de")
+    assert text.startswith("Hat die Preisseite in den letzten 7 Tagen einmal besucht")
+    assert render_reason("days_since_last_activity", 1.0, "down", {}, [], "de") == (
+        "Seit 1 Tag keine Aktivität"
+    )
+    text = render_reason("n_webinar_attended_30d", 3.0, "up", {}, [webinar], "de")
+    assert "an 3 Webinaren teilgenommen" in text
