@@ -411,9 +411,16 @@ def load_tables(source: str | Path) -> CRMTables:
 
 
 def read_tabular(
-    source: str | Path, label: str, id_column: str | None = None, time_column: str | None = None
+    source: str | Path,
+    label: str,
+    id_column: str | None = None,
+    time_column: str | None = None,
+    without_label: bool = False,
 ) -> tuple[TabularData | None, list[Problem]]:
-    """A one-row-per-lead export: the label must be binary, the ids unique."""
+    """A one-row-per-lead export: the label must be binary, the ids unique.
+
+    ``without_label``: new leads to score; the label column may be absent (and is not read).
+    """
     path = Path(source)
     table = path.name
     if not path.is_file():
@@ -425,22 +432,25 @@ def read_tabular(
     if frame is None:
         return None, problems
     frame = frame.reset_index(drop=True)
-    for column in (label, id_column, time_column):
+    for column in (None if without_label else label, id_column, time_column):
         if column and column not in frame.columns:
             problems.append(Problem(table, "column is missing", column=column))
     if problems:
         return None, problems
-    labels = _coerce_bool(frame[label])
-    for row in _rows(labels.isna()):
-        problems.append(
-            Problem(
-                table,
-                f"label {frame[label].iloc[row - 1]!r} is not 0/1 or true/false",
-                row=int(row),
-                column=label,
+    if without_label:
+        frame = frame.drop(columns=[label], errors="ignore")
+    else:
+        labels = _coerce_bool(frame[label])
+        for row in _rows(labels.isna()):
+            problems.append(
+                Problem(
+                    table,
+                    f"label {frame[label].iloc[row - 1]!r} is not 0/1 or true/false",
+                    row=int(row),
+                    column=label,
+                )
             )
-        )
-    frame[label] = labels
+        frame[label] = labels
     if id_column:
         ids = _as_text(frame[id_column])
         for row in _rows(ids.duplicated(keep="first") & ids.notna()):

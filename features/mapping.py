@@ -275,15 +275,17 @@ def _rows(mask: pd.Series) -> np.ndarray:
     return np.flatnonzero(mask.to_numpy(bool))[:MAX_PROBLEMS_PER_CHECK] + 1
 
 
-def _missing_columns(mapping: Mapping, columns: list[str], table: str) -> list[str]:
+def _missing_columns(
+    mapping: Mapping, columns: list[str], table: str, without_label: bool = False
+) -> list[str]:
     """Every column the mapping names must exist; each problem names its key."""
     present = set(columns)
     named: list[tuple[str, str]] = []
     if mapping.id:
         named.append(("id", mapping.id))
-    if mapping.label.column:
+    if mapping.label.column and not without_label:
         named.append(("label.column", mapping.label.column))
-    if mapping.label.join:
+    if mapping.label.join and not without_label:
         named.append(("label.join.on", mapping.label.join.on or mapping.id or ""))
     if mapping.time and mapping.time.column:
         named.append(("time.column", mapping.time.column))
@@ -414,8 +416,12 @@ def apply_mapping(
     source: str | Path | pd.DataFrame,
     mapping: Mapping | dict[str, Any] | str | Path,
     base_dir: str | Path | None = None,
+    without_label: bool = False,
 ) -> TabularData:
     """The export as :class:`TabularData`: typed features, ``lead_id``, the label, the time.
+
+    ``without_label``: new leads to score, whose outcome is not known yet; the label is neither
+    required nor read (a label column that is there is still no feature).
 
     ``source`` is the export file or an already-read frame (cells as text or values);
     ``mapping`` a :class:`Mapping`, a mapping file, or the parsed YAML as a dict;
@@ -441,14 +447,14 @@ def apply_mapping(
 
     unknown = [
         f"rename.{old}: column {old!r} is not in {table} {_close(old, list(raw.columns))}"
-        for old in mapping.rename
-        if old not in raw.columns
+        for old, new in mapping.rename.items()
+        if old not in raw.columns and not (without_label and new == mapping.label.column)
     ]
     if unknown:
         raise MappingError(unknown, where)
     raw = raw.rename(columns=mapping.rename)
     columns = [str(c) for c in raw.columns]
-    problems = _missing_columns(mapping, columns, table)
+    problems = _missing_columns(mapping, columns, table, without_label)
     features = _feature_columns(mapping, columns) if not problems else []
     label_name = mapping.label.output_name
     problems += [
@@ -515,7 +521,9 @@ def apply_mapping(
     else:
         out["lead_id"] = pd.Series([f"row-{i + 1}" for i in range(len(raw))], dtype=STRING)
 
-    if mapping.label.join:
+    if without_label:
+        pass
+    elif mapping.label.join:
         out[label_name] = _label_from_join(cells, mapping.label.join, mapping.id, folder)
     else:
         labels, found = _label_from_column(cells[mapping.label.column], mapping.label, table)
@@ -538,7 +546,8 @@ def apply_mapping(
                 out[name] = values
     if data_problems:
         raise ContractError(data_problems)
-    out[label_name] = out[label_name].astype(bool)
+    if not without_label:
+        out[label_name] = out[label_name].astype(bool)
     out.attrs["categorical"] = categorical
     out.attrs["mapping"] = mapping.model_dump(mode="json")
     return TabularData(out, label=label_name, id_column="lead_id", time_column=time_column)

@@ -138,48 +138,99 @@ def _write(frame: pd.DataFrame, out: Path) -> None:
 def score_tabular(
     data: str, mapping: Path | None, label: str | None, id_column: str | None
 ) -> pd.DataFrame:
-    """A plain export scored by the ``leadscore-tabular`` champion, reasons as column values.
+    """A plain export scored by the ``leadscore-tabular`` champion: score, grade, route and
+    reasons, each score written to the audit log before the file is.
 
-    An export has no events to cite, so a reason names the column and its value.
+    New leads have no label yet, so the label column may be missing. An export has no events
+    to cite, so a reason names the column and its value.
     """
+    import uuid
+
     import numpy as np
     import pandas as pd
 
     from leadscore.settings import Settings
-    from serving.reasons import check_additivity
+    from serving.audit import AuditLog, now_utc
+    from serving.reasons import ReasonGroups, check_additivity, top_reasons
+    from serving.routing import load_routing, route_lead
     from training.registry import RegistryError, load_champion
     from training.tabular import TABULAR_MODEL_NAME, feature_frame, read_table
 
+    settings = Settings()
     try:
-        model, info = load_champion(Settings(), name=TABULAR_MODEL_NAME)
+        model, info = load_champion(settings, name=TABULAR_MODEL_NAME)
     except RegistryError as error:
         err_console.print(f"[red]{error}[/red]")
         raise typer.Exit(code=1) from error
-    table = read_table(data, label, id_column, None, mapping)
+    table = read_table(data, label, id_column, None, mapping, without_label=True)
     features, _ = feature_frame(table)
+    missing = [c for c in model.columns if c not in features.columns]
+    if missing:
+        err_console.print(
+            f"[red]{data} lacks columns the tabular champion was trained on: {missing[:5]}[/red]"
+        )
+        raise typer.Exit(code=1)
     matrix = model.encode(features)
     raw = model.predict_raw(matrix)
     probability = model.calibrator.transform(raw)
+    scores = model.score(probability)
+    grades = model.grade(probability)
     contributions = model.contributions(matrix)
     check_additivity(contributions, raw)
-    reasons = []
-    for i in range(len(matrix)):
-        row = contributions[i, : len(model.columns)]
-        top = np.argsort(-np.abs(row))[:4]
-        reasons.append(
-            " | ".join(
-                f"{model.columns[j]} = {features.iloc[i][model.columns[j]]} ({row[j]:+.2f})"
-                for j in top
-                if row[j] != 0
-            )
+    picked, totals = top_reasons(
+        contributions[:, : len(model.columns)], ReasonGroups.of(tuple(model.columns))
+    )
+    routing = load_routing(settings.routing_file)
+    values = features[model.columns].astype(object).where(features[model.columns].notna(), None)
+    rows = values.to_dict("records")
+    lead_ids = table.frame["lead_id"].astype(str).tolist()
+    request_id, scored_at = uuid.uuid4().hex, now_utc()
+    records, out = [], []
+    for i, (lead_id, row) in enumerate(zip(lead_ids, rows, strict=True)):
+        reasons = [
+            {
+                "feature": model.columns[c],
+                "contribution": round(float(t), 6),
+                "text": f"{model.columns[c]} = {row[model.columns[c]]}",
+            }
+            for c, t in zip(picked[i], totals[i], strict=True)
+            if c >= 0
+        ]
+        route = route_lead(row, str(grades[i]), [], routing)
+        records.append(
+            {
+                "request_id": request_id,
+                "lead_id": lead_id,
+                "scored_at": scored_at,
+                "model_name": TABULAR_MODEL_NAME,
+                "model_version": str(info.version),
+                "probability": round(float(probability[i]), 6),
+                "score": int(scores[i]),
+                "grade": str(grades[i]),
+                "action": route.action,
+                "route": route.model_dump(),
+                "reasons": reasons,
+                "quality_flags": [],
+                "features": {
+                    k: v if isinstance(v, str) else float(v)
+                    for k, v in row.items()
+                    if v is not None
+                },
+                "handover_note": "",
+            }
         )
+        out.append(" | ".join(f"{r['text']} ({r['contribution']:+.2f})" for r in reasons))
+    AuditLog(settings.audit_url()).write(records)
     return pd.DataFrame(
         {
-            "lead_id": table.frame["lead_id"].to_numpy(),
+            "lead_id": lead_ids,
             "probability": np.round(probability, 6),
-            "score": model.score(probability),
-            "grade": model.grade(probability),
-            "reasons": reasons,
+            "score": scores,
+            "grade": grades,
+            "action": [r["action"] for r in records],
+            "team": [r["route"]["team"] for r in records],
+            "track": [r["route"]["track"] for r in records],
+            "reasons": out,
             "model_version": info.version,
         }
     )

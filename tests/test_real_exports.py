@@ -42,3 +42,30 @@ def test_export_trains_and_scores_with_its_mapping(
     assert scores["probability"].between(0, 1).all()
     assert set(scores["grade"]) <= {"A", "B", "C", "D"}
     assert scores["reasons"].str.contains(r"\(\+|\(-", regex=True).any()
+
+    # New leads have no outcome yet: the same export without its label scores, and every
+    # score is in the audit log.
+    from features.mapping import load_mapping
+    from leadscore.settings import Settings
+    from serving.audit import AuditLog
+
+    spec = load_mapping(mapping)
+    delimiter = spec.read.delimiter or ","
+    fresh = pd.read_csv(EXPORTS[name], sep=delimiter, dtype=str, keep_default_na=False).head(300)
+    fresh = fresh.drop(columns=[spec.label.column] if spec.label.column else [])
+    new_leads = tmp_path / "new" / EXPORTS[name].name
+    new_leads.parent.mkdir()
+    fresh.to_csv(new_leads, sep=delimiter, index=False)
+    log = AuditLog(Settings().audit_url())
+    before = log.count()
+    out = tmp_path / "new_scores.csv"
+    scored = runner.invoke(
+        app, ["score", str(new_leads), "--mapping", str(mapping), "--out", str(out)]
+    )
+    assert scored.exit_code == 0, scored.output
+    new_scores = pd.read_csv(out)
+    assert len(new_scores) == 300
+    assert set(new_scores["action"]) <= {"sales", "nurture", "review"}
+    assert log.count() == before + 300
+    first = log.history(str(new_scores["lead_id"].iloc[0]))
+    assert first["model_name"].iloc[-1] == "leadscore-tabular"

@@ -151,17 +151,21 @@ def read_table(
     id_column: str | None,
     time_column: str | None,
     mapping: Path | None,
+    without_label: bool = False,
 ) -> TabularData:
-    """Through a column mapping if given (``features.mapping``), else as a plain CSV export."""
+    """Through a column mapping if given (``features.mapping``), else as a plain CSV export.
+
+    ``without_label``: new leads to score, whose label column may be missing.
+    """
     from features.loaders import ContractError, read_tabular
 
     if mapping is not None:
         from features.mapping import apply_mapping
 
-        return apply_mapping(source, mapping)
+        return apply_mapping(source, mapping, without_label=without_label)
     if label is None:
         raise ValueError("tabular mode needs --label or a --mapping that declares the label")
-    data, problems = read_tabular(source, label, id_column, time_column)
+    data, problems = read_tabular(source, label, id_column, time_column, without_label)
     if problems or data is None:
         raise ContractError(problems)
     if id_column and id_column != data.id_column:

@@ -63,6 +63,19 @@ def test_a_mapping_turns_an_export_into_tabular_data() -> None:
     assert feature_names(data) == ["industry", "Employees", "Postcode", "Created_weekday"]
 
 
+def test_new_leads_without_an_outcome_map_for_scoring() -> None:
+    """Scoring reads leads whose outcome is not known yet: no label column needed."""
+    fresh = export().drop(columns=["Kunde"])
+    with pytest.raises(MappingError) as error:
+        apply_mapping(fresh, MAPPING)
+    assert any(p.startswith("rename.Kunde") for p in problems_of(error))
+    data = apply_mapping(fresh, MAPPING, without_label=True)
+    assert "customer" not in data.frame.columns
+    assert feature_names(data) == ["industry", "Employees", "Postcode", "Created_weekday"]
+    labelled = apply_mapping(export(), MAPPING, without_label=True)
+    assert feature_names(labelled) == feature_names(data)  # a label that is there is no feature
+
+
 def test_features_can_be_chosen_and_positive_values_named() -> None:
     mapping = {
         "label": {"column": "Kunde", "positive": ["ja"]},
