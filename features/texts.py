@@ -158,6 +158,69 @@ def _placeholders(template: str) -> tuple[str, ...]:
     return tuple(name for _, name, _, _ in string.Formatter().parse(template) if name)
 
 
+class _Cited(NamedTuple):
+    """What one reason is about; each placeholder below reads what it needs from it."""
+
+    feature: str
+    value: object
+    lead: Mapping[str, object]
+    events: Sequence[Event]
+    lang: Lang
+    known: bool
+    plain: str | None
+
+
+def _of_types(c: _Cited, types: tuple[str, ...]) -> list[Event]:
+    return [e for e in c.events if e.activity_type in types]
+
+
+def _actions(c: _Cited) -> str:
+    marketing = _of_types(c, MARKETING_ACTIONS)[:3][::-1]
+    return _join([event_phrase(e.activity_type, e.asset, c.lang) for e in marketing], c.lang) or "—"
+
+
+def _assets(c: _Cited) -> str:
+    if c.feature == "physical_touches":
+        return _quoted_assets(_of_types(c, PHYSICAL), c.lang)
+    return _quoted_assets(_relevant(c.feature, c.events), c.lang)
+
+
+def _last(c: _Cited) -> str:
+    relevant = _relevant(c.feature, c.events)
+    return format_date(relevant[0].occurred_at if relevant else None, c.lang)
+
+
+def _intent(c: _Cited) -> str:
+    found = _of_types(c, HIGH_INTENT)
+    return _dated(found[0], c.lang) if found else "—"
+
+
+def _value(c: _Cited) -> str:
+    if c.known:
+        return c.plain or "0"
+    return "—" if _missing(c.value) else _label(c.value)
+
+
+_PLACEHOLDERS: dict[str, Callable[[_Cited], str]] = {
+    "n": lambda c: c.plain or "0",
+    "days": lambda c: f"{float(c.value):.0f}" if c.known else "—",  # type: ignore[arg-type]
+    "value": _value,
+    "pct": lambda c: f"{float(c.value):.0%}" if c.known else "—",  # type: ignore[arg-type]
+    "last": _last,
+    "assets": _assets,
+    "recent": lambda c: _dated(c.events[0], c.lang) if c.events else "—",
+    "intent": _intent,
+    "actions": _actions,
+    "topics": lambda c: (
+        ", ".join(list(dict.fromkeys(e.topic for e in c.events if e.topic))[:4]) or "—"
+    ),
+    "created": lambda c: format_date(c.lead.get("created_at"), c.lang),
+    "title": lambda c: _field(c.lead, "job_title"),
+    "email_domain": lambda c: _field(c.lead, "email_domain"),
+    "flags": lambda c: "; ".join(c.lead.get("quality_texts") or []) or "—",  # type: ignore[arg-type]
+}
+
+
 def reason_context(
     feature: str,
     value: object,
@@ -173,45 +236,9 @@ def reason_context(
     numeric = isinstance(value, int | float | np.number) and not isinstance(value, bool)
     known = numeric and not _missing(value)
     plain = _number(float(value)) if known else None  # type: ignore[arg-type]
-
-    def of_types(types: tuple[str, ...]) -> list[Event]:
-        return [e for e in events if e.activity_type in types]
-
-    def actions() -> str:
-        marketing = of_types(MARKETING_ACTIONS)[:3][::-1]
-        return _join([event_phrase(e.activity_type, e.asset, lang) for e in marketing], lang) or "—"
-
-    def assets() -> str:
-        chosen = of_types(PHYSICAL) if feature == "physical_touches" else _relevant(feature, events)
-        return _quoted_assets(chosen, lang)
-
-    def last() -> str:
-        relevant = _relevant(feature, events)
-        return format_date(relevant[0].occurred_at if relevant else None, lang)
-
-    def intent() -> str:
-        found = of_types(HIGH_INTENT)
-        return _dated(found[0], lang) if found else "—"
-
-    makers: dict[str, Callable[[], str]] = {
-        "n": lambda: plain or "0",
-        "days": lambda: f"{float(value):.0f}" if known else "—",  # type: ignore[arg-type]
-        "value": lambda: plain if known else ("—" if _missing(value) else _label(value)),
-        "pct": lambda: f"{float(value):.0%}" if known else "—",  # type: ignore[arg-type]
-        "last": last,
-        "assets": assets,
-        "recent": lambda: _dated(events[0], lang) if events else "—",
-        "intent": intent,
-        "actions": actions,
-        "topics": lambda: (
-            ", ".join(list(dict.fromkeys(e.topic for e in events if e.topic))[:4]) or "—"
-        ),
-        "created": lambda: format_date(lead.get("created_at"), lang),
-        "title": lambda: _field(lead, "job_title"),
-        "email_domain": lambda: _field(lead, "email_domain"),
-        "flags": lambda: "; ".join(lead.get("quality_texts") or []) or "—",  # type: ignore[arg-type]
-    }
-    return {name: makers[name]() for name in (wanted if wanted is not None else makers)}
+    cited = _Cited(feature, value, lead, events, lang, known, plain)
+    names = wanted if wanted is not None else _PLACEHOLDERS
+    return {name: _PLACEHOLDERS[name](cited) for name in names}
 
 
 def render_reason(
