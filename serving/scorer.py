@@ -8,6 +8,7 @@ same score, reasons and route wherever it is scored. Features come from the shar
 from __future__ import annotations
 
 import gc
+import math
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -367,10 +368,12 @@ def _iso_texts(moments: np.ndarray) -> list[str]:
 
 
 def _plain(value: object) -> object:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
+    """A feature value as JSON can hold it: NaN and infinities (which a client may send as an
+    extra field) are stored as null rather than failing the audit write."""
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return None
     return value if isinstance(value, int | float | str | bool) else str(value)
 
 

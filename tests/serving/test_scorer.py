@@ -138,3 +138,16 @@ def test_the_lead_store_follows_its_folder_and_survives_a_broken_file(
     assert not runtime.refresh_store()
     assert "L-NEW-1" in runtime.store.known_ids  # the last good store keeps serving
     assert "lead store not reloaded" in (runtime.last_error or "")
+
+
+def test_non_finite_feature_values_are_audited_as_null(scorer: Scorer, crm: CRMTables) -> None:
+    lead_ids = crm.leads["lead_id"].head(2).tolist()
+    moment = crm.activities["occurred_at"].max()
+    features = build_features(crm.for_leads(lead_ids), as_of=moment)
+    numeric = next(c for c in scorer.model.columns if features[c].dtype == float)
+    features[numeric] = [np.inf, np.nan]
+    events = explain_events(crm, features, scorer.model.feature_config)
+    results = scorer.score_features(features, events, crm.leads, "en")
+    records = scorer.audit_records(results, features)
+    assert scorer.audit.write(records) == 2
+    assert records[0]["features"][numeric] is None
