@@ -17,20 +17,28 @@ only and its flagged columns are dropped for every model.
 
 Models, all on the same rows and columns:
 
-* **LightGBM (ours)**: :func:`training.train.fit_and_evaluate`, i.e. the booster with early
-  stopping and isotonic calibration that ``leadscore train --label`` fits, with the drift
-  default below;
+* **ours**: :func:`training.train.fit_and_evaluate`, i.e. what ``leadscore train --label``
+  fits: LightGBM, logistic regression and logistic regression with boosted trees on top, of
+  which the calibration slice keeps one (:mod:`training.families`; the report names the family
+  per dataset), calibrated on that slice, with the drift default below;
 * **logistic regression**: the baseline ``fit_and_evaluate`` fits beside it;
 * **points model**: hand-written rules per dataset (``examples/*.rules.yaml``), calibrated on
   the same calibration slice;
-* two contrast rows: LightGBM *with* the flagged columns (what leakage does to the numbers), and
-  LightGBM with fixed 15 % valid/cal slices (the setting the drift default replaces).
+* contrast rows: LightGBM alone (the family choice switched off), ours *with* the flagged
+  columns (what leakage does to the numbers), and LightGBM alone with fixed 15 % valid/cal
+  slices (the setting the drift default replaces).
 
 Drift default (chosen on validation windows before the test window, never on it): under a
 time split the ``valid`` and ``cal`` slices are as small as their job allows, the newest rows
 holding 200 positives, between 5 % and 15 %, so the model learns from rows as close to the
 test window as possible. See :func:`training.split.recency_shares` and
 :func:`training.tabular.calibration_for`, which this benchmark calls.
+
+Family choice (also made before the test window): the training path fits LightGBM, logistic
+regression and logistic regression with boosted trees on top, and keeps the one with the lowest
+log-loss on the calibration slice, preferring fewer trees unless more trees win by over one
+standard error (:func:`training.families.choose`). The report names the family per dataset and
+the loss of each candidate; ``quality.csv`` names it per fold.
 """
 
 from __future__ import annotations
@@ -62,6 +70,10 @@ EXAMPLES = ROOT / "examples"
 RESULTS = ROOT / "benchmarks" / "results"
 FOLDS = 5
 AUC_TOLERANCE = 0.005
+# Gaps this small are floating-point rounding (the same model computed two ways), not "worse".
+FLOAT_NOISE = 1e-9
+OURS = "ours (family chosen on cal)"
+LIGHTGBM_ALONE = "LightGBM alone"
 METRICS = (
     ("roc_auc", "ROC-AUC", "{:.3f}"),
     ("pr_auc", "PR-AUC", "{:.3f}"),
@@ -116,6 +128,8 @@ class SplitResult:
     dropped: dict[str, str]
     paired: np.ndarray
     calibration: str
+    family: str
+    family_losses: dict[str, float]
 
 
 @dataclass
@@ -133,6 +147,7 @@ class Outcome:
     calibration: str
     gaps: dict[str, float]
     seconds: float
+    families: list[tuple[str, dict[str, float]]]
 
 
 # --------------------------------------------------------------------------- protocol pieces
@@ -192,25 +207,29 @@ def evaluate_split(
     paired = np.column_stack(
         [labels, result.test_probabilities["lightgbm"], result.test_probabilities["logistic"]]
     )
+    lightgbm = dataclasses.replace(config, families=("lightgbm",))
     scores = {
-        "LightGBM (ours)": result.metrics["lightgbm"],
+        OURS: result.metrics["lightgbm"],
         "logistic regression": result.metrics["logistic"],
         "points model": metrics(labels, points_scores(dataset, honest, config), honest.sales_share),
+        LIGHTGBM_ALONE: fit_and_evaluate(honest, lightgbm).metrics["lightgbm"],
     }
     if contrast is not None:
         shares = dataclasses.replace(
             contrast.split, test_share=config.split.test_share, seed=config.split.seed
         )
-        fixed_config = dataclasses.replace(config, split=shares)
+        fixed_config = dataclasses.replace(lightgbm, split=shares)
         fixed = prepare_tabular(data, fixed_config)
         fixed = dataclasses.replace(fixed, columns=kept)
-        scores["LightGBM, fixed 15 % valid/cal (old default)"] = fit_and_evaluate(
+        scores["LightGBM alone, fixed 15 % valid/cal (old default)"] = fit_and_evaluate(
             fixed, fixed_config
         ).metrics["lightgbm"]
     if dropped:
         leaky = fit_and_evaluate(prepared, config).metrics["lightgbm"]
-        scores["LightGBM incl. flagged columns (leaky)"] = leaky
-    return SplitResult(scores, report, dropped, paired, config.calibration)
+        scores["ours incl. flagged columns (leaky)"] = leaky
+    model = result.model
+    losses = dict(model.params.get("family_cal_logloss", {}))
+    return SplitResult(scores, report, dropped, paired, config.calibration, model.kind, losses)
 
 
 def paired_bootstrap(paired: np.ndarray, draws: int = 1000, seed: int = 0) -> dict[str, float]:
@@ -279,7 +298,13 @@ def run_dataset(dataset: Dataset, config: TrainConfig) -> Outcome:
     for model in models:
         means[model]["roc_auc_sd"] = float(np.std([f[model]["roc_auc"] for f in per_fold]))
     folds = [
-        {"dataset": dataset.name, "fold": i, "model": m, **{k: f[m][k] for k in keys}}
+        {
+            "dataset": dataset.name,
+            "fold": i,
+            "model": m,
+            **{k: f[m][k] for k in keys},
+            "family": splits[i].family if m == OURS else "",
+        }
         for i, f in enumerate(per_fold)
         for m in models
     ]
@@ -295,10 +320,16 @@ def run_dataset(dataset: Dataset, config: TrainConfig) -> Outcome:
         "/".join(sorted({split.calibration for split in splits})),
         paired_bootstrap(np.vstack([split.paired for split in splits])),
         time.perf_counter() - start,
+        [(split.family, split.family_losses) for split in splits],
     )
 
 
 # --------------------------------------------------------------------------- reporting
+
+
+def brier_text(gap: float) -> str:
+    """Four decimals, or the exact size of a gap that four decimals would show as zero."""
+    return f"{gap:+.4f}" if gap == 0 or abs(gap) >= 5e-5 else f"{gap:+.1e}"
 
 
 def verdict(outcome: Outcome) -> tuple[bool, str]:
@@ -307,10 +338,10 @@ def verdict(outcome: Outcome) -> tuple[bool, str]:
     The mean-over-folds numbers decide; the 90 % bootstrap interval of each gap says whether a
     failed check is more than the noise of the test rows.
     """
-    ours, logistic = outcome.scores["LightGBM (ours)"], outcome.scores["logistic regression"]
+    ours, logistic = outcome.scores[OURS], outcome.scores["logistic regression"]
     auc_gap = ours["roc_auc"] - logistic["roc_auc"]
     brier_gap = ours["brier"] - logistic["brier"]
-    ok_auc, ok_brier = auc_gap >= -AUC_TOLERANCE, brier_gap <= 0
+    ok_auc, ok_brier = auc_gap >= -AUC_TOLERANCE, brier_gap <= FLOAT_NOISE
     g = outcome.gaps
 
     def judged(ok: bool, interval_reaches_zero: bool) -> str:
@@ -320,11 +351,22 @@ def verdict(outcome: Outcome) -> tuple[bool, str]:
 
     text = (
         f"ROC-AUC {auc_gap:+.3f} (90 % CI {g['auc_gap_low']:+.3f} to {g['auc_gap_high']:+.3f}: "
-        f"{judged(ok_auc, g['auc_gap_high'] >= 0)}), Brier {brier_gap:+.4f} (90 % CI "
+        f"{judged(ok_auc, g['auc_gap_high'] >= 0)}), Brier {brier_text(brier_gap)} (90 % CI "
         f"{g['brier_gap_low']:+.4f} to {g['brier_gap_high']:+.4f}: "
         f"{judged(ok_brier, g['brier_gap_low'] <= 0)})"
     )
     return ok_auc and ok_brier, text
+
+
+def family_text(families: list[tuple[str, dict[str, float]]]) -> str:
+    """The family each split kept, and the calibration-slice log-loss that decided it."""
+    if len(families) == 1:
+        family, losses = families[0]
+        shown = ", ".join(f"{f} {v:.4f}" for f, v in losses.items())
+        return f"`{family}` (log-loss on the calibration slice after a sigmoid: {shown})"
+    counts = pd.Series([family for family, _ in families]).value_counts()
+    folds = ", ".join(f"`{family}` in {n} of {len(families)} folds" for family, n in counts.items())
+    return f"{folds} (per fold in quality.csv)"
 
 
 def results_frame(outcomes: list[Outcome]) -> pd.DataFrame:
@@ -379,6 +421,8 @@ def markdown(outcomes: list[Outcome], config: TrainConfig) -> str:
     for outcome in outcomes:
         ok, text = verdict(outcome)
         lines.append(f"- **{outcome.dataset.name}**: {'not worse' if ok else 'worse'}: {text}")
+    lines += ["", "## Model family chosen (on the calibration slice, never the test window)", ""]
+    lines += [f"- **{o.dataset.name}**: {family_text(o.families)}" for o in outcomes]
     lines += ["", "## Protocol per dataset", ""]
     for outcome in outcomes:
         lines.append(

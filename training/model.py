@@ -1,4 +1,5 @@
-"""The scoring artifact: a LightGBM booster (or the points model) that checks itself on load.
+"""The scoring artifact: a LightGBM booster (or the points model, or on a table a linear model
+with or without trees on top, :mod:`training.linear`) that checks itself on load.
 
 A :class:`LeadModel` holds everything serving needs to turn a feature row into a calibrated
 probability and into per-feature contributions: the ordered columns, the category lists learnt
@@ -38,7 +39,10 @@ ARTIFACT_FORMAT = 1
 META_FILE = "leadmodel.json"
 BOOSTER_FILE = "booster.txt"
 RULES_FILE = "rules.json"
-Kind = Literal["lightgbm", "rules"]
+LINEAR_FILE = "linear.json"
+# "linear" and "linear+lightgbm": tabular model families (training.families); the booster of
+# "linear+lightgbm" learnt what it adds to the linear margin.
+Kind = Literal["lightgbm", "rules", "linear", "linear+lightgbm"]
 Mode = Literal["crm", "tabular"]
 
 
@@ -190,8 +194,13 @@ def fit_booster(
     columns: list[str],
     categorical: list[str],
     params: BoosterParams,
+    init: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> lgb.Booster:
-    """Gradient boosting with early stopping on the validation slice; no class weighting."""
+    """Gradient boosting with early stopping on the validation slice; no class weighting.
+
+    ``init``: margins (fit, valid) the trees start from, e.g. a linear model's; the booster then
+    predicts only what it adds to them.
+    """
     cat_index = [columns.index(c) for c in categorical]
     train_set = lgb.Dataset(
         fit[0],
@@ -199,9 +208,12 @@ def fit_booster(
         feature_name=columns,
         categorical_feature=cat_index,
         free_raw_data=False,
+        init_score=None if init is None else init[0],
         params={"verbosity": -1},
     )
-    valid_set = lgb.Dataset(valid[0], label=valid[1], reference=train_set)
+    valid_set = lgb.Dataset(
+        valid[0], label=valid[1], reference=train_set, init_score=None if init is None else init[1]
+    )
     return lgb.train(
         params.lightgbm(),
         train_set,
@@ -308,11 +320,14 @@ class LeadModel:
         }
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``leadmodel.json`` plus the booster as LightGBM text (or the rules as JSON)."""
+        """Write ``leadmodel.json`` plus the booster as LightGBM text (linear terms and rules as
+        JSON)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         if self.kind == "lightgbm":
             self.estimator.save_model(str(directory / BOOSTER_FILE))  # type: ignore[attr-defined]
+        elif self.kind in ("linear", "linear+lightgbm"):
+            _save_linear(self.estimator, directory)
         else:
             (directory / RULES_FILE).write_text(
                 json.dumps(self.estimator.to_dict(), indent=1)  # type: ignore[attr-defined]
@@ -331,13 +346,9 @@ class LeadModel:
         check_compatible(meta, directory)
         config = feature_config_from_dict(meta["feature_config"])
         if meta["kind"] == "lightgbm":
-            estimator: Estimator = lgb.Booster(model_file=str(directory / BOOSTER_FILE))
-            names = estimator.feature_name()  # type: ignore[attr-defined]
-            if names != [_lightgbm_name(c) for c in meta["columns"]]:
-                raise ModelMismatchError(
-                    f"the booster in {directory} was trained on columns {names[:5]}..., but its "
-                    f"metadata lists {meta['columns'][:5]}...; the artifact is corrupt, retrain"
-                )
+            estimator: Estimator = _load_booster(directory, meta["columns"])
+        elif meta["kind"] in ("linear", "linear+lightgbm"):
+            estimator = _load_linear(directory, meta["kind"], meta["columns"])
         else:
             from training.baselines import PointsModel
 
@@ -357,6 +368,41 @@ class LeadModel:
             params=meta["params"],
             num_threads=int(meta["num_threads"]),
         )
+
+
+def _load_booster(directory: Path, columns: list[str]) -> lgb.Booster:
+    booster = lgb.Booster(model_file=str(directory / BOOSTER_FILE))
+    names = booster.feature_name()
+    if names != [_lightgbm_name(c) for c in columns]:
+        raise ModelMismatchError(
+            f"the booster in {directory} was trained on columns {names[:5]}..., but its "
+            f"metadata lists {columns[:5]}...; the artifact is corrupt, retrain"
+        )
+    return booster
+
+
+def _save_linear(estimator: Estimator, directory: Path) -> None:
+    """The linear terms as JSON; a boosted linear model also writes its booster."""
+    from training.linear import BoostedLinear
+
+    linear = estimator.linear if isinstance(estimator, BoostedLinear) else estimator
+    (directory / LINEAR_FILE).write_text(json.dumps(linear.to_dict(), indent=1))  # type: ignore[attr-defined]
+    if isinstance(estimator, BoostedLinear):
+        estimator.booster.save_model(str(directory / BOOSTER_FILE))
+
+
+def _load_linear(directory: Path, kind: str, columns: list[str]) -> Estimator:
+    from training.linear import BoostedLinear, LinearModel
+
+    linear = LinearModel.from_dict(json.loads((directory / LINEAR_FILE).read_text()))
+    if linear.columns != columns:
+        raise ModelMismatchError(
+            f"the linear terms in {directory} are for columns {linear.columns[:5]}..., but its "
+            f"metadata lists {columns[:5]}...; the artifact is corrupt, retrain"
+        )
+    if kind == "linear":
+        return linear
+    return BoostedLinear(linear, _load_booster(directory, columns))
 
 
 def _lightgbm_name(column: str) -> str:

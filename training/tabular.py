@@ -2,9 +2,11 @@
 
 The simpler path: the features are the table's own columns (numbers stay numbers, everything
 else is a category), the split is by the time column if there is one and stratified otherwise,
-and there is no points model (its rules speak about events). LightGBM, calibration, evaluation,
-report and registry are the same as for a CRM; versions are registered as ``leadscore-tabular``
-so they never compete with event-based models for the champion alias.
+and there is no points model (its rules speak about events). The model is the family the
+calibration slice prefers (LightGBM, logistic regression, or trees boosted on top of the
+regression: :mod:`training.families`); calibration, evaluation, report and registry are the same
+as for a CRM; versions are registered as ``leadscore-tabular`` so they never compete with
+event-based models for the champion alias.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from training.train import Prepared, Progress, TrainConfig, fit_and_evaluate
 
 if TYPE_CHECKING:
     from leadscore.settings import Settings
+    from training.model import LeadModel
     from training.workflow import RunOutcome
 
 TABULAR_MODEL_NAME = "leadscore-tabular"
@@ -131,6 +134,16 @@ def calibration_for(prepared: Prepared, config: TrainConfig, positives: int = 20
     return dataclasses.replace(config, calibration="sigmoid")
 
 
+def family_note(model: LeadModel) -> str:
+    """Which model family the calibration slice kept, with the losses that decided it."""
+    losses = model.params.get("family_cal_logloss", {})
+    shown = ", ".join(f"{family} {loss:.4f}" for family, loss in losses.items())
+    return (
+        f"Model family: `{model.kind}`, kept by the calibration slice (log-loss after a sigmoid: "
+        f'{shown or "one family only"}); it is reported as "LightGBM (challenger)".'
+    )
+
+
 def audit_and_refuse(
     data: TabularData, prepared: Prepared, allow: tuple[str, ...] = ()
 ) -> tuple[Prepared, dict[str, str]]:
@@ -220,7 +233,9 @@ def run_tabular(
         "label": label,
         "refused_columns": ",".join(refused) or "-",
         "allowed_columns": ",".join(allow) or "-",
+        "family": result.model.kind,
     }
+    family = family_note(result.model)
     report = write_report(
         report_dir,
         metrics,
@@ -234,6 +249,7 @@ def run_tabular(
             "Tabular mode: features are the table's columns minus those the leakage audit "
             "refused (see `leadscore audit-data`).",
             *[f"Refused `{column}`: {why}" for column, why in refused.items()],
+            family,
         ],
     )
     progress("Logging to MLflow")
@@ -247,4 +263,4 @@ def run_tabular(
         (promoted, reason),
         name,
     )
-    return RunOutcome(result, metrics, promoted, reason, version, before, report)
+    return RunOutcome(result, metrics, promoted, reason, version, before, report, [family])

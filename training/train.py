@@ -3,7 +3,8 @@
 Two steps, so tests and tuning can reuse the expensive one:
 
 * :func:`prepare` labels snapshots, splits them by time and computes features once.
-* :func:`fit_and_evaluate` fits LightGBM, the points model and logistic regression on the same
+* :func:`fit_and_evaluate` fits LightGBM (on a table: the model family the calibration slice
+  prefers, :mod:`training.families`), the points model and logistic regression on the same
   split, calibrates all three on the calibration slice and scores them on the test window.
 
 Nothing here touches MLflow or the disk; :mod:`training.registry` and :mod:`training.report` do.
@@ -40,14 +41,13 @@ from training.evaluate import (
     metrics,
     volume_per_period,
 )
+from training.families import FAMILIES, Family, Slices, choose, fit_family, row_losses
 from training.model import (
     BoosterParams,
     LeadModel,
     Mode,
     categorical_of,
-    encode_frame,
     feature_config_to_dict,
-    fit_booster,
     learn_categories,
 )
 from training.snapshots import (
@@ -91,6 +91,8 @@ class TrainConfig:
     # Tabular time splits: newest valid/cal slices sized by positives, sigmoid calibration when
     # the calibration slice is small (training.tabular.drift_defaults). False: fixed shares.
     drift_defaults: bool = True
+    # Tabular runs: model families the calibration slice chooses among (training.families).
+    families: tuple[Family, ...] = FAMILIES
     min_positives: int = 100
     capacity: Capacity = field(default_factory=Capacity)
     exclude_groups: tuple[str, ...] = ()
@@ -112,6 +114,7 @@ class TrainConfig:
         out["features.extra"] = ",".join(features["extra_features"]) or "-"
         out["calibration"] = self.calibration
         out["drift_defaults"] = self.drift_defaults
+        out["families"] = ",".join(self.families)
         out["min_positives"] = self.min_positives
         out["exclude_groups"] = ",".join(self.exclude_groups) or "-"
         return out
@@ -233,34 +236,58 @@ def data_window(prepared: Prepared, config: TrainConfig) -> dict[str, Any]:
     }
 
 
-def fit_lightgbm(
+def families_for(prepared: Prepared, config: TrainConfig) -> tuple[Family, ...]:
+    """Tabular runs choose among ``config.families``; the CRM path keeps LightGBM alone.
+
+    CRM event features are counts and recencies, where the trees clearly win on the demo CRM;
+    see :mod:`training.families` for why tables are different.
+    """
+    return config.families if prepared.mode == "tabular" else ("lightgbm",)
+
+
+def fit_model(
     prepared: Prepared, config: TrainConfig, params: BoosterParams | None = None
 ) -> LeadModel:
-    """LightGBM on ``fit``, early stopping on ``valid``, calibration on ``cal``."""
+    """Each candidate family on ``fit``/``valid``; the one ``cal`` prefers, calibrated on ``cal``.
+
+    With one family (the CRM path) that is LightGBM with early stopping on ``valid``. The test
+    window is not read here.
+    """
     params = params or config.booster
     columns = used_columns(config, prepared.columns)
     fit, valid, cal = prepared.part("fit"), prepared.part("valid"), prepared.part("cal")
     categorical = categorical_of(fit, columns)
     categories = learn_categories(prepared.part("fit", "valid"), categorical)
-    booster = fit_booster(
-        (encode_frame(fit, columns, categories), fit["label"].to_numpy()),
-        (encode_frame(valid, columns, categories), valid["label"].to_numpy()),
-        columns,
-        categorical,
-        params,
-    )
+    slices = Slices(fit, valid, columns, categorical, categories)
+    families = families_for(prepared, config)
+    fitted = {family: fit_family(family, slices, params) for family in families}
+    cal_matrix, cal_label = slices.matrix(cal), cal["label"].to_numpy()
+    family = families[0]
+    losses = {}
+    if len(families) > 1:
+        losses = {
+            name: row_losses(estimator.predict(cal_matrix, raw_score=True), cal_label)
+            for name, (estimator, _) in fitted.items()
+        }
+        trees = {name: int(found.get("best_iteration", 0)) for name, (_, found) in fitted.items()}
+        family = choose(losses, trees)
+    estimator, settings = fitted[family]
     model = LeadModel(
-        estimator=booster,
+        estimator=estimator,
         columns=columns,
         categories=categories,
         calibrator=Calibrator(config.calibration),
         feature_config=config.feature_config,
+        kind=family,
         mode=prepared.mode,
-        params={**dataclasses.asdict(params), "best_iteration": booster.best_iteration},
+        params={**dataclasses.asdict(params), **settings, "family": family},
         num_threads=params.num_threads,
     )
-    cal_matrix = model.encode(cal)
-    model.calibrator.fit(model.predict_raw(cal_matrix), cal["label"].to_numpy())
+    if losses:
+        model.params["family_cal_logloss"] = {
+            f: round(float(v.mean()), 6) for f, v in losses.items()
+        }
+    model.calibrator.fit(model.predict_raw(cal_matrix), cal_label)
     model.thresholds = thresholds_from(model.predict_proba(cal_matrix), prepared.sales_share)
     model.data_window = data_window(prepared, config)
     return model
@@ -296,8 +323,8 @@ def fit_and_evaluate(
 ) -> TrainResult:
     """Fit LightGBM and both baselines on the same split; score all on the test window."""
     test = prepared.part("test")
-    progress("Fitting LightGBM")
-    model = fit_lightgbm(prepared, config, params)
+    progress("Fitting LightGBM" if prepared.mode == "crm" else "Fitting and choosing a family")
+    model = fit_model(prepared, config, params)
     progress("Fitting baselines")
     rules = fit_rules(prepared, config) if prepared.mode == "crm" else None
     columns = used_columns(config, prepared.columns)
