@@ -114,6 +114,12 @@ def _naive_utc(moment: datetime) -> np.datetime64:
     return np.datetime64(moment, "ns")
 
 
+def _timestamps(values: list[datetime | None]) -> np.ndarray:
+    if any(v is None or v.tzinfo is not None for v in values):
+        return np.array([_naive_utc(v) for v in values], dtype="datetime64[ns]")
+    return np.array(values, dtype="datetime64[ns]")  # all naive: converted in C
+
+
 def _text(value: object) -> str | None:
     """As the file loader does: surrounding blanks dropped, an empty text is a missing value."""
     if not isinstance(value, str):
@@ -126,19 +132,25 @@ def typed_table(table: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
 
     Pydantic has already checked every type, so this only converts; no per-cell parsing.
     """
+    names = list(COLUMNS[table]) + sorted({k for row in rows for k in row} - set(COLUMNS[table]))
+    return typed_columns(table, {name: [row.get(name) for row in rows] for name in names})
+
+
+def typed_columns(table: str, columns: dict[str, list[Any]]) -> pd.DataFrame:
+    """:func:`typed_table` from values by column (contract columns missing here are empty)."""
+    n = len(next(iter(columns.values()))) if columns else 0
     data: dict[str, Any] = {}
     for column, kind in COLUMNS[table].items():
-        values = [row.get(column) for row in rows]
+        values = columns.get(column) or [None] * n
         if kind in ("id", "str"):
             data[column] = _strings([_text(v) for v in values])
         elif kind == "timestamp":
-            data[column] = np.array([_naive_utc(v) for v in values], dtype="datetime64[ns]")
+            data[column] = _timestamps(values)
         else:
             data[column] = pd.array(values, dtype=PANDAS_DTYPES[kind])
-    extra = {key for row in rows for key in row} - set(COLUMNS[table])
-    for column in sorted(extra):
-        data[column] = [row.get(column) for row in rows]
-    return pd.DataFrame(data, index=pd.RangeIndex(len(rows)), copy=False)
+    for column in sorted(set(columns) - set(COLUMNS[table])):
+        data[column] = columns[column]
+    return pd.DataFrame(data, index=pd.RangeIndex(n), copy=False)
 
 
 def _strings(values: list[str | None]) -> pd.api.extensions.ExtensionArray:
@@ -157,12 +169,13 @@ def _no_outcomes() -> pd.DataFrame:
 def request_tables(items: list[LeadRequest]) -> CRMTables:
     """Contract tables from inline leads (``lead`` given) of validated requests."""
     leads: list[dict[str, Any]] = []
-    activities: list[dict[str, Any]] = []
+    activities: dict[str, list[Any]] = {name: [] for name in ("lead_id", *ActivityIn.model_fields)}
     for item in items:
         assert item.lead is not None
         leads.append(item.lead.model_dump())
-        for activity in item.activities:
-            activities.append(activity.model_dump() | {"lead_id": item.lead.lead_id})
+        activities["lead_id"] += [item.lead.lead_id] * len(item.activities)
+        for name in ActivityIn.model_fields:
+            activities[name] += [getattr(a, name) for a in item.activities]
     return CRMTables(
-        typed_table("leads", leads), typed_table("activities", activities), _no_outcomes()
+        typed_table("leads", leads), typed_columns("activities", activities), _no_outcomes()
     )

@@ -339,23 +339,27 @@ def _columns(features: pd.DataFrame | Mapping[str, Any]) -> dict[str, np.ndarray
 
 def _context(leads: pd.DataFrame, ids: np.ndarray) -> dict[str, np.ndarray]:
     """The CRM fields that texts cite, aligned with ``ids`` (a repeated lead_id: its first row)."""
-    index = pd.Index(leads["lead_id"].to_numpy(object))
-    first = ~index.duplicated()
-    position = pd.Index(index[first]).get_indexer(ids)
-    if (position < 0).any():
-        raise KeyError(f"lead_id {ids[np.argmax(position < 0)]!r} is not in the leads table")
-    rows = np.flatnonzero(first)[position]
+    rows: np.ndarray | None = None  # the leads table is already in the order of ids
+    if len(leads) != len(ids) or _take(leads["lead_id"], None).tolist() != ids.tolist():
+        index = pd.Index(leads["lead_id"].to_numpy(object))
+        first = ~index.duplicated()
+        position = pd.Index(index[first]).get_indexer(ids)
+        if (position < 0).any():
+            raise KeyError(f"lead_id {ids[np.argmax(position < 0)]!r} is not in the leads table")
+        rows = np.flatnonzero(first)[position]
     return {column: _take(leads[column], rows) for column in CONTEXT if column in leads}
 
 
-def _take(values: pd.Series, rows: np.ndarray) -> np.ndarray:
-    """Some rows of a column as Python objects (None where missing), Arrow columns directly."""
+def _take(values: pd.Series, rows: np.ndarray | None) -> np.ndarray:
+    """Some rows (all for None) of a column as Python objects, None where missing."""
     array = values.array
     if isinstance(array, pd.arrays.ArrowExtensionArray):
-        out = np.empty(len(rows), dtype=object)
-        out[:] = array.__arrow_array__().take(pa.array(rows)).to_pylist()
+        arrow = array.__arrow_array__()
+        out = np.empty(len(arrow) if rows is None else len(rows), dtype=object)
+        out[:] = (arrow if rows is None else arrow.take(pa.array(rows))).to_pylist()
         return out
-    return values.to_numpy(object)[rows]
+    objects = values.to_numpy(object)
+    return objects if rows is None else objects[rows]
 
 
 def _iso_texts(moments: np.ndarray) -> list[str]:
