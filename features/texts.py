@@ -47,9 +47,9 @@ class Event(NamedTuple):
 def events_by_snap(events: Mapping[str, Any]) -> dict[int, list[Event]]:
     """Split :func:`features.behaviour.recent_arrays` output (or its frame) into one list per
     snapshot, keeping each list's order (newest first)."""
-    snaps = np.asarray(events["snap"])
-    if len(snaps) == 0:
+    if "snap" not in events or len(events["snap"]) == 0:
         return {}
+    snaps = np.asarray(events["snap"])
     # tuple.__new__ through map builds the tuples in C: millions of events in a batch
     rows = list(
         map(
@@ -254,11 +254,13 @@ def render_reason(
     template = spec.template(lang, "missing" if _missing(value) else direction)
     wanted = _placeholders(template)
     text = template.format(**reason_context(feature, value, lead, events, lang, wanted))
+    if not (isinstance(value, int | float | np.number) and value == 1):
+        return text  # only a count or a number of days of exactly one needs the singular
     return _singular_en(text) if lang == "en" else _singular_de(text)
 
 
-_ONE_TIMES = re.compile(r"\b1 times\b")
-_ONE_PLURAL = re.compile(r"\b1 ((?:\w+ )?)(\w+?)s\b")
+_ONE_TIMES = re.compile(r"(?<![\d.,\-])\b1 times\b")
+_ONE_PLURAL = re.compile(r"(?<![\d.,\-])\b1 ((?:\w+ )?)(\w+?)s\b")
 
 
 def _singular_en(text: str) -> str:
@@ -284,14 +286,14 @@ _DE_SINGULAR = {
     "Inhalten": "Inhalt",
     "Tagen": "Tag",
 }
-_DE_ONE = re.compile(r"\b1 (verschiedenen )?([\w-]+)")
+_DE_ONE = re.compile(r"(?<![\d.,\-])\b1 (verschiedenen )?([\w-]+)")
 
 
 def _singular_de(text: str) -> str:
     """ "1 Webinaren", "vor 1 Tagen", "1-mal": the German forms for one."""
     if "1" not in text:
         return text
-    text = re.sub(r"(?<![\d,.])\b1-mal\b", "einmal", text)
+    text = re.sub(r"(?<![\d.,\-])\b1-mal\b", "einmal", text)
 
     def one(match: re.Match[str]) -> str:
         word = match.group(2)

@@ -152,7 +152,8 @@ def score_tabular(
     from leadscore.settings import Settings
     from serving.audit import AuditLog, now_utc
     from serving.reasons import ReasonGroups, check_additivity, top_reasons
-    from serving.routing import load_routing, route_lead
+    from serving.routing import grades_of, load_routing, route_lead
+    from serving.scorer import json_value
     from training.registry import RegistryError, load_champion
     from training.tabular import TABULAR_MODEL_NAME, feature_frame, read_table
 
@@ -173,16 +174,17 @@ def score_tabular(
     matrix = model.encode(features)
     raw = model.predict_raw(matrix)
     probability = model.calibrator.transform(raw)
+    routing = load_routing(settings.routing_file)
     scores = model.score(probability)
-    grades = model.grade(probability)
+    grades = grades_of(probability, routing.cutoffs(model.thresholds))  # as the service grades
     contributions = model.contributions(matrix)
     check_additivity(contributions, raw)
     picked, totals = top_reasons(
         contributions[:, : len(model.columns)], ReasonGroups.of(tuple(model.columns))
     )
-    routing = load_routing(settings.routing_file)
     values = features[model.columns].astype(object).where(features[model.columns].notna(), None)
     rows = values.to_dict("records")
+    fields = table.frame.astype(object).where(table.frame.notna(), None).to_dict("records")
     lead_ids = table.frame["lead_id"].astype(str).tolist()
     request_id, scored_at = uuid.uuid4().hex, now_utc()
     records, out = [], []
@@ -196,7 +198,7 @@ def score_tabular(
             for c, t in zip(picked[i], totals[i], strict=True)
             if c >= 0
         ]
-        route = route_lead(row, str(grades[i]), [], routing)
+        route = route_lead(fields[i], str(grades[i]), [], routing)  # rules may read any field
         records.append(
             {
                 "request_id": request_id,
@@ -211,11 +213,7 @@ def score_tabular(
                 "route": route.model_dump(),
                 "reasons": reasons,
                 "quality_flags": [],
-                "features": {
-                    k: v if isinstance(v, str) else float(v)
-                    for k, v in row.items()
-                    if v is not None
-                },
+                "features": {k: json_value(v) for k, v in row.items()},
                 "handover_note": "",
             }
         )

@@ -68,7 +68,14 @@ def top_reasons(
     summed contribution, both shaped (rows, positive + negative).
     """
     n = len(contributions)
-    summed = contributions @ groups.matrix
+    # Sequential sums per group, not a matrix product: BLAS sums in an order that depends on
+    # the number of rows, and a lead must get the same reasons alone as in a batch.
+    summed = np.empty((n, len(groups.members)))
+    for g, members in enumerate(groups.members):
+        total = contributions[:, members[0]].copy()
+        for j in members[1:]:
+            total += contributions[:, j]
+        summed[:, g] = total
     speaker = np.empty(summed.shape, dtype=np.intp)
     for g, members in enumerate(groups.members):
         if len(members) == 1:

@@ -60,13 +60,17 @@ class LeadStore:
 
 
 class Runtime:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, batch_threads: int = 0) -> None:
         self.settings = settings
         self.routing = load_routing(settings.routing_file)
         self.audit = AuditLog(settings.audit_url())
         self.scorer: Scorer | None = None
         self.store: LeadStore | None = None
         self.last_error: str | None = "not loaded yet"
+        self.store_error: str | None = None
+        # LightGBM threads for a request's many rows: 0 is every core (batch scoring); a service
+        # whose workers already fill the cores passes 1.
+        self.batch_threads = batch_threads
         self._lock = threading.Lock()
 
     def try_reload(self) -> bool:
@@ -79,6 +83,7 @@ class Runtime:
                 current = self.scorer.ref.version if self.scorer else None
                 if current == str(info.version):
                     return False
+                model.batch_threads = self.batch_threads
                 scorer = Scorer(
                     model,
                     ModelRef(info.name, str(info.version)),
@@ -86,8 +91,6 @@ class Runtime:
                     self.audit,
                     self.settings.language,
                 )
-                if self.settings.data:
-                    self.store = LeadStore.load(self.settings.data, model.feature_config)
             except Exception as error:
                 self.last_error = f"{type(error).__name__}: {error}"
                 logger.warning("champion not (re)loaded, keeping the current one: %s", error)
@@ -95,21 +98,32 @@ class Runtime:
             self.scorer = scorer
             self.last_error = None
             logger.info("serving %s version %s", info.name, info.version)
+            if self.settings.data:  # persons are grouped by the model's feature settings
+                self._load_store(self.settings.data, model.feature_config)
             return True
 
     def refresh_store(self) -> bool:
         """Read the lead store again if its files changed; keep the old one if that fails."""
-        store, scorer = self.store, self.scorer
-        if store is None or scorer is None or not store.changed():
-            return False
+        with self._lock:
+            store, scorer = self.store, self.scorer
+            if store is None or scorer is None:
+                return False
+            try:
+                changed = store.changed()
+            except OSError as error:  # a file renamed while we looked: next time
+                logger.info("lead store not checked: %s", error)
+                return False
+            return changed and self._load_store(store.source, scorer.model.feature_config)
+
+    def _load_store(self, source: str, config: FeatureConfig) -> bool:
         try:
-            fresh = LeadStore.load(store.source, scorer.model.feature_config)
+            fresh = LeadStore.load(source, config)
         except Exception as error:
-            self.last_error = f"lead store not reloaded: {type(error).__name__}: {error}"
-            logger.warning("lead store not reloaded, keeping the current one: %s", error)
+            self.store_error = f"{type(error).__name__}: {error}"
+            logger.warning("lead store not (re)loaded, keeping the current one: %s", error)
             return False
-        self.store = fresh
-        logger.info("lead store reloaded from %s (%d leads)", fresh.source, len(fresh.known_ids))
+        self.store, self.store_error = fresh, None
+        logger.info("lead store read from %s (%d leads)", source, len(fresh.known_ids))
         return True
 
     def describe(self) -> dict[str, Any]:
@@ -129,6 +143,7 @@ class Runtime:
             },
             "metrics": model.metrics,
             "last_reload_error": self.last_error,
+            "lead_store_error": self.store_error,
         }
 
 
@@ -138,5 +153,16 @@ def source_stamp(source: str) -> object:
     path = Path(source)
     if not path.exists():
         return None
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    return tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    if path.is_file():
+        files = [path]
+    else:
+        files = sorted(p for p in path.rglob("*") if not p.name.startswith((".", "~")))
+    stamps = []
+    for file in files:
+        try:
+            stat = file.stat()
+        except FileNotFoundError:  # renamed away between listing and looking
+            continue
+        if file.is_file():
+            stamps.append((str(file), stat.st_size, stat.st_mtime_ns))
+    return tuple(stamps)

@@ -275,7 +275,7 @@ class Scorer:
                 "route": r.route.model_dump(),
                 "reasons": [x.model_dump() for x in r.reasons],
                 "quality_flags": [x.model_dump() for x in r.quality_flags],
-                "features": {k: _plain(v) for k, v in zip(names, value, strict=True)},
+                "features": {k: json_value(v) for k, v in zip(names, value, strict=True)},
                 "handover_note": r.handover_note,
             }
             for r, value in zip(results, values, strict=True)
@@ -340,7 +340,8 @@ def _columns(features: pd.DataFrame | Mapping[str, Any]) -> dict[str, np.ndarray
 def _context(leads: pd.DataFrame, ids: np.ndarray) -> dict[str, np.ndarray]:
     """The CRM fields that texts cite, aligned with ``ids`` (a repeated lead_id: its first row)."""
     rows: np.ndarray | None = None  # the leads table is already in the order of ids
-    if len(leads) != len(ids) or _take(leads["lead_id"], None).tolist() != ids.tolist():
+    in_order = len(leads) == len(ids) and _take(leads["lead_id"], None).tolist() == ids.tolist()
+    if not (in_order and len(set(ids.tolist())) == len(ids)):
         index = pd.Index(leads["lead_id"].to_numpy(object))
         first = ~index.duplicated()
         position = pd.Index(index[first]).get_indexer(ids)
@@ -358,7 +359,8 @@ def _take(values: pd.Series, rows: np.ndarray | None) -> np.ndarray:
         out = np.empty(len(arrow) if rows is None else len(rows), dtype=object)
         out[:] = (arrow if rows is None else arrow.take(pa.array(rows))).to_pylist()
         return out
-    objects = values.to_numpy(object)
+    objects = values.to_numpy(dtype=object, copy=True)
+    objects[pd.isna(objects)] = None
     return objects if rows is None else objects[rows]
 
 
@@ -371,7 +373,7 @@ def _iso_texts(moments: np.ndarray) -> list[str]:
     return [texts[m] for m in stamps]
 
 
-def _plain(value: object) -> object:
+def json_value(value: object) -> object:
     """A feature value as JSON can hold it: NaN and infinities (which a client may send as an
     extra field) are stored as null rather than failing the audit write."""
     if isinstance(value, np.generic):

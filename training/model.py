@@ -255,6 +255,7 @@ class LeadModel:
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     num_threads: int = 1
+    batch_threads: int = 0  # prediction on more than a few rows; 0: every core (not saved)
 
     # ---- serving fast path
 
@@ -265,9 +266,9 @@ class LeadModel:
         return encode_frame(features, self.columns, self.categories)
 
     def _threads(self, matrix: np.ndarray) -> int:
-        """One thread for a request's few rows; every core (0) for a batch, where prediction,
-        unlike training on a shared machine, scales with them."""
-        return 1 if len(matrix) <= 16 else 0
+        """One thread for a request's few rows; ``batch_threads`` for more, where prediction,
+        unlike training on a shared machine, scales with the cores."""
+        return 1 if len(matrix) <= 16 else self.batch_threads
 
     def predict_raw(self, matrix: np.ndarray) -> np.ndarray:
         """The margin (log-odds for LightGBM, points for the rules model)."""
