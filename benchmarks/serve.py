@@ -35,6 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
 TOKEN = "bench-token"
 
 
@@ -290,6 +291,21 @@ def main(n_leads: int, batch_leads: int, seconds: float) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
+    if batch_leads:  # a full run: keep it beside the quality results
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        lines = [
+            "# Serving benchmark",
+            "",
+            "Written by `uv run python -m benchmarks.serve`; do not edit by hand. "
+            f"{n_leads:,}-lead demo model, {batch_leads:,} leads in the batch, two workers, "
+            f"load for {seconds:.0f} s per server; machine: {os.cpu_count()} cores.",
+            "",
+            "| what | result | notes |",
+            "| --- | --- | --- |",
+            *[f"| {what} | {result} | {notes} |" for what, result, notes in rows],
+            "",
+        ]
+        (RESULTS / "serve.md").write_text("\n".join(lines), encoding="utf-8")
 
 
 if __name__ == "__main__":
