@@ -50,7 +50,11 @@ class AuditLog:
     def __init__(self, url: str) -> None:
         self.url = url
         # a database that does not answer fails the request (503) instead of stalling a worker
-        connect_args = {"timeout": 30} if url.startswith("sqlite") else {"connect_timeout": 5}
+        connect_args: dict[str, Any] = (
+            {"timeout": 30}
+            if url.startswith("sqlite")
+            else {"connect_timeout": 5, "options": "-c statement_timeout=5000"}
+        )
         self.engine = sa.create_engine(sqlalchemy_url(url), connect_args=connect_args)
         if url.startswith("sqlite"):
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
