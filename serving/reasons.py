@@ -119,21 +119,3 @@ def render_reasons(
             text = f"{column}: {value}"
         reasons.append(Reason(feature=column, contribution=round(total, 6), text=text))
     return reasons
-
-
-def reasons_for(
-    contributions: np.ndarray,
-    columns: Sequence[str],
-    lead: Mapping[str, object],
-    events: Sequence[Event],
-    lang: Lang = "en",
-    positive: int = 4,
-    negative: int = 3,
-) -> list[Reason]:
-    """Strongest reasons for and against one lead, most important first.
-
-    ``contributions`` is one row of ``pred_contrib`` without the bias column.
-    """
-    groups = ReasonGroups.of(tuple(columns))
-    picked, totals = top_reasons(contributions[None, :], groups, positive, negative)
-    return render_reasons(picked[0], totals[0], columns, lead, events, lang)

@@ -72,15 +72,8 @@ def load_routing(path: str | Path | None = None) -> RoutingConfig:
         raise ValueError(f"routing file {path} is not valid: {error}") from error
 
 
-def grade_of(probability: float, cutoffs: Mapping[str, float]) -> str:
-    for grade in GRADES:
-        if probability >= cutoffs[grade]:
-            return grade
-    return "D"
-
-
 def grades_of(probability: np.ndarray, cutoffs: Mapping[str, float]) -> np.ndarray:
-    """:func:`grade_of` for many probabilities at once."""
+    """The grade of each probability: the best grade whose cut-off it reaches, else D."""
     out = np.full(len(probability), "D", dtype=object)
     for grade in reversed(GRADES):
         out[probability >= cutoffs[grade]] = grade

@@ -7,11 +7,9 @@ same score, reasons and route wherever it is scored. Features come from the shar
 
 from __future__ import annotations
 
-import gc
 import math
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 from pydantic import BaseModel, Field, TypeAdapter
 
+from features.collector import collector_paused
 from features.contract import CRMTables
 from features.pipeline import feature_columns_and_events
 from features.quality import QUALITY_FLAGS, flag_texts
@@ -27,7 +26,7 @@ from features.texts import Lang, events_by_snap
 from serving.audit import AuditLog, now_utc
 from serving.handover import handover_note
 from serving.reasons import ReasonGroups, check_additivity, render_reasons, top_reasons
-from serving.routing import Route, RoutingConfig, grade_of, grades_of, route_lead
+from serving.routing import Route, RoutingConfig, grades_of, route_lead
 from training.model import LeadModel
 
 FLAG_COLUMNS = [flag.column for flag in QUALITY_FLAGS]
@@ -143,6 +142,7 @@ class Scorer:
             self.audit.write(self.audit_records(results, features))
         return results
 
+    @collector_paused()
     def score_features(
         self,
         features: pd.DataFrame | Mapping[str, Any],
@@ -156,17 +156,6 @@ class Scorer:
         Everything that can be done for all rows at once is (model, contributions, choice of
         reasons); only the texts are written lead by lead, from the lead's own events.
         """
-        with _collector_paused():
-            return self._score_features(features, events, leads, lang, request_id)
-
-    def _score_features(
-        self,
-        features: pd.DataFrame | Mapping[str, Any],
-        events: pd.DataFrame | Mapping[str, Any],
-        leads: pd.DataFrame,
-        lang: Lang,
-        request_id: str | None,
-    ) -> list[ScoreResult]:
         request_id = request_id or uuid.uuid4().hex
         scored_at = now_utc().isoformat()
         columns = _columns(features)
@@ -193,7 +182,7 @@ class Scorer:
             lead.extra["quality_texts"] = texts
             if consent[i]:
                 p = float(probability[i])
-                grade = grade_of(p, self.cutoffs)
+                grade = str(ranked.grade[i])
                 score = int(scores[i])
                 reasons = render_reasons(picked[i], totals[i], names, lead, lead_events, lang)
             else:
@@ -280,22 +269,6 @@ class Scorer:
             }
             for r, value in zip(results, values, strict=True)
         ]
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a batch allocates millions of short-lived objects.
-
-    Nothing here makes reference cycles, and with the collector running, scoring 100k leads spent
-    most of its time traversing the objects it had just built.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class _Row(Mapping[str, object]):

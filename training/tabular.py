@@ -21,7 +21,6 @@ import pandas as pd
 from features.contract import TabularData
 from training import registry
 from training.evaluate import PERIOD_DAYS, capacity_share, gate
-from training.report import write_report
 from training.snapshots import LabelledSnapshots
 from training.split import Split, recency_shares, stratified_split, time_split
 from training.train import Prepared, Progress, TrainConfig, fit_and_evaluate
@@ -205,7 +204,7 @@ def run_tabular(
     them; the report lists each refused column with its reason.
     """
     from training.train import check_positives, evaluate_on_test
-    from training.workflow import RunOutcome, default_report_dir
+    from training.workflow import report_and_register
 
     data = read_table(source, label, id_column, time_column, mapping)
     label = data.label
@@ -224,9 +223,6 @@ def run_tabular(
     promoted, reason = gate(result.metrics["lightgbm"], champion_metrics)
     if champion is not None and champion_metrics is None:
         promoted, reason = True, problem or "the champion was trained on other columns"
-    metrics = {**result.metrics, "champion": champion_metrics}
-    progress("Writing the report")
-    report_dir = default_report_dir(settings)
     params = {
         **config.flat(),
         "mode": "tabular",
@@ -236,31 +232,13 @@ def run_tabular(
         "family": result.model.kind,
     }
     family = family_note(result.model)
-    report = write_report(
-        report_dir,
-        metrics,
-        result.test_probabilities,
-        result.test_labels,
-        result.importance,
-        result.model.data_window,
-        (promoted, reason),
-        params,
-        [
-            "Tabular mode: features are the table's columns minus those the leakage audit "
-            "refused (see `leadscore audit-data`).",
-            *[f"Refused `{column}`: {why}" for column, why in refused.items()],
-            family,
-        ],
+    notes = [
+        "Tabular mode: features are the table's columns minus those the leakage audit "
+        "refused (see `leadscore audit-data`).",
+        *[f"Refused `{column}`: {why}" for column, why in refused.items()],
+        family,
+    ]
+    verdict = (champion_metrics, before, promoted, reason)
+    return report_and_register(
+        result, settings, params, verdict, notes, progress, name=name, shown=[family]
     )
-    progress("Logging to MLflow")
-    version = registry.log_and_register(
-        settings,
-        result.model,
-        prepared.part("test"),
-        params,
-        metrics,
-        report_dir,
-        (promoted, reason),
-        name,
-    )
-    return RunOutcome(result, metrics, promoted, reason, version, before, report, [family])

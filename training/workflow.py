@@ -15,7 +15,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -130,10 +130,39 @@ def register_result(
     champion_metrics, before, promoted, reason, notes = compare_with_champion(
         prepared, result, settings, name, tolerance
     )
+    run_params = {**config.flat(), **{f"lgb.{k}": v for k, v in result.model.params.items()}}
+    return report_and_register(
+        result,
+        settings,
+        run_params,
+        (champion_metrics, before, promoted, reason),
+        notes,
+        progress,
+        report_dir,
+        name,
+    )
+
+
+def report_and_register(
+    result: TrainResult,
+    settings: Settings,
+    run_params: dict[str, Any],
+    verdict: tuple[dict[str, float] | None, registry.VersionInfo | None, bool, str],
+    notes: list[str],
+    progress: Progress = _noop,
+    report_dir: Path | None = None,
+    name: str = registry.MODEL_NAME,
+    shown: list[str] | None = None,
+) -> RunOutcome:
+    """The end of every training run: report, MLflow run and registered version, gate applied.
+
+    ``verdict`` is (champion's metrics, champion, promoted, reason); ``notes`` go into the
+    report, ``shown`` (default: the same) to the command line.
+    """
+    champion_metrics, before, promoted, reason = verdict
     metrics = {**result.metrics, "champion": champion_metrics}
     progress("Writing the report")
     report_dir = report_dir or default_report_dir(settings)
-    run_params = {**config.flat(), **{f"lgb.{k}": v for k, v in result.model.params.items()}}
     report = write_report(
         report_dir,
         metrics,
@@ -149,14 +178,15 @@ def register_result(
     version = registry.log_and_register(
         settings,
         result.model,
-        prepared.part("test"),
+        result.prepared.part("test"),
         run_params,
         metrics,
         report_dir,
         (promoted, reason),
         name,
     )
-    return RunOutcome(result, metrics, promoted, reason, version, before, report, notes)
+    shown = notes if shown is None else shown
+    return RunOutcome(result, metrics, promoted, reason, version, before, report, shown)
 
 
 def register_rules(
