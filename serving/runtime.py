@@ -7,6 +7,7 @@ one keeps serving.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,7 +130,7 @@ class Runtime:
     def describe(self) -> dict[str, Any]:
         scorer = self.scorer
         if scorer is None:
-            return {"loaded": False, "error": self.last_error}
+            return {"loaded": False, "error": self.last_error, "worker": os.getpid()}
         model = scorer.model
         return {
             "loaded": True,
@@ -144,6 +145,7 @@ class Runtime:
             "metrics": model.metrics,
             "last_reload_error": self.last_error,
             "lead_store_error": self.store_error,
+            "worker": os.getpid(),
         }
 
 

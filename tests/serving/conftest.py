@@ -99,6 +99,7 @@ def server(
         "LEADSCORE_DATA": str(crm_dir),
         "LEADSCORE_AUDIT_DATABASE": audit_url,
         "LEADSCORE_RELOAD_SECONDS": "1",
+        "LEADSCORE_WORKERS": "2",
         "BENTOML_HOME": str(tmp_path_factory.mktemp("bentoml_home")),
     }
     env.pop("MLFLOW_TRACKING_URI", None)

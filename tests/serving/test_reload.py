@@ -6,6 +6,7 @@ Runs after the other serving tests (it changes the registry the shared server re
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -18,13 +19,22 @@ from tests.serving.conftest import Server
 from training.registry import load_champion, log_and_register
 
 
-def _serving_version(server: Server, wanted: str, timeout: float = 30) -> dict:
+def _every_worker(server: Server, done: Callable[[dict], bool], timeout: float = 60) -> list[dict]:
+    """Each worker process reloads on its own: ask until every one of them answers ``done``.
+
+    Concurrent calls reach different workers; ``/model`` says which one answered.
+    """
+    workers = int(server.env.get("LEADSCORE_WORKERS", Settings().workers))
+    latest: dict[int, dict] = {}
     deadline = time.monotonic() + timeout
-    while True:
-        body = server.client().post("/model").json()
-        if body.get("version") == wanted or time.monotonic() > deadline:
-            return body
-        time.sleep(0.5)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        while time.monotonic() < deadline:
+            for body in pool.map(lambda _: server.client().post("/model").json(), range(8)):
+                latest[body["worker"]] = body
+            if len(latest) >= workers and all(done(body) for body in latest.values()):
+                break
+            time.sleep(0.5)
+    return list(latest.values())
 
 
 def test_concurrent_scores_all_have_their_audit_record(
@@ -55,14 +65,14 @@ def test_new_champion_is_picked_up_and_a_broken_one_is_refused(
         settings, model, sample, {}, {}, None, (True, "test: same model, new version")
     )
     assert newer.version != info.version
-    body = _serving_version(server, newer.version)
-    assert body["version"] == newer.version, body
+    bodies = _every_worker(server, lambda body: body["version"] == newer.version)
+    assert [body["version"] for body in bodies] == [newer.version] * len(bodies), bodies
 
     broken = replace(model, registry_version="0-incompatible")
     bad = log_and_register(settings, broken, sample, {}, {}, None, (True, "test: broken"))
-    time.sleep(3)
-    body = server.client().post("/model").json()
-    assert body["version"] == newer.version
-    assert "registry version" in (body["last_reload_error"] or "")
+    bodies = _every_worker(server, lambda body: body["last_reload_error"] is not None)
+    for body in bodies:
+        assert body["version"] == newer.version, body
+        assert "registry version" in (body["last_reload_error"] or ""), body
     assert server.client().post("/score", json={"lead_id": "L0000100"}).status_code == 200
     assert bad.version != newer.version
