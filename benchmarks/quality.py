@@ -19,8 +19,9 @@ Models, all on the same rows and columns:
 
 * **ours**: :func:`training.train.fit_and_evaluate`, i.e. what ``leadscore train --label``
   fits: LightGBM, logistic regression and logistic regression with boosted trees on top, of
-  which the calibration slice keeps one (:mod:`training.families`; the report names the family
-  per dataset), calibrated on that slice, with the drift default below;
+  which the calibration slice keeps one and blends it with its regression
+  (:mod:`training.families`; the report names the family per dataset), calibrated on that
+  slice, with the drift default below;
 * **logistic regression**: the baseline ``fit_and_evaluate`` fits beside it;
 * **points model**: hand-written rules per dataset (``examples/*.rules.yaml``), calibrated on
   the same calibration slice;
@@ -37,8 +38,11 @@ test window as possible. See :func:`training.split.recency_shares` and
 Family choice (also made before the test window): the training path fits LightGBM, logistic
 regression and logistic regression with boosted trees on top, and keeps the one with the lowest
 log-loss on the calibration slice, preferring fewer trees unless more trees win by over one
-standard error (:func:`training.families.choose`). The report names the family per dataset and
-the loss of each candidate; ``quality.csv`` names it per fold.
+standard error (:func:`training.families.choose`); a kept family with trees is then blended with
+its regression at the weight the calibration slice prefers
+(:func:`training.families.blend_with_linear`, adopted on pseudo-tests inside the training
+windows: ``benchmarks/model_choice.py``). The report names the family and blend weight per
+dataset and the loss of each candidate; ``quality.csv`` names them per fold.
 """
 
 from __future__ import annotations
@@ -229,7 +233,11 @@ def evaluate_split(
         scores["ours incl. flagged columns (leaky)"] = leaky
     model = result.model
     losses = dict(model.params.get("family_cal_logloss", {}))
-    return SplitResult(scores, report, dropped, paired, config.calibration, model.kind, losses)
+    family = str(model.params.get("family", model.kind))
+    weight = float(model.params.get("linear_weight", 0.0))
+    if weight:
+        family += f" + regression w={weight:.1f}"  # its margin blended with its regression's
+    return SplitResult(scores, report, dropped, paired, config.calibration, family, losses)
 
 
 def paired_bootstrap(paired: np.ndarray, draws: int = 1000, seed: int = 0) -> dict[str, float]:
@@ -422,6 +430,12 @@ def markdown(outcomes: list[Outcome], config: TrainConfig) -> str:
         ok, text = verdict(outcome)
         lines.append(f"- **{outcome.dataset.name}**: {'not worse' if ok else 'worse'}: {text}")
     lines += ["", "## Model family chosen (on the calibration slice, never the test window)", ""]
+    lines += [
+        "`+ regression w=...`: the family's margin blended with its regression's, the "
+        "regression's weight chosen on the calibration slice "
+        "(`training.families.blend_with_linear`).",
+        "",
+    ]
     lines += [f"- **{o.dataset.name}**: {family_text(o.families)}" for o in outcomes]
     lines += ["", "## Protocol per dataset", ""]
     for outcome in outcomes:

@@ -19,6 +19,7 @@ points model, so :class:`~training.model.LeadModel` serves them unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,6 +99,29 @@ class LinearModel:
         terms = self._terms(data)
         return terms if pred_contrib else terms.sum(axis=1)
 
+    def scaled(self, weight: float) -> LinearModel:
+        """The same model with every term and the bias times ``weight`` (a blend's share)."""
+        terms: list[Term] = []
+        for term in self.terms:
+            if isinstance(term, NumericTerm):
+                terms.append(
+                    dataclasses.replace(
+                        term,
+                        coef=term.coef * weight,
+                        missing_coef=term.missing_coef * weight,
+                        centre=term.centre * weight,
+                    )
+                )
+            else:
+                terms.append(
+                    CategoryTerm(
+                        [v * weight for v in term.per_code],
+                        term.missing * weight,
+                        term.centre * weight,
+                    )
+                )
+        return LinearModel(list(self.columns), terms, self.bias * weight)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "columns": self.columns,
@@ -121,7 +145,9 @@ class LinearModel:
 
 @dataclass
 class BoostedLinear:
-    """A linear margin with boosted trees on top (the trees learnt its residual).
+    """A linear margin with boosted trees on top (the trees learnt its residual), or a blend of
+    a regression and a booster, each with its leaves or terms scaled by its weight
+    (:func:`training.families.blend_with_linear`).
 
     Contributions are the linear terms plus the trees' TreeSHAP values, column by column, so
     they still add up to the margin.
@@ -135,6 +161,20 @@ class BoostedLinear:
     ) -> np.ndarray:
         trees = self.booster.predict(data, raw_score=True, pred_contrib=pred_contrib, **kwargs)
         return self.linear.predict(data, pred_contrib=pred_contrib) + trees
+
+
+def scaled_booster(booster: lgb.Booster, weight: float) -> lgb.Booster:
+    """A copy of ``booster`` (its best iteration) with every leaf value times ``weight``.
+
+    The margin and the TreeSHAP contributions scale with the leaves, so a blend's trees explain
+    their share of the margin exactly, and the copy saves and loads like any booster.
+    """
+    copy = lgb.Booster(model_str=booster.model_to_string())
+    for tree in copy.dump_model()["tree_info"]:
+        for leaf in range(tree["num_leaves"]):
+            value = copy.get_leaf_output(tree["tree_index"], leaf)
+            copy.set_leaf_output(tree["tree_index"], leaf, value * weight)
+    return copy
 
 
 def fit_linear(

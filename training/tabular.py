@@ -4,7 +4,8 @@ The simpler path: the features are the table's own columns (numbers stay numbers
 else is a category), the split is by the time column if there is one and stratified otherwise,
 and there is no points model (its rules speak about events). The model is the family the
 calibration slice prefers (LightGBM, logistic regression, or trees boosted on top of the
-regression: :mod:`training.families`); calibration, evaluation, report and registry are the same
+regression: :mod:`training.families`), blended with its regression at a weight the same slice
+prefers; calibration, evaluation, report and registry are the same
 as for a CRM; versions are registered as ``leadscore-tabular`` so they never compete with
 event-based models for the champion alias.
 """
@@ -134,12 +135,20 @@ def calibration_for(prepared: Prepared, config: TrainConfig, positives: int = 20
 
 
 def family_note(model: LeadModel) -> str:
-    """Which model family the calibration slice kept, with the losses that decided it."""
+    """Which model family the calibration slice kept, with the losses that decided it, and the
+    weight of the regression it was blended with (:func:`training.families.blend_with_linear`)."""
     losses = model.params.get("family_cal_logloss", {})
     shown = ", ".join(f"{family} {loss:.4f}" for family, loss in losses.items())
+    family = model.params.get("family", model.kind)
+    weight = float(model.params.get("linear_weight", 0.0))
+    blend = (
+        f", blended with its regression at weight {weight:.1f} (stored as `{model.kind}`)"
+        if weight
+        else ""
+    )
     return (
-        f"Model family: `{model.kind}`, kept by the calibration slice (log-loss after a sigmoid: "
-        f'{shown or "one family only"}); it is reported as "LightGBM (challenger)".'
+        f"Model family: `{family}`{blend}, kept by the calibration slice (log-loss after a "
+        f'sigmoid: {shown or "one family only"}); it is reported as "LightGBM (challenger)".'
     )
 
 

@@ -41,9 +41,18 @@ from training.evaluate import (
     metrics,
     volume_per_period,
 )
-from training.families import FAMILIES, Family, Slices, choose, fit_family, row_losses
+from training.families import (
+    FAMILIES,
+    Family,
+    Slices,
+    blend_with_linear,
+    choose,
+    fit_family,
+    row_losses,
+)
 from training.model import (
     BoosterParams,
+    Kind,
     LeadModel,
     Mode,
     categorical_of,
@@ -248,7 +257,9 @@ def families_for(prepared: Prepared, config: TrainConfig) -> tuple[Family, ...]:
 def fit_model(
     prepared: Prepared, config: TrainConfig, params: BoosterParams | None = None
 ) -> LeadModel:
-    """Each candidate family on ``fit``/``valid``; the one ``cal`` prefers, calibrated on ``cal``.
+    """Each candidate family on ``fit``/``valid``; the one ``cal`` prefers, blended with its
+    regression at the weight ``cal`` prefers (:func:`training.families.blend_with_linear`),
+    calibrated on ``cal``.
 
     With one family (the CRM path) that is LightGBM with early stopping on ``valid``. The test
     window is not read here.
@@ -272,13 +283,16 @@ def fit_model(
         trees = {name: int(found.get("best_iteration", 0)) for name, (_, found) in fitted.items()}
         family = choose(losses, trees)
     estimator, settings = fitted[family]
+    kind: Kind = family
+    if len(families) > 1:
+        estimator, kind, settings = blend_with_linear(family, fitted, cal_matrix, cal_label)
     model = LeadModel(
         estimator=estimator,
         columns=columns,
         categories=categories,
         calibrator=Calibrator(config.calibration),
         feature_config=config.feature_config,
-        kind=family,
+        kind=kind,
         mode=prepared.mode,
         params={**dataclasses.asdict(params), **settings, "family": family},
         num_threads=params.num_threads,

@@ -19,8 +19,17 @@ from leadscore.settings import Settings
 from serving.reasons import check_additivity
 from training import registry
 from training.calibration import Calibrator
-from training.families import FAMILIES, Family, Slices, choose, fit_family
-from training.linear import BoostedLinear, LinearModel
+from training.families import (
+    BLEND_WEIGHTS,
+    FAMILIES,
+    Family,
+    Slices,
+    blend_with_linear,
+    choose,
+    fit_family,
+    row_losses,
+)
+from training.linear import BoostedLinear, LinearModel, scaled_booster
 from training.model import LeadModel, categorical_of, learn_categories
 from training.tabular import calibration_for, drift_defaults, prepare_tabular, run_tabular
 from training.train import TrainConfig, TrainResult, families_for, fit_and_evaluate
@@ -95,14 +104,19 @@ def test_linear_odds_under_drift_choose_the_linear_model(linear_drift: TrainResu
 
 def test_an_interaction_chooses_a_family_with_trees(interaction: TrainResult) -> None:
     model = interaction.model
-    assert model.kind in ("lightgbm", "linear+lightgbm")
+    family = model.params["family"]
+    assert family in ("lightgbm", "linear+lightgbm")
+    assert model.kind == "linear+lightgbm" if model.params["linear_weight"] else family
     losses = model.params["family_cal_logloss"]
-    assert losses[model.kind] < losses["linear"] - 0.05
+    assert losses[family] < losses["linear"] - 0.05
     assert interaction.metrics["lightgbm"]["roc_auc"] > interaction.metrics["logistic"]["roc_auc"]
 
 
-def test_the_choice_never_reads_the_test_window() -> None:
-    frame = _table("linear-drift")
+@pytest.mark.parametrize("kind", ["linear-drift", "interaction"])
+def test_the_choice_never_reads_the_test_window(kind: str) -> None:
+    """Family, blend weight, calibration and margins come from fit/valid/cal alone (the
+    interaction table keeps a family with trees, so its blend weight is chosen too)."""
+    frame = _table(kind)
     before = _train(frame)
     test = before.prepared.frame["slice"].to_numpy() == "test"
     changed = frame.copy()
@@ -112,6 +126,7 @@ def test_the_choice_never_reads_the_test_window() -> None:
     after = _train(changed)
     assert after.model.kind == before.model.kind
     assert after.model.params["family_cal_logloss"] == before.model.params["family_cal_logloss"]
+    assert after.model.params.get("linear_weight") == before.model.params.get("linear_weight")
     assert after.model.calibrator.to_dict() == before.model.calibrator.to_dict()
     rows = before.prepared.part("valid", "cal")
     np.testing.assert_array_equal(
@@ -207,3 +222,103 @@ def test_the_crm_path_keeps_lightgbm(linear_drift: TrainResult) -> None:
     crm = dataclasses.replace(linear_drift.prepared, mode="crm")
     assert families_for(crm, TrainConfig()) == ("lightgbm",)
     assert families_for(linear_drift.prepared, TrainConfig()) == FAMILIES
+
+
+def _slices(frame: pd.DataFrame) -> tuple[Slices, pd.DataFrame, pd.DataFrame]:
+    """The shared encoding of a generated table, and its cal and test rows."""
+    prepared = prepare_tabular(_data(frame), TrainConfig())
+    fit, valid = prepared.part("fit"), prepared.part("valid")
+    categorical = categorical_of(fit, prepared.columns)
+    categories = learn_categories(prepared.part("fit", "valid"), categorical)
+    slices = Slices(fit, valid, prepared.columns, categorical, categories)
+    return slices, prepared.part("cal"), prepared.part("test")
+
+
+@pytest.fixture(scope="module")
+def fitted_interaction() -> tuple[dict, Slices, pd.DataFrame, pd.DataFrame]:
+    slices, cal, test = _slices(_table("interaction"))
+    params = TrainConfig().booster
+    fitted = {family: fit_family(family, slices, params) for family in FAMILIES}
+    return fitted, slices, cal, test
+
+
+def test_scaled_members_scale_margins_and_contributions(fitted_interaction: tuple) -> None:
+    fitted, slices, _, test = fitted_interaction
+    matrix = slices.matrix(test)
+    linear = fitted["linear"][0]
+    booster = fitted["lightgbm"][0]
+    np.testing.assert_allclose(linear.scaled(0.3).predict(matrix), 0.3 * linear.predict(matrix))
+    np.testing.assert_allclose(
+        linear.scaled(0.3).predict(matrix, pred_contrib=True),
+        0.3 * linear.predict(matrix, pred_contrib=True),
+    )
+    shrunk = scaled_booster(booster, 0.7)
+    np.testing.assert_allclose(
+        shrunk.predict(matrix, raw_score=True), 0.7 * booster.predict(matrix, raw_score=True)
+    )
+    np.testing.assert_allclose(
+        shrunk.predict(matrix, pred_contrib=True),
+        0.7 * booster.predict(matrix, pred_contrib=True),
+        atol=1e-12,
+    )
+    # a copy of the best iteration's trees; the original keeps its leaves (compared above)
+    assert shrunk.num_trees() == booster.best_iteration
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "linear+lightgbm"])
+def test_the_blend_is_the_calibration_slice_argmin_and_explains_additively(
+    family: Family, fitted_interaction: tuple, tmp_path: Path
+) -> None:
+    fitted, slices, cal, test = fitted_interaction
+    x_cal, y_cal = slices.matrix(cal), cal["label"].to_numpy()
+    estimator, kind, settings = blend_with_linear(family, fitted, x_cal, y_cal)
+    chosen, _ = fitted[family]
+    boosted = isinstance(chosen, BoostedLinear)
+    regression = chosen.linear if boosted else fitted["linear"][0]
+    trees = chosen.booster if boosted else chosen
+    tree_cal = trees.predict(x_cal, raw_score=True)
+
+    def blend(w: float) -> np.ndarray:
+        if boosted:
+            return regression.predict(x_cal) + (1 - w) * tree_cal
+        return w * regression.predict(x_cal) + (1 - w) * tree_cal
+
+    losses = [row_losses(blend(w), y_cal).mean() for w in BLEND_WEIGHTS]
+    weight = settings["linear_weight"]
+    assert weight == BLEND_WEIGHTS[int(np.argmin(losses))]
+    assert 0 < weight < 1, "this table should need a blend for the test to mean anything"
+    assert kind == "linear+lightgbm" and isinstance(estimator, BoostedLinear)
+    assert settings["best_iteration"] == fitted[family][1]["best_iteration"]
+    np.testing.assert_allclose(estimator.predict(x_cal, raw_score=True), blend(weight), atol=1e-9)
+    # the blended model explains each score additively and saves and loads like any model
+    model = LeadModel(
+        estimator,
+        slices.columns,
+        slices.categories,
+        Calibrator("sigmoid"),
+        kind=kind,
+        mode="tabular",
+    )
+    model.calibrator.fit(model.predict_raw(x_cal), y_cal)
+    matrix = slices.matrix(test)
+    contributions = model.contributions(matrix)
+    check_additivity(contributions, model.predict_raw(matrix))
+    loaded = LeadModel.load(model.save(tmp_path / family))
+    np.testing.assert_allclose(loaded.predict_raw(matrix), model.predict_raw(matrix), atol=1e-12)
+    np.testing.assert_allclose(loaded.contributions(matrix), contributions, atol=1e-12)
+
+
+def test_blend_keeps_linear_lightgbm_alone_and_ties_unchanged(fitted_interaction: tuple) -> None:
+    fitted, slices, cal, _ = fitted_interaction
+    x_cal, y_cal = slices.matrix(cal), cal["label"].to_numpy()
+    linear, settings = fitted["linear"]
+    # the linear family has no trees to blend
+    assert blend_with_linear("linear", fitted, x_cal, y_cal) == (linear, "linear", settings)
+    # "LightGBM alone" (no linear family fitted) stays LightGBM alone
+    alone = {"lightgbm": fitted["lightgbm"]}
+    estimator, kind, _ = blend_with_linear("lightgbm", alone, x_cal, y_cal)
+    assert kind == "lightgbm" and estimator is fitted["lightgbm"][0]
+    # when every weight gives the same margin, the family is kept as it is (weight 0)
+    same = {"linear": fitted["linear"], "lightgbm": (linear, {"best_iteration": 5})}
+    estimator, kind, found = blend_with_linear("lightgbm", same, x_cal, y_cal)
+    assert (estimator, kind, found["linear_weight"]) == (linear, "lightgbm", 0.0)
