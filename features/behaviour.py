@@ -10,7 +10,7 @@ DataFrames, only arrays.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -328,13 +328,23 @@ def _missing(activities: pd.DataFrame) -> np.ndarray:
 def recent_of(ev: Events, activities: pd.DataFrame, limit: int = 30) -> pd.DataFrame:
     """The last ``limit`` events of each snapshot, newest first: what reason texts cite.
 
-    Columns: ``snap``, ``occurred_at``, ``activity_type``, ``asset``, ``topic``, ``age_days``.
+    Columns: ``snap``, ``occurred_at``, ``activity_type``, ``asset``, ``topic``, ``age_days``,
+    ``type_code`` (index into ``ACTIVITY_TYPES``, -1 for a type of the CRM's own).
     """
     return pd.DataFrame(recent_arrays(ev, activities, limit))
 
 
-def recent_arrays(ev: Events, activities: pd.DataFrame, limit: int = 30) -> dict[str, np.ndarray]:
-    """:func:`recent_of` as columns (name -> array), without building a frame."""
+def recent_arrays(
+    ev: Events,
+    activities: pd.DataFrame,
+    limit: int = 30,
+    codes: Mapping[str, tuple[np.ndarray, list]] | None = None,
+) -> dict[str, np.ndarray]:
+    """:func:`recent_of` as columns (name -> array), without building a frame.
+
+    ``codes`` (:func:`value_codes` of activity columns, e.g. ``asset``) add a ``<name>_code``
+    column each: the value's code, -1 where it is missing or empty. Texts compare assets by code.
+    """
     order = np.lexsort((ev.row, ev.age_days, ev.snap))
     snap = ev.snap[order]
     starts = np.flatnonzero(np.r_[True, snap[1:] != snap[:-1]]) if len(snap) else snap
@@ -347,11 +357,17 @@ def recent_arrays(ev: Events, activities: pd.DataFrame, limit: int = 30) -> dict
             return np.full(len(rows), None, dtype=object)
         return activities[name].array.take(rows).to_numpy(dtype=object)
 
-    return {
+    out = {
         "snap": ev.snap[order],
         "occurred_at": activities["occurred_at"].to_numpy("datetime64[ns]")[rows],
         "activity_type": column("activity_type"),
         "asset": column("asset"),
         "topic": column("topic"),
         "age_days": ev.age_days[order],
+        "type_code": ev.type_code[order],
     }
+    for name, (per_row, uniques) in (codes or {}).items():
+        usable = np.array([isinstance(u, str) and u != "" for u in uniques] + [False])
+        code = per_row[rows]
+        out[f"{name}_code"] = np.where(usable[code], code, -1)
+    return out

@@ -12,6 +12,7 @@ feature (``leadscore audit-data`` finds such columns).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -25,7 +26,6 @@ from features.behaviour import (
     join_events,
     lookup,
     recent_arrays,
-    recent_of,
     type_codes,
     value_codes,
 )
@@ -125,7 +125,8 @@ def feature_columns_and_events(
     computing the features, and the model reads arrays anyway.
     """
     columns, crm, ev = _build(tables, None, snapshots, config)
-    return columns, recent_arrays(ev, crm.activities, limit)
+    codes = {name: crm.codes(name) for name in ("asset", "topic")}
+    return columns, recent_arrays(ev, crm.activities, limit, codes)
 
 
 def _frame(columns: dict[str, Any]) -> pd.DataFrame:
@@ -168,9 +169,8 @@ def _build(
     n = len(position)
     person = crm.person_code[position]
     ev = crm.events(person, when)
-    activities = tables.activities
-    assets = _codes(activities, "asset")
-    topics = _codes(activities, "topic")
+    assets = crm.codes("asset")
+    topics = crm.codes("topic")
     created = crm.leads["created_at"].to_numpy("datetime64[ns]")[position]
     values = behaviour_arrays(ev, n, when, created, assets[0], topics[0], config.half_life_days)
     values["interest_field"] = interest_values(ev, n, *topics, config.half_life_days)
@@ -200,7 +200,8 @@ def explain_events(
     person = lookup(crm.lead_ids, _values(features["person_id"]))
     person[person < 0] = len(crm.lead_ids)  # not a person of these tables: no events
     ev = crm.events(person, features["as_of"].to_numpy("datetime64[ns]"))
-    return recent_of(ev, tables.activities, limit)
+    codes = {name: crm.codes(name) for name in ("asset", "topic")}
+    return pd.DataFrame(recent_arrays(ev, crm.activities, limit, codes))
 
 
 def person_of(leads: pd.DataFrame, config: FeatureConfig) -> pd.Series:
@@ -235,6 +236,11 @@ class _Crm:
         act_lead = np.append(lookup(self.lead_ids, act_ids), -1)[act_codes]
         self.act_key = np.append(self.person_code, -1)[act_lead]
         self.activities = activities
+
+    @functools.cache  # noqa: B019 (one _Crm per call; it goes with it)
+    def codes(self, column: str) -> tuple[np.ndarray, list]:
+        """:func:`value_codes` of an activity column (all -1 when the export has none)."""
+        return _codes(self.activities, column)
 
     def events(self, person: np.ndarray, when: np.ndarray) -> Events:
         """The events of each snapshot's person strictly before its moment."""

@@ -111,7 +111,7 @@ def _dated(event: Event, lang: Lang) -> str:
     return f"{phrase} {word} {format_date(event.occurred_at, lang)}"
 
 
-def _join(items: list[str], lang: Lang) -> str:
+def join_words(items: list[str], lang: Lang) -> str:
     if len(items) <= 1:
         return "".join(items)
     last = " und " if lang == "de" else " and "
@@ -125,21 +125,21 @@ def _quoted_assets(events: Sequence[Event], lang: Lang, limit: int = 3) -> str:
     return ", ".join(f"„{a}“" if lang == "de" else f"'{a}'" for a in names)
 
 
-def _field(lead: Mapping[str, object], key: str) -> str:
+def field_text(lead: Mapping[str, object], key: str) -> str:
     value = lead.get(key)
     return value.strip() or "—" if isinstance(value, str) else "—"
 
 
-def _number(value: float) -> str:
+def number_text(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
 
-def _label(value: object) -> str:
+def label_text(value: object) -> str:
     """Category codes as words: "lead_management" -> "lead management"."""
     return str(value).replace("_", " ")
 
 
-def _missing(value: object) -> bool:
+def is_missing(value: object) -> bool:
     if value is None or value is pd.NA or value in UNKNOWN:
         return True
     return isinstance(value, float | np.floating) and math.isnan(value)
@@ -154,7 +154,7 @@ def _relevant(feature: str, events: Sequence[Event]) -> list[Event]:
 
 
 @lru_cache(maxsize=1024)
-def _placeholders(template: str) -> tuple[str, ...]:
+def template_fields(template: str) -> tuple[str, ...]:
     return tuple(name for _, name, _, _ in string.Formatter().parse(template) if name)
 
 
@@ -176,7 +176,10 @@ def _of_types(c: _Cited, types: tuple[str, ...]) -> list[Event]:
 
 def _actions(c: _Cited) -> str:
     marketing = _of_types(c, MARKETING_ACTIONS)[:3][::-1]
-    return _join([event_phrase(e.activity_type, e.asset, c.lang) for e in marketing], c.lang) or "—"
+    return (
+        join_words([event_phrase(e.activity_type, e.asset, c.lang) for e in marketing], c.lang)
+        or "—"
+    )
 
 
 def _assets(c: _Cited) -> str:
@@ -198,7 +201,7 @@ def _intent(c: _Cited) -> str:
 def _value(c: _Cited) -> str:
     if c.known:
         return c.plain or "0"
-    return "—" if _missing(c.value) else _label(c.value)
+    return "—" if is_missing(c.value) else label_text(c.value)
 
 
 _PLACEHOLDERS: dict[str, Callable[[_Cited], str]] = {
@@ -215,8 +218,8 @@ _PLACEHOLDERS: dict[str, Callable[[_Cited], str]] = {
         ", ".join(list(dict.fromkeys(e.topic for e in c.events if e.topic))[:4]) or "—"
     ),
     "created": lambda c: format_date(c.lead.get("created_at"), c.lang),
-    "title": lambda c: _field(c.lead, "job_title"),
-    "email_domain": lambda c: _field(c.lead, "email_domain"),
+    "title": lambda c: field_text(c.lead, "job_title"),
+    "email_domain": lambda c: field_text(c.lead, "email_domain"),
     "flags": lambda c: "; ".join(c.lead.get("quality_texts") or []) or "—",  # type: ignore[arg-type]
 }
 
@@ -234,8 +237,8 @@ def reason_context(
     Only the ``wanted`` placeholders are computed (all when None).
     """
     numeric = isinstance(value, int | float | np.number) and not isinstance(value, bool)
-    known = numeric and not _missing(value)
-    plain = _number(float(value)) if known else None  # type: ignore[arg-type]
+    known = numeric and not is_missing(value)
+    plain = number_text(float(value)) if known else None  # type: ignore[arg-type]
     cited = _Cited(feature, value, lead, events, lang, known, plain)
     names = wanted if wanted is not None else _PLACEHOLDERS
     return {name: _PLACEHOLDERS[name](cited) for name in names}
@@ -251,11 +254,16 @@ def render_reason(
 ) -> str:
     """The sentence sales reads for one feature of one lead."""
     spec = FEATURES[feature]
-    template = spec.template(lang, "missing" if _missing(value) else direction)
-    wanted = _placeholders(template)
+    template = spec.template(lang, "missing" if is_missing(value) else direction)
+    wanted = template_fields(template)
     text = template.format(**reason_context(feature, value, lead, events, lang, wanted))
     if not (isinstance(value, int | float | np.number) and value == 1):
         return text  # only a count or a number of days of exactly one needs the singular
+    return singular_for_one(text, lang)
+
+
+def singular_for_one(text: str, lang: Lang) -> str:
+    """A sentence about a value of exactly one, in the singular."""
     return _singular_en(text) if lang == "en" else _singular_de(text)
 
 

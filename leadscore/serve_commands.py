@@ -84,7 +84,6 @@ def score(
     id_column: Annotated[str | None, typer.Option("--id", help="Tabular: the id column.")] = None,
 ) -> None:
     """Score every lead with the champion: probability, grade, route, reasons, handover note."""
-    import pandas as pd
 
     if mapping or label:
         frame = score_tabular(data, mapping, label, id_column)
@@ -92,28 +91,13 @@ def score(
         console.print(f"Scored {len(frame):,} rows with the tabular champion; wrote {out}")
         return
 
+    from serving.scorer import results_from_frame
+
     scorer = _scorer(lang)
     tables = _tables(data)
     with err_console.status(f"Scoring {len(tables.leads):,} leads"):
-        results = scorer.score(tables, as_of=_moment(as_of))
-    rows = [
-        {
-            "lead_id": r.lead_id,
-            "probability": r.probability,
-            "score": r.score,
-            "grade": r.grade,
-            "action": r.route.action,
-            "team": r.route.team,
-            "track": r.route.track,
-            "reasons": " | ".join(f"{x.text} ({x.contribution:+.2f})" for x in r.reasons),
-            "quality_flags": ", ".join(f.flag for f in r.quality_flags),
-            "handover_note": r.handover_note,
-            "model_version": r.model.version,
-            "as_of": r.as_of,
-        }
-        for r in results
-    ]
-    frame = pd.DataFrame(rows)
+        scored = scorer.score_table(tables, as_of=_moment(as_of), lang=lang)
+    frame = readable_scores(scored)
     _write(frame, out)
     summary = Table(title=f"{len(frame):,} leads scored with model v{scorer.ref.version}")
     summary.add_column("route")
@@ -122,9 +106,26 @@ def score(
         summary.add_row(str(action), f"{count:,}")
     console.print(summary)
     console.print(f"Wrote {out}")
-    best = sorted((r for r in results if r.score is not None), key=lambda r: -(r.probability or 0))
-    for result in best[:show_top]:
+    best = scored[scored["consent_profiling"]].nlargest(show_top, "probability")
+    for result in results_from_frame(best):
         console.print(lead_card(result, tables, [result.lead_id], lang or scorer.lang))
+
+
+def readable_scores(scored: pd.DataFrame) -> pd.DataFrame:
+    """The batch frame as a file for people: reasons also as one text, flags as words."""
+    slots = sum(1 for c in scored.columns if c.startswith("reason_") and c.endswith("_text"))
+    pairs = zip(
+        *(
+            zip(scored[f"reason_{k}_text"], scored[f"reason_{k}_contribution"], strict=True)
+            for k in range(1, slots + 1)
+        ),
+        strict=True,
+    )
+    reasons = [" | ".join(f"{t} ({c:+.2f})" for t, c in row if t is not None) for row in pairs]
+    frame = scored.drop(columns=["quality_texts"])
+    frame.insert(frame.columns.get_loc("why") + 1, "reasons", reasons)
+    frame["quality_flags"] = [", ".join(flags) for flags in scored["quality_flags"]]
+    return frame
 
 
 def _write(frame: pd.DataFrame, out: Path) -> None:

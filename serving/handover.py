@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+import pandas as pd
+
+from features.batch_texts import BatchEvents
 from features.registry import MARKETING_ACTIONS
 from features.texts import Event, Lang, event_phrase
 from serving.routing import Route
@@ -24,14 +28,23 @@ def _ordinal(n: int, lang: Lang) -> str:
 
 
 def _who(lead: Mapping[str, object]) -> str:
-    def text(key: str) -> str:
-        value = lead.get(key)
+    return who_text(
+        lead.get("first_name"),
+        lead.get("last_name"),
+        lead.get("company"),
+        lead.get("job_title"),
+        lead.get("lead_id", "This lead"),
+    )
+
+
+def who_text(first: object, last: object, company: object, title: object, lead_id: object) -> str:
+    """ "Anna Müller (ACME GmbH, Head of Marketing)"; the lead id when there is no name."""
+
+    def text(value: object) -> str:
         return value.strip() if isinstance(value, str) else ""
 
-    name = " ".join(p for p in (text("first_name"), text("last_name")) if p) or str(
-        lead.get("lead_id", "This lead")
-    )
-    details = ", ".join(p for p in (text("company"), text("job_title")) if p)
+    name = " ".join(p for p in (text(first), text(last)) if p) or str(lead_id)
+    details = ", ".join(p for p in (text(company), text(title)) if p)
     return f"{name} ({details})" if details else name
 
 
@@ -46,11 +59,35 @@ def handover_note(
     lang: Lang = "en",
 ) -> str:
     """A short note in English or German, built from the lead's own events."""
-    who = _who(lead)
-    count = int(lead.get("marketing_actions") or 0)
     marketing = [e for e in events if e.activity_type in MARKETING_ACTIONS]
     latest = list(dict.fromkeys(event_phrase(e.activity_type, e.asset, lang) for e in marketing))
-    latest = latest[:3][::-1]
+    return compose_note(
+        _who(lead),
+        int(lead.get("marketing_actions") or 0),  # type: ignore[call-overload]
+        latest[:3][::-1],
+        top_reasons[0] if top_reasons else None,
+        score,
+        grade,
+        (route.action, route.team, route.track, route.why),
+        quality_texts,
+        lang,
+    )
+
+
+def compose_note(
+    who: str,
+    count: int,
+    latest: Sequence[str],
+    top_reason: str | None,
+    score: int | None,
+    grade: str | None,
+    route: tuple[str, str | None, str | None, str],
+    quality_texts: Sequence[str],
+    lang: Lang,
+) -> str:
+    """The note from its parts: who, the latest distinct marketing actions (oldest first), the
+    strongest reason for buying, the score and what to do next."""
+    action, team, track, why = route
     parts = []
     if count and latest:
         actions = ", ".join(latest)
@@ -68,8 +105,8 @@ def handover_note(
             f"{who}: "
             + ("noch keine Marketing-Aktion." if lang == "de" else "no marketing action yet.")
         )
-    if top_reasons:
-        parts.append(top_reasons[0] + ".")
+    if top_reason is not None:
+        parts.append(top_reason + ".")
     if score is not None:
         parts.append(f"Score {score} ({grade}).")
     else:
@@ -78,11 +115,13 @@ def handover_note(
             if lang == "de"
             else "No model score (objected to profiling)."
         )
-    if route.action == "sales":
-        team = f" ({route.team})" if route.team else ""
-        parts.append(f"Bitte nachfassen{team}." if lang == "de" else f"Please follow up{team}.")
-    elif route.action == "review":
-        checks = "; ".join(quality_texts) or route.why
+    if action == "sales":
+        team_text = f" ({team})" if team else ""
+        parts.append(
+            f"Bitte nachfassen{team_text}." if lang == "de" else f"Please follow up{team_text}."
+        )
+    elif action == "review":
+        checks = "; ".join(quality_texts) or why
         parts.append(
             f"Bitte erst die Kontaktdaten prüfen: {checks}."
             if lang == "de"
@@ -90,8 +129,72 @@ def handover_note(
         )
     else:
         parts.append(
-            f"Bleibt im Nurture-Track „{route.track}“."
+            f"Bleibt im Nurture-Track „{track}“."
             if lang == "de"
-            else f"Stays in the nurture track '{route.track}'."
+            else f"Stays in the nurture track '{track}'."
         )
     return " ".join(parts)
+
+
+def handover_notes(
+    lead: Mapping[str, np.ndarray],
+    events: BatchEvents,
+    scores: Sequence[int | None],
+    grades: Sequence[str | None],
+    routes: Sequence[tuple[str, str | None, str | None, str]],
+    top_reasons: Sequence[str | None],
+    quality_texts: Sequence[Sequence[str]],
+    lang: Lang = "en",
+) -> list[str]:
+    """:func:`handover_note` for every row of a batch, from its columns and events."""
+    n = len(routes)
+
+    def column(key: str) -> list[object]:
+        values = lead.get(key)
+        return [None] * n if values is None else list(values)
+
+    marketing = events.of_types(MARKETING_ACTIONS)
+    if len(marketing) and (events.type_code[marketing] >= 0).all():
+        words, ids = events.phrase_ids(marketing, lang)
+    else:
+        words = list(dict.fromkeys(events.phrases(marketing, lang)))
+        ids = pd.Index(words).get_indexer(events.phrases(marketing, lang))
+    distinct = events.first_k(marketing, 3, ids)
+    kept = [words[i] for i in ids[np.searchsorted(marketing, distinct)].tolist()]
+    latest = events.lists(distinct, kept, np.arange(n))
+    counts = column("marketing_actions") if "marketing_actions" in lead else [0] * n
+    return [
+        compose_note(
+            who,
+            int(count or 0),  # type: ignore[call-overload]
+            recent[::-1],
+            top,
+            score,
+            grade,
+            route,
+            flags,
+            lang,
+        )
+        for who, count, recent, top, score, grade, route, flags in zip(
+            _who_column(lead, n),
+            counts,
+            latest,
+            top_reasons,
+            scores,
+            grades,
+            routes,
+            quality_texts,
+            strict=True,
+        )
+    ]
+
+
+def _who_column(lead: Mapping[str, np.ndarray], n: int) -> list[str]:
+    """:func:`who_text` for every row."""
+
+    def column(key: str) -> list[object]:
+        values = lead.get(key)
+        return [None] * n if values is None else values.tolist()
+
+    fields = ("first_name", "last_name", "company", "job_title", "lead_id")
+    return [who_text(*row) for row in zip(*(column(k) for k in fields), strict=True)]

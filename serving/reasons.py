@@ -8,12 +8,14 @@ summed and the window that contributed most speaks for them.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+from features.batch_texts import BatchEvents, feature_reasons
 from features.registry import FEATURES
 from features.texts import Event, Lang, render_reason
 
@@ -107,7 +109,8 @@ def render_reasons(
 ) -> list[Reason]:
     """One row of :func:`top_reasons` as reasons in the lead's own actions."""
     reasons = []
-    for index, total in zip(picked.tolist(), totals.tolist(), strict=True):
+    # numpy's rounding, as reason_texts' batches round: the same digits either way
+    for index, total in zip(picked.tolist(), np.round(totals, 6).tolist(), strict=True):
         if index < 0:
             break
         column = columns[index]
@@ -117,5 +120,32 @@ def render_reasons(
             text = render_reason(column, value, direction, lead, events, lang)
         else:
             text = f"{column}: {value}"
-        reasons.append(Reason(feature=column, contribution=round(total, 6), text=text))
+        reasons.append(Reason(feature=column, contribution=total, text=text))
     return reasons
+
+
+def reason_texts(
+    picked: np.ndarray,
+    totals: np.ndarray,
+    columns: Sequence[str],
+    lead: Mapping[str, np.ndarray],
+    events: BatchEvents,
+    lang: Lang,
+    explained: np.ndarray,
+) -> np.ndarray:
+    """:func:`render_reasons` for every row of a batch at once: texts shaped like ``picked``
+    (None where there is no reason, and in rows that are not ``explained``)."""
+    texts = np.full(picked.shape, None, dtype=object)
+    rows, slots = np.nonzero((picked >= 0) & explained[:, None])
+    which = picked[rows, slots]
+    order = np.argsort(which, kind="stable")  # per column, rows stay ascending
+    rows, slots, which = rows[order], slots[order], which[order]
+    bounds = np.flatnonzero(np.r_[True, which[1:] != which[:-1], True]) if len(which) else []
+    for a, b in itertools.pairwise(bounds):
+        column, r, s = columns[which[a]], rows[a:b], slots[a:b]
+        if column in FEATURES:
+            out = feature_reasons(column, r, totals[r, s] > 0, lead, events, lang)
+        else:
+            out = [f"{column}: {value}" for value in np.asarray(lead[column])[r]]
+        texts[r, s] = np.array([*out, None], dtype=object)[:-1]  # strs stay Python strs
+    return texts

@@ -7,7 +7,7 @@ to the bin: automate about 90 %, let a person decide where the data is doubtful.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -32,6 +32,11 @@ class TeamRule(BaseModel):
             key: frozenset(str(v) for v in values) for key, values in self.when.items()
         }
 
+    @property
+    def allowed(self) -> dict[str, frozenset[str]]:
+        """The rule's fields and the texts each may have."""
+        return self._allowed
+
     def matches(self, lead: Mapping[str, object]) -> bool:
         return all(str(lead.get(key)) in allowed for key, allowed in self._allowed.items())
 
@@ -55,6 +60,10 @@ class RoutingConfig(BaseModel):
         unknown = [f for f in self.review_flags if f not in known]
         if unknown:
             raise ValueError(f"review_flags: unknown flags {unknown}; known: {sorted(known)}")
+
+    def track_of(self, interest: object) -> str:
+        """The nurture track of an interest field (the default track for any other)."""
+        return self.tracks.get(str(interest), self.tracks.get("default", "General"))
 
     def cutoffs(self, model_thresholds: Mapping[str, float]) -> dict[str, float]:
         """Grade cut-offs: the file's where given, otherwise the model's."""
@@ -96,24 +105,69 @@ def route_lead(
 ) -> Route:
     """Where this lead goes. ``grade`` is None for a lead that objected to profiling."""
     team = next((rule.team for rule in config.teams if rule.matches(lead)), None)
+    track = config.track_of(lead.get("interest_field"))
+    action, team, track, why = _decide(team, track, grade, raised_flags, config, recent_types)
+    return Route(action=action, team=team, track=track, why=why)
+
+
+def route_columns(
+    lead: Mapping[str, np.ndarray],
+    grades: Sequence[str | None],
+    raised_flags: Sequence[Sequence[str]],
+    config: RoutingConfig,
+    recent_types: Callable[[int], set[str]],
+) -> list[tuple[str, str | None, str | None, str]]:
+    """:func:`route_lead` for every row of a batch: (action, team, track, why) per row.
+
+    ``lead`` holds one array per field; the rules read each field's distinct texts once.
+    """
+    n = len(grades)
+    team: list[str | None] = [None] * n
+    open_rows = np.ones(n, dtype=bool)
+    texts: dict[str, list[str]] = {}
+    for rule in config.teams:
+        match = open_rows.copy()
+        for key, allowed in rule.allowed.items():
+            if key not in texts:
+                values = lead.get(key)
+                texts[key] = ["None"] * n if values is None else [str(v) for v in values]
+            match &= np.fromiter((t in allowed for t in texts[key]), dtype=bool, count=n)
+        for i in np.flatnonzero(match).tolist():
+            team[i] = rule.team
+        open_rows &= ~match
     interest = lead.get("interest_field")
-    track = config.tracks.get(str(interest), config.tracks.get("default", "General"))
-    doubtful = [f for f in raised_flags if f in config.review_flags]
-    if doubtful:
-        return Route(
-            action="review", team=team, why=f"quality flags need a person: {', '.join(doubtful)}"
+    tracks = [config.track_of(v) for v in interest] if interest is not None else None
+    default = config.track_of(None)
+    return [
+        _decide(
+            team[i],
+            tracks[i] if tracks is not None else default,
+            grades[i],
+            raised_flags[i],
+            config,
+            recent_types(i) if grades[i] is None else None,
         )
+        for i in range(n)
+    ]
+
+
+def _decide(
+    team: str | None,
+    track: str,
+    grade: str | None,
+    raised_flags: Sequence[str],
+    config: RoutingConfig,
+    recent_types: set[str] | None,
+) -> tuple[Action, str | None, str | None, str]:
+    doubtful = [f for f in raised_flags if f in config.review_flags] if raised_flags else []
+    if doubtful:
+        return "review", team, None, f"quality flags need a person: {', '.join(doubtful)}"
     if grade is None:
         asked = sorted((recent_types or set()) & set(config.no_consent.sales_if_any))
         if asked:
-            return Route(
-                action="sales", team=team, why=f"no profiling consent; asked for contact: {asked}"
-            )
-        return Route(
-            action="nurture",
-            track=config.tracks.get("default", "General"),
-            why="no profiling consent: rule route only",
-        )
+            return "sales", team, None, f"no profiling consent; asked for contact: {asked}"
+        default = config.tracks.get("default", "General")
+        return "nurture", None, default, "no profiling consent: rule route only"
     if grade in config.sales_grades:
-        return Route(action="sales", team=team, why=f"grade {grade} goes to sales")
-    return Route(action="nurture", track=track, why=f"grade {grade}: nurture by interest")
+        return "sales", team, None, f"grade {grade} goes to sales"
+    return "nurture", None, track, f"grade {grade}: nurture by interest"

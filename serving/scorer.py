@@ -18,15 +18,22 @@ import pandas as pd
 import pyarrow as pa
 from pydantic import BaseModel, Field, TypeAdapter
 
+from features.batch_texts import BatchEvents
 from features.collector import collector_paused
 from features.contract import CRMTables
 from features.pipeline import feature_columns_and_events
 from features.quality import QUALITY_FLAGS, flag_texts
 from features.texts import Lang, events_by_snap
 from serving.audit import AuditLog, now_utc
-from serving.handover import handover_note
-from serving.reasons import ReasonGroups, check_additivity, render_reasons, top_reasons
-from serving.routing import Route, RoutingConfig, grades_of, route_lead
+from serving.handover import handover_note, handover_notes
+from serving.reasons import (
+    ReasonGroups,
+    check_additivity,
+    reason_texts,
+    render_reasons,
+    top_reasons,
+)
+from serving.routing import Route, RoutingConfig, grades_of, route_columns, route_lead
 from training.model import LeadModel
 
 FLAG_COLUMNS = [flag.column for flag in QUALITY_FLAGS]
@@ -162,7 +169,7 @@ class Scorer:
         ids = columns["lead_id"]
         consent = _consent(ids, leads)
         ranked = self.rank(columns)
-        probability, scores = ranked.probability, ranked.score
+        probability, scores = np.round(ranked.probability, 6), ranked.score
         picked, totals = ranked.reason_columns, ranked.reason_totals
         names = self.model.columns
         per_snap = events_by_snap(events)
@@ -203,7 +210,7 @@ class Scorer:
             results.append(
                 {
                     "lead_id": str(lead_id),
-                    "probability": None if p is None else round(p, 6),
+                    "probability": p,
                     "score": score,
                     "grade": grade,
                     "route": route,
@@ -221,6 +228,112 @@ class Scorer:
             )
         # validated in one call (in Rust): a third of the cost of building models one by one
         return _RESULTS.validate_python(results)
+
+    def score_table(
+        self,
+        tables: CRMTables,
+        as_of: pd.Timestamp | None = None,
+        lang: Lang | None = None,
+    ) -> pd.DataFrame:
+        """Score every lead that exists at ``as_of`` into one frame (see :meth:`score_frame`),
+        with every score in the audit log before the frame is returned."""
+        lang = lang or self.lang
+        moment = pd.Timestamp(as_of) if as_of is not None else _now()
+        ids = tables.leads.loc[tables.leads["created_at"] <= moment, "lead_id"].to_numpy()
+        snapshots = pd.DataFrame({"lead_id": ids, "as_of": moment})
+        features, events = feature_columns_and_events(tables, snapshots, self.model.feature_config)
+        frame = self.score_frame(features, events, tables.leads, lang)
+        if self.audit is not None:
+            self.audit.write(self.audit_records(results_from_frame(frame), features))
+        return frame
+
+    @collector_paused()
+    def score_frame(
+        self,
+        features: pd.DataFrame | Mapping[str, Any],
+        events: pd.DataFrame | Mapping[str, Any],
+        leads: pd.DataFrame,
+        lang: Lang,
+        request_id: str | None = None,
+    ) -> pd.DataFrame:
+        """:meth:`score_features` for a batch, written column by column: one row per lead.
+
+        Each text is written for all the leads that need it at once, from the event arrays,
+        so that a batch costs little more than the model (benchmarks/serve.py). The texts are
+        the ones :meth:`score_features` writes lead by lead (tests/serving/test_batch.py).
+        Reasons are in columns ``reason_<k>_feature``, ``reason_<k>_contribution`` and
+        ``reason_<k>_text``, most important first; :func:`results_from_frame` reads the frame
+        back as results.
+        """
+        request_id = request_id or uuid.uuid4().hex
+        scored_at = now_utc().isoformat()
+        columns = _columns(features)
+        ids = columns["lead_id"]
+        n = len(ids)
+        consent = _consent(ids, leads)
+        ranked = self.rank(columns)
+        context = _context(leads, ids)
+        flags = np.column_stack(
+            [
+                np.asarray(columns.get(f.column, np.zeros(n, bool)), dtype=bool)
+                for f in QUALITY_FLAGS
+            ]
+        )
+        raised: list[list[str]] = [[]] * n
+        quality_texts: list[list[str]] = [[]] * n
+        for i in np.flatnonzero(flags.any(axis=1)).tolist():
+            raised[i] = [f.name for f, up in zip(QUALITY_FLAGS, flags[i], strict=True) if up]
+            lead_i = _Row(columns, context, i)
+            quality_texts[i] = flag_texts(lead_i, dict.fromkeys(raised[i], True), lang)
+        lead: dict[str, Any] = {**context, **columns}
+        lead["quality_texts"] = _objects(quality_texts)
+        cited = BatchEvents(_columns_of(events), n)
+        names = self.model.columns
+        picked = ranked.reason_columns
+        contributions = np.round(ranked.reason_totals, 6)
+        texts = reason_texts(picked, ranked.reason_totals, names, lead, cited, lang, consent)
+        grades = [str(g) if c else None for g, c in zip(ranked.grade, consent, strict=True)]
+        scores = [int(v) if c else None for v, c in zip(ranked.score, consent, strict=True)]
+
+        def recent_types(i: int) -> set[str]:
+            first = cited.start[i]
+            return set(cited.activity_type[first : min(first + 10, cited.end[i])].tolist())
+
+        routes = route_columns(lead, grades, raised, self.routing, recent_types)
+        positive = (picked >= 0) & (contributions > 0) & consent[:, None]
+        first = np.argmax(positive, axis=1)
+        top = np.where(positive.any(axis=1), texts[np.arange(n), first], None).tolist()
+        notes = handover_notes(lead, cited, scores, grades, routes, top, quality_texts, lang)
+        probability = np.where(consent, np.round(ranked.probability, 6), np.nan)
+        out: dict[str, Any] = {
+            "lead_id": [str(i) for i in ids.tolist()],
+            "probability": probability,
+            "score": pd.array(scores, dtype="Int64"),
+            "grade": grades,
+            "consent_profiling": consent,
+            "action": [r[0] for r in routes],
+            "team": [r[1] for r in routes],
+            "track": [r[2] for r in routes],
+            "why": [r[3] for r in routes],
+        }
+        explained = (picked >= 0) & consent[:, None]
+        for k in range(picked.shape[1]):
+            has = explained[:, k]
+            feature = np.asarray(names, dtype=object)[np.maximum(picked[:, k], 0)]
+            out[f"reason_{k + 1}_feature"] = np.where(has, feature, None)
+            out[f"reason_{k + 1}_contribution"] = np.where(has, contributions[:, k], np.nan)
+            out[f"reason_{k + 1}_text"] = texts[:, k]
+        out |= {
+            "quality_flags": _objects(raised),
+            "quality_texts": lead["quality_texts"],
+            "handover_note": notes,
+            "model_name": self.ref.name,
+            "model_version": self.ref.version,
+            "scored_at": scored_at,
+            "request_id": request_id,
+            "as_of": _iso_texts(columns["as_of"]),
+        }
+        return pd.DataFrame(out)
 
     def rank(self, features: pd.DataFrame | Mapping[str, Any]) -> Ranked:
         """Probabilities, scores and the reasons chosen (features and contributions), for all
@@ -269,6 +382,102 @@ class Scorer:
             }
             for r, value in zip(results, values, strict=True)
         ]
+
+
+def results_from_frame(frame: pd.DataFrame) -> list[ScoreResult]:
+    """The rows of :meth:`Scorer.score_frame` as the results :meth:`Scorer.score` gives."""
+    slots = sum(1 for c in frame.columns if c.startswith("reason_") and c.endswith("_text"))
+    reasons = zip(
+        *(
+            zip(
+                frame[f"reason_{k}_feature"].tolist(),
+                frame[f"reason_{k}_contribution"].tolist(),
+                frame[f"reason_{k}_text"].tolist(),
+                strict=True,
+            )
+            for k in range(1, slots + 1)
+        ),
+        strict=True,
+    )
+    rows = zip(
+        frame["lead_id"].tolist(),
+        frame["probability"].tolist(),
+        frame["score"].astype(object).where(frame["score"].notna(), None).tolist(),
+        frame["grade"].tolist(),
+        frame["consent_profiling"].tolist(),
+        frame["action"].tolist(),
+        frame["team"].tolist(),
+        frame["track"].tolist(),
+        frame["why"].tolist(),
+        reasons,
+        frame["quality_flags"].tolist(),
+        frame["quality_texts"].tolist(),
+        frame["handover_note"].tolist(),
+        frame["model_name"].tolist(),
+        frame["model_version"].tolist(),
+        frame["scored_at"].tolist(),
+        frame["request_id"].tolist(),
+        frame["as_of"].tolist(),
+        strict=True,
+    )
+    return _RESULTS.validate_python(
+        [
+            {
+                "lead_id": lead_id,
+                "probability": probability if consent else None,
+                "score": score,
+                "grade": grade,
+                "route": {"action": action, "team": team, "track": track, "why": why},
+                "reasons": [
+                    {"feature": f, "contribution": c, "text": t}
+                    for f, c, t in lead_reasons
+                    if t is not None
+                ],
+                "handover_note": note,
+                "quality_flags": [
+                    {"flag": f, "text": t} for f, t in zip(flags, flag_texts_, strict=True)
+                ],
+                "model": {"name": name, "version": version},
+                "scored_at": scored_at,
+                "request_id": request_id,
+                "as_of": as_of,
+                "consent_profiling": consent,
+            }
+            for (
+                lead_id,
+                probability,
+                score,
+                grade,
+                consent,
+                action,
+                team,
+                track,
+                why,
+                lead_reasons,
+                flags,
+                flag_texts_,
+                note,
+                name,
+                version,
+                scored_at,
+                request_id,
+                as_of,
+            ) in rows
+        ]
+    )
+
+
+def _objects(items: Sequence[object]) -> np.ndarray:
+    """A list of lists as an object array of lists (numpy would make a 2-d array of it)."""
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
+
+
+def _columns_of(events: pd.DataFrame | Mapping[str, Any]) -> Mapping[str, Any]:
+    if isinstance(events, pd.DataFrame):
+        return {name: events[name].to_numpy() for name in events.columns}
+    return events
 
 
 class _Row(Mapping[str, object]):
@@ -359,8 +568,11 @@ def json_value(value: object) -> object:
 def _consent(ids: np.ndarray, leads: pd.DataFrame) -> np.ndarray:
     if "consent_profiling" not in leads:
         return np.ones(len(ids), dtype=bool)
-    given = dict(zip(leads["lead_id"], leads["consent_profiling"], strict=True))
-    return np.array([_consents(given.get(i)) for i in ids], dtype=bool)
+    lead_ids = leads["lead_id"].to_numpy(dtype=object)
+    last = ~pd.Index(lead_ids).duplicated(keep="last")  # a repeated lead: its last row says
+    given = [_consents(v) for v in leads["consent_profiling"].to_numpy(dtype=object)[last]]
+    position = pd.Index(lead_ids[last]).get_indexer(ids)
+    return np.where(position >= 0, np.array([*given, True], dtype=bool)[position], True)
 
 
 def _consents(value: object) -> bool:

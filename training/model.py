@@ -165,7 +165,7 @@ def _encode_columns(
         values = data[column]
         if column in categories:
             lookup = _category_codes(column, tuple(categories[column]))
-            matrix[:, j] = [lookup.get(v, np.nan) for v in _plain_texts(values)]
+            matrix[:, j] = _category_column(values, lookup)
         elif isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
             matrix[:, j] = values
         else:
@@ -173,6 +173,16 @@ def _encode_columns(
                 dtype=np.float64, na_value=np.nan
             )
     return matrix
+
+
+def _category_column(values: Any, lookup: Mapping[str, float]) -> np.ndarray | list[float]:
+    """The code of each value's text (NaN for unknown or missing values)."""
+    if len(values) > 256:  # a batch: look up each distinct word once
+        codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+        if all(isinstance(u, str) for u in uniques):
+            table = np.array([lookup.get(u, np.nan) for u in uniques] + [np.nan])
+            return table[codes]
+    return [lookup.get(v, np.nan) for v in _plain_texts(values)]
 
 
 def _plain_texts(values: Any) -> list[str | None]:

@@ -1,0 +1,411 @@
+"""The reason sentences of :mod:`features.texts`, written for a whole batch of leads at once.
+
+A batch of 100,000 leads cites millions of events; finding them lead by lead costs more than the
+model. Here each citation (the newest pricing-page visit, the first three whitepapers, ...) is
+found for all leads with numpy over the event arrays, and each template is filled for all the
+leads that need it. The sentences are the ones :func:`features.texts.render_reason` writes for
+one lead, character for character; tests/serving/test_batch.py holds the two to that.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import string
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from features.behaviour import TYPE_INDEX, type_codes
+from features.contract import ACTIVITY_TYPES
+from features.registry import FEATURES, HIGH_INTENT, MARKETING_ACTIONS, PHYSICAL
+from features.texts import (
+    Lang,
+    event_phrase,
+    format_date,
+    is_missing,
+    join_words,
+    label_text,
+    number_text,
+    singular_for_one,
+)
+
+DASH = "—"
+
+
+class BatchEvents:
+    """A batch's recent events (:func:`features.behaviour.recent_arrays`), indexed for citing.
+
+    Events stay in their order: by row (``snap``), newest first within a row.
+    """
+
+    def __init__(self, events: Mapping[str, Any], n_rows: int) -> None:
+        snap = np.asarray(events.get("snap", ()), dtype=np.int64)
+        order = np.argsort(snap, kind="stable") if np.any(snap[1:] < snap[:-1]) else None
+        n = len(snap)
+
+        def column(name: str, dtype: object = object) -> np.ndarray:
+            values = events.get(name)
+            array = np.full(n, None, dtype=object) if values is None else np.asarray(values, dtype)
+            return array if order is None else array[order]
+
+        self.n_rows = n_rows
+        self.snap = snap if order is None else snap[order]
+        self.activity_type = column("activity_type")
+        self.asset = column("asset")
+        self.topic = column("topic")
+        self.occurred_at = column("occurred_at", "datetime64[ns]")
+        self.age = column("age_days", float)
+        self.asset_code = column("asset_code", np.int64) if "asset_code" in events else None
+        self.topic_code = column("topic_code", np.int64) if "topic_code" in events else None
+        if "type_code" in events:
+            self.type_code = column("type_code", np.int64)
+        else:
+            self.type_code = type_codes(pd.Series(self.activity_type, dtype=object)).astype(int)
+        rows = np.arange(n_rows)
+        self.start = np.searchsorted(self.snap, rows, side="left")
+        self.end = np.searchsorted(self.snap, rows, side="right")
+
+    @cached_property
+    def _by_type(self) -> dict[int, np.ndarray]:
+        order = np.argsort(self.type_code.astype(np.int16), kind="stable")  # a radix sort
+        codes = self.type_code[order]
+        bounds = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1], True])
+        return {int(codes[a]): order[a:b] for a, b in itertools.pairwise(bounds)}
+
+    @functools.cache  # noqa: B019 (one BatchEvents per batch; it goes with it)
+    def of_types(self, types: tuple[str, ...]) -> np.ndarray:
+        """Positions of the events of these types, in event order."""
+        if len(types) == 1:
+            return self._by_type.get(TYPE_INDEX.get(types[0], -2), np.empty(0, np.intp))
+        table = np.zeros(len(TYPE_INDEX) + 1, dtype=bool)  # code -1 reads the last entry
+        table[[TYPE_INDEX[t] for t in types if t in TYPE_INDEX]] = True
+        return np.flatnonzero(table[self.type_code])
+
+    def in_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Positions of all events of these rows, in event order (``rows`` ascending)."""
+        start, length = self.start[rows], self.end[rows] - self.start[rows]
+        offsets = np.repeat(start - np.cumsum(np.r_[0, length[:-1]]), length)
+        return offsets + np.arange(int(length.sum()))
+
+    def first(self, positions: np.ndarray) -> np.ndarray:
+        """Per row, the first of ``positions`` (in event order) that falls in it; -1 for none."""
+        out = np.full(self.n_rows, -1, dtype=np.intp)
+        snap = self.snap[positions]
+        new = np.r_[True, snap[1:] != snap[:-1]] if len(snap) else np.empty(0, bool)
+        out[snap[new]] = positions[new]
+        return out
+
+    def first_k(self, positions: np.ndarray, k: int, key: np.ndarray | None = None) -> np.ndarray:
+        """The first ``k`` of ``positions`` per row, skipping repeats of ``key`` (-1: skip)."""
+        if key is not None:
+            keep = key >= 0
+            positions, key = positions[keep], key[keep]
+            pair = self.snap[positions] * (int(key.max(initial=0)) + 1) + key
+            _, first = np.unique(pair, return_index=True)
+            positions = positions[np.sort(first)]
+        snap = self.snap[positions]
+        starts = np.flatnonzero(np.r_[True, snap[1:] != snap[:-1]]) if len(snap) else snap
+        rank = np.arange(len(snap)) - np.repeat(starts, np.diff(np.r_[starts, len(snap)]))
+        return positions[rank < k]
+
+    def lists(self, positions: np.ndarray, values: Sequence[str], rows: np.ndarray) -> list[list]:
+        """``values`` (one per position) gathered per row of ``rows``, in event order."""
+        snap = self.snap[positions]
+        left = np.searchsorted(snap, rows, side="left").tolist()
+        right = np.searchsorted(snap, rows, side="right").tolist()
+        return [values[a:b] for a, b in zip(left, right, strict=True)]
+
+    def codes(self, positions: np.ndarray, name: str) -> np.ndarray:
+        """An id per distinct usable value of ``name`` at ``positions`` (-1: none or empty)."""
+        given = getattr(self, f"{name}_code")
+        if given is not None:  # coded by the feature pipeline already
+            return given[positions]
+        values = getattr(self, name)[positions]
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        unusable = [i for i, u in enumerate(uniques) if not (isinstance(u, str) and u)]
+        if unusable:
+            codes = np.where(np.isin(codes, unusable), -1, codes)
+        return codes
+
+    def phrases(self, positions: np.ndarray, lang: Lang) -> list[str]:
+        """Each event as words ("whitepaper 'Marketing Automation Guide'")."""
+        if len(positions) < 64 or np.any(self.type_code[positions] < 0):
+            types = self.activity_type[positions].tolist()
+            assets = self.asset[positions].tolist()
+            return [event_phrase(str(t), a, lang) for t, a in zip(types, assets, strict=True)]
+        words, ids = self.phrase_ids(positions, lang)
+        return [words[i] for i in ids.tolist()]
+
+    def phrase_ids(self, positions: np.ndarray, lang: Lang) -> tuple[list[str], np.ndarray]:
+        """Distinct phrases and, per position, which one it is: each distinct (type, asset)
+        is put into words once. For events of the registry's types only."""
+        codes = self.codes(positions, "asset")
+        width = int(codes.max(initial=-1)) + 2
+        pair = self.type_code[positions] * width + (codes + 1)
+        distinct, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
+        names = list(ACTIVITY_TYPES)
+        assets = self.asset[positions[first]].tolist()
+        texts = [
+            event_phrase(names[p // width], a if p % width else None, lang)
+            for p, a in zip(distinct.tolist(), assets, strict=True)
+        ]
+        words = list(dict.fromkeys(texts))
+        which = {w: i for i, w in enumerate(words)}
+        return words, np.array([which[t] for t in texts], dtype=np.intp)[inverse]
+
+    def dates(self, positions: np.ndarray, lang: Lang) -> list[str]:
+        """Each event's date as the texts write it; a dash for position -1."""
+        moments = np.full(len(positions), np.datetime64("NaT"), dtype="datetime64[ns]")
+        found = positions >= 0
+        moments[found] = self.occurred_at[positions[found]]
+        return dates_of(moments, lang)
+
+    def dated(self, positions: np.ndarray, lang: Lang) -> list[str]:
+        """ "whitepaper 'X' on 12 Nov 2026" per position; a dash for position -1."""
+        found = positions >= 0
+        word = "am" if lang == "de" else "on"
+        phrases = iter(self.phrases(positions[found], lang))
+        days = iter(self.dates(positions[found], lang))
+        return [f"{next(phrases)} {word} {next(days)}" if f else DASH for f in found.tolist()]
+
+
+def dates_of(moments: np.ndarray, lang: Lang) -> list[str]:
+    """:func:`format_date` for many moments (NaT: a dash), formatting each distinct day once."""
+    days = np.asarray(moments, dtype="datetime64[ns]").astype("datetime64[D]")
+    absent = np.isnat(days)
+    distinct, inverse = np.unique(days.view(np.int64), return_inverse=True)
+    texts = [
+        DASH if np.isnat(d) else format_date(pd.Timestamp(d), lang)
+        for d in distinct.view("datetime64[D]")
+    ]
+    return [DASH if a else texts[i] for i, a in zip(inverse.tolist(), absent.tolist(), strict=True)]
+
+
+@dataclass(frozen=True)
+class Citing:
+    """What the placeholders of one feature's reasons read, for the rows that have it."""
+
+    feature: str
+    rows: np.ndarray
+    values: np.ndarray
+    known: list[bool]
+    labels: list[str] | None
+    lead: Mapping[str, np.ndarray]
+    events: BatchEvents
+    lang: Lang
+
+    @cached_property
+    def plain(self) -> list[str | None]:
+        """Each known number as the texts write it ("3", "2.5")."""
+        if self.values.dtype.kind in "iuf" and all(self.known):
+            whole = np.floor(self.values) == self.values
+            if whole.all():
+                return [str(v) for v in self.values.astype(np.int64).tolist()]
+        return [
+            number_text(float(v)) if k else None
+            for v, k in zip(self.values, self.known, strict=True)
+        ]
+
+
+def _window_events(c: Citing) -> np.ndarray:
+    """The events behind a count feature (its type and window), or all events of the rows."""
+    spec = FEATURES[c.feature]
+    if spec.activity_type is None:
+        return c.events.in_rows(c.rows)
+    window = int(c.feature.rsplit("_", 1)[1].rstrip("d"))
+    positions = c.events.of_types((spec.activity_type,))
+    return positions[c.events.age[positions] < window]
+
+
+def _last(c: Citing) -> list[str]:
+    return c.events.dates(c.events.first(_window_events(c))[c.rows], c.lang)
+
+
+def _assets(c: Citing) -> list[str]:
+    if c.feature == "physical_touches":
+        positions = c.events.of_types(PHYSICAL)
+    else:
+        positions = _window_events(c)
+    kept = c.events.first_k(positions, 3, c.events.codes(positions, "asset"))
+    if c.lang == "de":
+        quoted = [f"„{a}“" for a in c.events.asset[kept].tolist()]
+    else:
+        quoted = [f"'{a}'" for a in c.events.asset[kept].tolist()]
+    return [", ".join(names) or DASH for names in c.events.lists(kept, quoted, c.rows)]
+
+
+def _recent(c: Citing) -> list[str]:
+    events = c.events
+    first = np.where(events.start < events.end, events.start, -1)
+    return events.dated(first[c.rows], c.lang)
+
+
+def _intent(c: Citing) -> list[str]:
+    return c.events.dated(c.events.first(c.events.of_types(HIGH_INTENT))[c.rows], c.lang)
+
+
+def _actions(c: Citing) -> list[str]:
+    kept = c.events.first_k(c.events.of_types(MARKETING_ACTIONS), 3)
+    phrases = c.events.phrases(kept, c.lang)
+    return [
+        join_words(latest[::-1], c.lang) or DASH for latest in c.events.lists(kept, phrases, c.rows)
+    ]
+
+
+def _topics(c: Citing) -> list[str]:
+    positions = c.events.in_rows(c.rows)
+    kept = c.events.first_k(positions, 4, c.events.codes(positions, "topic"))
+    topics = c.events.topic[kept].tolist()
+    return [", ".join(names) or DASH for names in c.events.lists(kept, topics, c.rows)]
+
+
+def _value(c: Citing) -> list[str]:
+    if c.labels is not None:
+        return c.labels
+    return [
+        (p or "0") if k else (DASH if is_missing(v) else label_text(v))
+        for v, k, p in zip(c.values, c.known, c.plain, strict=True)
+    ]
+
+
+def _lead_field(c: Citing, key: str) -> list[Any]:
+    values = c.lead.get(key)
+    return [None] * len(c.rows) if values is None else list(values[c.rows])
+
+
+def _stripped(c: Citing, key: str) -> list[str]:
+    return [(v.strip() or DASH) if isinstance(v, str) else DASH for v in _lead_field(c, key)]
+
+
+def _created(c: Citing) -> list[str]:
+    values = _lead_field(c, "created_at")
+    try:
+        return dates_of(np.array(values, dtype="datetime64[ns]"), c.lang)
+    except (TypeError, ValueError):  # e.g. moments with a time zone: one by one
+        return [format_date(v, c.lang) for v in values]
+
+
+def _flags(c: Citing) -> list[str]:
+    return ["; ".join(texts or []) or DASH for texts in _lead_field(c, "quality_texts")]
+
+
+# One entry per placeholder of features.texts, each for many rows at once.
+_PLACEHOLDERS: dict[str, Callable[[Citing], list[str]]] = {
+    "n": lambda c: [p or "0" for p in c.plain],
+    "days": lambda c: [
+        f"{float(v):.0f}" if k else DASH for v, k in zip(c.values, c.known, strict=True)
+    ],
+    "value": _value,
+    "pct": lambda c: [
+        f"{float(v):.0%}" if k else DASH for v, k in zip(c.values, c.known, strict=True)
+    ],
+    "last": _last,
+    "assets": _assets,
+    "recent": _recent,
+    "intent": _intent,
+    "actions": _actions,
+    "topics": _topics,
+    "created": _created,
+    "title": lambda c: _stripped(c, "job_title"),
+    "email_domain": lambda c: _stripped(c, "email_domain"),
+    "flags": _flags,
+}
+
+
+def _positional(template: str) -> tuple[str, tuple[str, ...]]:
+    """ "{n} times, last on {last}" -> ("{0} times, last on {1}", ("n", "last"))."""
+    names: list[str] = []
+    parts = []
+    for literal, name, spec, conversion in string.Formatter().parse(template):
+        parts.append(literal.replace("{", "{{").replace("}", "}}"))
+        if name is not None:
+            if name not in names:
+                names.append(name)
+            tail = (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            parts.append("{" + str(names.index(name)) + tail + "}")
+    return "".join(parts), tuple(names)
+
+
+class _Kinds(NamedTuple):
+    """Per value, as :func:`render_reason` sees it: a number? missing? a known number? And, for
+    words, the text ``{value}`` shows (None: computed from the value)."""
+
+    numeric: list[bool]
+    missing: list[bool]
+    known: list[bool]
+    labels: list[str] | None
+
+
+def _kinds(values: np.ndarray) -> _Kinds:
+    if values.dtype.kind in "iuf":
+        missing = np.isnan(values).tolist() if values.dtype.kind == "f" else [False] * len(values)
+        return _Kinds([True] * len(values), missing, [not m for m in missing], None)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    gaps = values[codes < 0]
+    if all(isinstance(u, str) for u in uniques) and all(
+        v is None or v is pd.NA or isinstance(v, float) for v in gaps
+    ):  # words and gaps (the usual category column): each distinct word is looked at once
+        absent = np.array([is_missing(u) for u in uniques] + [True])[codes]
+        labels = [DASH if is_missing(u) else label_text(u) for u in uniques] + [DASH]
+        return _Kinds(
+            [False] * len(values),
+            absent.tolist(),
+            [False] * len(values),
+            [labels[c] for c in codes.tolist()],
+        )
+    numeric = [isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in values]
+    missing = [is_missing(v) for v in values]
+    return _Kinds(
+        numeric, missing, [n and not m for n, m in zip(numeric, missing, strict=True)], None
+    )
+
+
+def feature_reasons(
+    feature: str,
+    rows: np.ndarray,
+    up: np.ndarray,
+    lead: Mapping[str, np.ndarray],
+    events: BatchEvents,
+    lang: Lang,
+) -> list[str]:
+    """The reason text of ``feature`` for each of ``rows`` (ascending, distinct).
+
+    ``up`` says per row whether the feature pushed towards buying; ``lead`` holds the feature
+    columns and the CRM fields the templates cite, one entry per row of the batch.
+    """
+    spec = FEATURES[feature]
+    values = np.asarray(lead[feature])[rows]
+    kinds = _kinds(values)
+    numeric, missing, known = kinds.numeric, kinds.missing, kinds.known
+    keys = ["missing" if m else ("up" if u else "down") for m, u in zip(missing, up, strict=True)]
+    out: list[str] = [""] * len(rows)
+    for key in dict.fromkeys(keys):
+        chosen = np.flatnonzero(np.asarray(keys) == key)
+        fmt, names = _positional(spec.template(lang, key))  # type: ignore[arg-type]
+        part = values[chosen]
+        picked = chosen.tolist()
+        known_part = [known[i] for i in picked]
+        labels = None if kinds.labels is None else [kinds.labels[i] for i in picked]
+        citing = Citing(feature, rows[chosen], part, known_part, labels, lead, events, lang)
+        filled = zip(*(_PLACEHOLDERS[name](citing) for name in names), strict=True)
+        texts = [fmt.format(*args) for args in filled] if names else [fmt] * len(chosen)
+        for i, text in zip(chosen.tolist(), texts, strict=True):
+            out[i] = text
+    if values.dtype.kind in "iuf":
+        ones = np.flatnonzero(values == 1).tolist()
+    elif kinds.labels is not None:
+        ones = []  # words only
+    else:  # as render_reason: a number (or True) equal to one
+        ones = [
+            i
+            for i, (v, n) in enumerate(zip(values, numeric, strict=True))
+            if (n or isinstance(v, bool)) and v == 1
+        ]
+    for i in ones:
+        out[i] = singular_for_one(out[i], lang)
+    return out

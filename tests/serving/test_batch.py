@@ -1,0 +1,100 @@
+"""Batch scoring writes every text column by column (Scorer.score_frame); it must say, word for
+word, what the lead-by-lead path (Scorer.score_features, which the HTTP service uses) says."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from features.contract import CRMTables
+from features.pipeline import feature_columns_and_events
+from leadscore.settings import Settings
+from serving.audit import AuditLog
+from serving.routing import load_routing
+from serving.scorer import ModelRef, Scorer, results_from_frame
+from tests.serving.conftest import leadscore
+from training.registry import load_version
+
+
+@pytest.fixture(scope="module")
+def scorer(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Scorer:
+    model = load_version(Settings(models_dir=models_dir), "1")
+    audit = AuditLog(f"sqlite:///{tmp_path_factory.mktemp('audit') / 'audit.db'}")
+    return Scorer(model, ModelRef("leadscore", "1"), load_routing(), audit)
+
+
+def _snapshots(crm: CRMTables, moment: pd.Timestamp) -> pd.DataFrame:
+    created = crm.leads["created_at"] <= moment
+    return pd.DataFrame({"lead_id": crm.leads.loc[created, "lead_id"], "as_of": moment})
+
+
+def _same(scorer: Scorer, features: dict, events: dict, leads: pd.DataFrame, lang: str) -> None:
+    one_by_one = scorer.score_features(features, events, leads, lang, request_id="r")  # type: ignore[arg-type]
+    frame = scorer.score_frame(features, events, leads, lang, request_id="r")  # type: ignore[arg-type]
+    batch = results_from_frame(frame)
+    assert [r.lead_id for r in batch] == [r.lead_id for r in one_by_one]
+    for alone, together in zip(one_by_one, batch, strict=True):
+        assert together.model_dump(exclude={"scored_at"}) == alone.model_dump(exclude={"scored_at"})
+
+
+@pytest.mark.parametrize("lang", ["en", "de"])
+def test_the_batch_frame_says_what_scoring_lead_by_lead_says(
+    scorer: Scorer, crm: CRMTables, lang: str
+) -> None:
+    moment = crm.activities["occurred_at"].max()
+    features, events = feature_columns_and_events(
+        crm, _snapshots(crm, moment), scorer.model.feature_config
+    )
+    _same(scorer, features, events, crm.leads, lang)
+
+    frame = scorer.score_frame(features, events, crm.leads, lang)  # type: ignore[arg-type]
+    # the comparison above covered every kind of lead and text
+    assert (~frame["consent_profiling"]).any() and frame["consent_profiling"].any()
+    assert set(frame["action"]) == {"sales", "nurture", "review"}
+    assert frame["quality_flags"].map(len).gt(0).any()
+    texts = frame.filter(like="_text").stack()
+    assert texts.str.contains("'" if lang == "en" else "„").any()  # asset names are cited
+    assert frame["handover_note"].str.len().gt(0).all()
+
+
+def test_leads_without_events_and_events_without_the_pipelines_codes(
+    scorer: Scorer, crm: CRMTables
+) -> None:
+    """Leads scored at the moment they were created (no events before it yet), few leads (the
+    small-batch paths) and events as the older frame without codes: still the same texts."""
+    leads = crm.leads.sample(60, random_state=3)
+    moment = crm.activities["occurred_at"].max()
+    as_of = leads["created_at"].where(pd.Series(range(60), index=leads.index) < 30, moment)
+    snapshots = pd.DataFrame({"lead_id": leads["lead_id"], "as_of": as_of})
+    features, events = feature_columns_and_events(crm, snapshots, scorer.model.feature_config)
+    counts = pd.Series(events["snap"]).value_counts()
+    assert len(counts) < len(snapshots)  # some leads have no events
+    plain = {k: v for k, v in events.items() if not k.endswith("_code")}
+    for lang in ("en", "de"):
+        _same(scorer, features, plain, crm.leads, lang)
+        _same(scorer, features, events, crm.leads, lang)
+
+
+def test_score_command_writes_every_lead_and_audits_every_score(
+    models_dir: Path, crm_dir: Path, crm: CRMTables, tmp_path: Path
+) -> None:
+    audit = tmp_path / "audit.db"
+    env = {
+        **os.environ,
+        "LEADSCORE_MODELS_DIR": str(models_dir),
+        "LEADSCORE_AUDIT_DATABASE": f"sqlite:///{audit}",
+    }
+    env.pop("MLFLOW_TRACKING_URI", None)
+    out = tmp_path / "scores.csv"
+    moment = str(crm.activities["occurred_at"].max())
+    done = leadscore("score", str(crm_dir), "--out", str(out), "--as-of", moment, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    scores = pd.read_csv(out)
+    assert len(scores) == (crm.leads["created_at"] <= pd.Timestamp(moment)).sum()
+    assert AuditLog(f"sqlite:///{audit}").count() == len(scores)
+    first = scores.dropna(subset=["reason_1_text"]).iloc[0]
+    assert first["reasons"].startswith(first["reason_1_text"])
+    assert {"action", "team", "track", "why", "handover_note", "quality_flags"} <= set(scores)
