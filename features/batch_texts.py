@@ -106,8 +106,7 @@ class BatchEvents:
             keep = key >= 0
             positions, key = positions[keep], key[keep]
             pair = self.snap[positions] * (int(key.max(initial=0)) + 1) + key
-            _, first = np.unique(pair, return_index=True)
-            positions = positions[np.sort(first)]
+            positions = positions[~pd.Series(pair).duplicated().to_numpy()]
         snap = self.snap[positions]
         starts = np.flatnonzero(np.r_[True, snap[1:] != snap[:-1]]) if len(snap) else snap
         rank = np.arange(len(snap)) - np.repeat(starts, np.diff(np.r_[starts, len(snap)]))
@@ -147,7 +146,8 @@ class BatchEvents:
         codes = self.codes(positions, "asset")
         width = int(codes.max(initial=-1)) + 2
         pair = self.type_code[positions] * width + (codes + 1)
-        distinct, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
+        inverse, distinct = pd.factorize(pair)  # in order of first appearance
+        first = np.flatnonzero(~pd.Series(pair).duplicated().to_numpy())
         names = list(ACTIVITY_TYPES)
         assets = self.asset[positions[first]].tolist()
         texts = [
@@ -283,11 +283,10 @@ def _stripped(c: Citing, key: str) -> list[str]:
 
 
 def _created(c: Citing) -> list[str]:
-    values = _lead_field(c, "created_at")
-    try:
-        return dates_of(np.array(values, dtype="datetime64[ns]"), c.lang)
-    except (TypeError, ValueError):  # e.g. moments with a time zone: one by one
-        return [format_date(v, c.lang) for v in values]
+    moments = c.lead.get("created_at")
+    if isinstance(moments, np.ndarray) and moments.dtype.kind == "M":
+        return dates_of(moments[c.rows], c.lang)
+    return [format_date(v, c.lang) for v in _lead_field(c, "created_at")]
 
 
 def _flags(c: Citing) -> list[str]:
@@ -372,7 +371,7 @@ def feature_reasons(
     lead: Mapping[str, np.ndarray],
     events: BatchEvents,
     lang: Lang,
-) -> list[str]:
+) -> np.ndarray:
     """The reason text of ``feature`` for each of ``rows`` (ascending, distinct).
 
     ``up`` says per row whether the feature pushed towards buying; ``lead`` holds the feature
@@ -382,20 +381,21 @@ def feature_reasons(
     values = np.asarray(lead[feature])[rows]
     kinds = _kinds(values)
     numeric, missing, known = kinds.numeric, kinds.missing, kinds.known
-    keys = ["missing" if m else ("up" if u else "down") for m, u in zip(missing, up, strict=True)]
-    out: list[str] = [""] * len(rows)
-    for key in dict.fromkeys(keys):
-        chosen = np.flatnonzero(np.asarray(keys) == key)
+    direction = np.where(np.asarray(missing, dtype=bool), 2, np.where(up, 0, 1))
+    out = np.empty(len(rows), dtype=object)
+    for code, key in enumerate(("up", "down", "missing")):
+        chosen = np.flatnonzero(direction == code)
+        if not len(chosen):
+            continue
         fmt, names = _positional(spec.template(lang, key))  # type: ignore[arg-type]
-        part = values[chosen]
         picked = chosen.tolist()
         known_part = [known[i] for i in picked]
         labels = None if kinds.labels is None else [kinds.labels[i] for i in picked]
-        citing = Citing(feature, rows[chosen], part, known_part, labels, lead, events, lang)
+        citing = Citing(
+            feature, rows[chosen], values[chosen], known_part, labels, lead, events, lang
+        )
         filled = zip(*(_PLACEHOLDERS[name](citing) for name in names), strict=True)
-        texts = [fmt.format(*args) for args in filled] if names else [fmt] * len(chosen)
-        for i, text in zip(chosen.tolist(), texts, strict=True):
-            out[i] = text
+        out[chosen] = [fmt.format(*args) for args in filled] if names else fmt
     if values.dtype.kind in "iuf":
         ones = np.flatnonzero(values == 1).tolist()
     elif kinds.labels is not None:

@@ -39,13 +39,15 @@ def _who(lead: Mapping[str, object]) -> str:
 
 def who_text(first: object, last: object, company: object, title: object, lead_id: object) -> str:
     """ "Anna Müller (ACME GmbH, Head of Marketing)"; the lead id when there is no name."""
-
-    def text(value: object) -> str:
-        return value.strip() if isinstance(value, str) else ""
-
-    name = " ".join(p for p in (text(first), text(last)) if p) or str(lead_id)
-    details = ", ".join(p for p in (text(company), text(title)) if p)
+    first, last = _text(first), _text(last)
+    name = (f"{first} {last}" if first and last else first or last) or str(lead_id)
+    company, title = _text(company), _text(title)
+    details = f"{company}, {title}" if company and title else company or title
     return f"{name} ({details})" if details else name
+
+
+def _text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
 
 
 def handover_note(

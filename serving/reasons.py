@@ -138,14 +138,15 @@ def reason_texts(
     texts = np.full(picked.shape, None, dtype=object)
     rows, slots = np.nonzero((picked >= 0) & explained[:, None])
     which = picked[rows, slots]
-    order = np.argsort(which, kind="stable")  # per column, rows stay ascending
+    order = np.argsort(which.astype(np.int32), kind="stable")  # rows stay ascending per column
     rows, slots, which = rows[order], slots[order], which[order]
     bounds = np.flatnonzero(np.r_[True, which[1:] != which[:-1], True]) if len(which) else []
     for a, b in itertools.pairwise(bounds):
         column, r, s = columns[which[a]], rows[a:b], slots[a:b]
         if column in FEATURES:
-            out = feature_reasons(column, r, totals[r, s] > 0, lead, events, lang)
+            texts[r, s] = feature_reasons(column, r, totals[r, s] > 0, lead, events, lang)
         else:
-            out = [f"{column}: {value}" for value in np.asarray(lead[column])[r]]
-        texts[r, s] = np.array([*out, None], dtype=object)[:-1]  # strs stay Python strs
+            out = np.empty(len(r), dtype=object)
+            out[:] = [f"{column}: {value}" for value in np.asarray(lead[column])[r]]
+            texts[r, s] = out
     return texts

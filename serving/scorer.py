@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -255,6 +256,7 @@ class Scorer:
         leads: pd.DataFrame,
         lang: Lang,
         request_id: str | None = None,
+        chunk: int = 10_000,
     ) -> pd.DataFrame:
         """:meth:`score_features` for a batch, written column by column: one row per lead.
 
@@ -269,10 +271,49 @@ class Scorer:
         scored_at = now_utc().isoformat()
         columns = _columns(features)
         ids = columns["lead_id"]
-        n = len(ids)
         consent = _consent(ids, leads)
-        ranked = self.rank(columns)
         context = _context(leads, ids)
+        events = _columns_of(events)
+        n = len(ids)
+        parts = [(a, min(a + chunk, n)) for a in range(0, n, chunk)] or [(0, 0)]
+
+        def rows(a: int, b: int) -> dict[str, np.ndarray]:
+            return {name: values[a:b] for name, values in columns.items()}
+
+        # The model runs on LightGBM's threads without the GIL; while it scores the next chunk,
+        # this thread writes the texts of the last one: the cores do both at once.
+        frames = []
+        with ThreadPoolExecutor(1, thread_name_prefix="rank") as pool:
+            ahead = pool.submit(self.rank, rows(*parts[0]))
+            for i, (a, b) in enumerate(parts):
+                ranked = ahead.result()
+                if i + 1 < len(parts):
+                    ahead = pool.submit(self.rank, rows(*parts[i + 1]))
+                frames.append(
+                    self._write(
+                        ranked,
+                        rows(a, b),
+                        {name: values[a:b] for name, values in context.items()},
+                        consent[a:b],
+                        _event_rows(events, a, b),
+                        (lang, request_id, scored_at),
+                    )
+                )
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+    def _write(
+        self,
+        ranked: Ranked,
+        columns: dict[str, np.ndarray],
+        context: dict[str, np.ndarray],
+        consent: np.ndarray,
+        events: Mapping[str, Any],
+        stamp: tuple[Lang, str, str],
+    ) -> pd.DataFrame:
+        """The rows of :meth:`score_frame` for one chunk whose model numbers are ``ranked``."""
+        lang, request_id, scored_at = stamp
+        ids = columns["lead_id"]
+        n = len(ids)
         flags = np.column_stack(
             [
                 np.asarray(columns.get(f.column, np.zeros(n, bool)), dtype=bool)
@@ -287,7 +328,7 @@ class Scorer:
             quality_texts[i] = flag_texts(lead_i, dict.fromkeys(raised[i], True), lang)
         lead: dict[str, Any] = {**context, **columns}
         lead["quality_texts"] = _objects(quality_texts)
-        cited = BatchEvents(_columns_of(events), n)
+        cited = BatchEvents(events, n)
         names = self.model.columns
         picked = ranked.reason_columns
         contributions = np.round(ranked.reason_totals, 6)
@@ -305,16 +346,19 @@ class Scorer:
         top = np.where(positive.any(axis=1), texts[np.arange(n), first], None).tolist()
         notes = handover_notes(lead, cited, scores, grades, routes, top, quality_texts, lang)
         probability = np.where(consent, np.round(ranked.probability, 6), np.nan)
+        route = np.empty((n, 4), dtype=object)
+        route[:] = routes
+        # object arrays, not lists: pandas then takes them as they are instead of inferring
         out: dict[str, Any] = {
-            "lead_id": [str(i) for i in ids.tolist()],
+            "lead_id": _objects([str(i) for i in ids.tolist()]),
             "probability": probability,
-            "score": pd.array(scores, dtype="Int64"),
-            "grade": grades,
+            "score": pd.arrays.IntegerArray(ranked.score.astype(np.int64), ~consent),
+            "grade": _objects(grades),
             "consent_profiling": consent,
-            "action": [r[0] for r in routes],
-            "team": [r[1] for r in routes],
-            "track": [r[2] for r in routes],
-            "why": [r[3] for r in routes],
+            "action": route[:, 0],
+            "team": route[:, 1],
+            "track": route[:, 2],
+            "why": route[:, 3],
         }
         explained = (picked >= 0) & consent[:, None]
         for k in range(picked.shape[1]):
@@ -326,14 +370,14 @@ class Scorer:
         out |= {
             "quality_flags": _objects(raised),
             "quality_texts": lead["quality_texts"],
-            "handover_note": notes,
-            "model_name": self.ref.name,
-            "model_version": self.ref.version,
-            "scored_at": scored_at,
-            "request_id": request_id,
-            "as_of": _iso_texts(columns["as_of"]),
+            "handover_note": _objects(notes),
+            "model_name": np.full(n, self.ref.name, dtype=object),
+            "model_version": np.full(n, self.ref.version, dtype=object),
+            "scored_at": np.full(n, scored_at, dtype=object),
+            "request_id": np.full(n, request_id, dtype=object),
+            "as_of": _objects(_iso_texts(columns["as_of"])),
         }
-        return pd.DataFrame(out)
+        return pd.DataFrame(out, copy=False)
 
     def rank(self, features: pd.DataFrame | Mapping[str, Any]) -> Ranked:
         """Probabilities, scores and the reasons chosen (features and contributions), for all
@@ -474,10 +518,27 @@ def _objects(items: Sequence[object]) -> np.ndarray:
     return out
 
 
-def _columns_of(events: pd.DataFrame | Mapping[str, Any]) -> Mapping[str, Any]:
+def _columns_of(events: pd.DataFrame | Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Events as arrays, in order of their row (``snap``), newest first within a row."""
     if isinstance(events, pd.DataFrame):
-        return {name: events[name].to_numpy() for name in events.columns}
-    return events
+        arrays = {name: events[name].to_numpy() for name in events.columns}
+    else:
+        arrays = {name: np.asarray(values) for name, values in events.items()}
+    snap = arrays.get("snap", np.empty(0, np.int64))
+    if len(snap) > 1 and np.any(snap[1:] < snap[:-1]):
+        order = np.argsort(snap, kind="stable")
+        arrays = {name: values[order] for name, values in arrays.items()}
+    return arrays
+
+
+def _event_rows(events: dict[str, np.ndarray], a: int, b: int) -> dict[str, np.ndarray]:
+    """The events of rows ``a`` to ``b``, numbered from 0 again."""
+    snap = events.get("snap", np.empty(0, np.int64))
+    start, end = np.searchsorted(snap, [a, b])
+    out = {name: values[start:end] for name, values in events.items()}
+    if "snap" in out:
+        out["snap"] = out["snap"] - a
+    return out
 
 
 class _Row(Mapping[str, object]):
@@ -534,7 +595,11 @@ def _context(leads: pd.DataFrame, ids: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _take(values: pd.Series, rows: np.ndarray | None) -> np.ndarray:
-    """Some rows (all for None) of a column as Python objects, None where missing."""
+    """Some rows (all for None) of a column as Python objects, None where missing; moments
+    without a time zone as datetime64 (NaT where missing), which texts format alike."""
+    if values.dtype == "datetime64[ns]":
+        moments = values.to_numpy()
+        return moments if rows is None else moments[rows]
     array = values.array
     if isinstance(array, pd.arrays.ArrowExtensionArray):
         arrow = array.__arrow_array__()
