@@ -347,7 +347,8 @@ class Scorer:
         notes = handover_notes(lead, cited, scores, grades, routes, top, quality_texts, lang)
         probability = np.where(consent, np.round(ranked.probability, 6), np.nan)
         route = np.empty((n, 4), dtype=object)
-        route[:] = routes
+        if routes:
+            route[:] = routes
         # object arrays, not lists: pandas then takes them as they are instead of inferring
         out: dict[str, Any] = {
             "lead_id": _objects([str(i) for i in ids.tolist()]),
@@ -385,9 +386,12 @@ class Scorer:
         costs."""
         columns = _columns(features)
         matrix = self.model.encode(columns)
-        raw = self.model.predict_raw(matrix)
+        if len(matrix):
+            raw = self.model.predict_raw(matrix)
+            contributions = self.model.contributions(matrix)
+        else:  # LightGBM divides by the number of rows
+            raw, contributions = np.empty(0), np.empty((0, len(self.model.columns) + 1))
         probability = self.model.calibrator.transform(raw)
-        contributions = self.model.contributions(matrix)
         check_additivity(contributions, raw)
         names = self.model.columns
         picked, totals = top_reasons(contributions[:, : len(names)], ReasonGroups.of(tuple(names)))

@@ -106,3 +106,12 @@ def test_score_command_writes_every_lead_and_audits_every_score(
     first = scores.dropna(subset=["reason_1_text"]).iloc[0]
     assert first["reasons"].startswith(first["reason_1_text"])
     assert {"action", "team", "track", "why", "handover_note", "quality_flags"} <= set(scores)
+
+
+def test_a_moment_before_any_lead_scores_nobody_without_failing(
+    scorer: Scorer, crm: CRMTables
+) -> None:
+    before = crm.leads["created_at"].min() - pd.Timedelta(days=1)
+    frame = scorer.score_table(crm, as_of=before)
+    assert len(frame) == 0
+    assert {"lead_id", "probability", "handover_note", "reason_1_text"} <= set(frame.columns)
