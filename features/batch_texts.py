@@ -9,7 +9,6 @@ one lead, character for character; tests/serving/test_batch.py holds the two to 
 
 from __future__ import annotations
 
-import functools
 import itertools
 import string
 from collections.abc import Callable, Mapping, Sequence
@@ -72,14 +71,21 @@ class BatchEvents:
 
     @cached_property
     def _by_type(self) -> dict[int, np.ndarray]:
+        if not len(self.type_code):
+            return {}
         order = np.argsort(self.type_code.astype(np.int16), kind="stable")  # a radix sort
         codes = self.type_code[order]
         bounds = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1], True])
         return {int(codes[a]): order[a:b] for a, b in itertools.pairwise(bounds)}
 
-    @functools.cache  # noqa: B019 (one BatchEvents per batch; it goes with it)
     def of_types(self, types: tuple[str, ...]) -> np.ndarray:
         """Positions of the events of these types, in event order."""
+        cache = self.__dict__.setdefault("_of_types", {})
+        if types not in cache:
+            cache[types] = self._positions_of(types)
+        return cache[types]
+
+    def _positions_of(self, types: tuple[str, ...]) -> np.ndarray:
         if len(types) == 1:
             return self._by_type.get(TYPE_INDEX.get(types[0], -2), np.empty(0, np.intp))
         table = np.zeros(len(TYPE_INDEX) + 1, dtype=bool)  # code -1 reads the last entry
@@ -203,7 +209,8 @@ class Citing:
     def plain(self) -> list[str | None]:
         """Each known number as the texts write it ("3", "2.5")."""
         if self.values.dtype.kind in "iuf" and all(self.known):
-            whole = np.floor(self.values) == self.values
+            whole = (np.floor(self.values) == self.values) & (np.abs(self.values) < 2**53)
+            whole &= ~((self.values == 0) & np.signbit(self.values))  # "-0" stays "-0"
             if whole.all():
                 return [str(v) for v in self.values.astype(np.int64).tolist()]
         return [

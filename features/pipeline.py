@@ -12,7 +12,6 @@ feature (``leadscore audit-data`` finds such columns).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -237,10 +236,12 @@ class _Crm:
         self.act_key = np.append(self.person_code, -1)[act_lead]
         self.activities = activities
 
-    @functools.cache  # noqa: B019 (one _Crm per call; it goes with it)
     def codes(self, column: str) -> tuple[np.ndarray, list]:
         """:func:`value_codes` of an activity column (all -1 when the export has none)."""
-        return _codes(self.activities, column)
+        cache = self.__dict__.setdefault("_codes", {})
+        if column not in cache:
+            cache[column] = _codes(self.activities, column)
+        return cache[column]
 
     def events(self, person: np.ndarray, when: np.ndarray) -> Events:
         """The events of each snapshot's person strictly before its moment."""

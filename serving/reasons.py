@@ -110,7 +110,9 @@ def render_reasons(
     """One row of :func:`top_reasons` as reasons in the lead's own actions."""
     reasons = []
     # numpy's rounding, as reason_texts' batches round: the same digits either way
-    for index, total in zip(picked.tolist(), np.round(totals, 6).tolist(), strict=True):
+    for index, total, rounded in zip(
+        picked.tolist(), totals.tolist(), np.round(totals, 6).tolist(), strict=True
+    ):
         if index < 0:
             break
         column = columns[index]
@@ -120,7 +122,7 @@ def render_reasons(
             text = render_reason(column, value, direction, lead, events, lang)
         else:
             text = f"{column}: {value}"
-        reasons.append(Reason(feature=column, contribution=total, text=text))
+        reasons.append(Reason(feature=column, contribution=rounded, text=text))
     return reasons
 
 

@@ -115,3 +115,23 @@ def test_a_moment_before_any_lead_scores_nobody_without_failing(
     frame = scorer.score_table(crm, as_of=before)
     assert len(frame) == 0
     assert {"lead_id", "probability", "handover_note", "reason_1_text"} <= set(frame.columns)
+
+
+def test_odd_numbers_and_no_events_at_all_read_as_one_lead_reads_them() -> None:
+    import numpy as np
+
+    from features.batch_texts import BatchEvents, feature_reasons
+    from features.texts import render_reason
+
+    nothing = {"snap": np.empty(0, np.int64), "activity_type": np.empty(0, object)}
+    events = BatchEvents(nothing, 3)
+    values = np.array([np.inf, 1e20, -0.0])
+    for feature in ("n_page_view_7d", "n_activities_30d"):
+        for up in (True, False):
+            batch = feature_reasons(
+                feature, np.arange(3), np.full(3, up), {feature: values}, events, "en"
+            )
+            direction = "up" if up else "down"
+            assert list(batch) == [
+                render_reason(feature, v, direction, {}, [], "en") for v in values
+            ]
