@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from features.batch_texts import BatchEvents
 from features.registry import MARKETING_ACTIONS
@@ -155,12 +154,8 @@ def handover_notes(
         values = lead.get(key)
         return [None] * n if values is None else list(values)
 
-    marketing = events.of_types(MARKETING_ACTIONS)
-    if len(marketing) and (events.type_code[marketing] >= 0).all():
-        words, ids = events.phrase_ids(marketing, lang)
-    else:
-        words = list(dict.fromkeys(events.phrases(marketing, lang)))
-        ids = pd.Index(words).get_indexer(events.phrases(marketing, lang))
+    marketing = events.of_types(MARKETING_ACTIONS)  # registry types: phrase_ids applies
+    words, ids = events.phrase_ids(marketing, lang)
     distinct = events.first_k(marketing, 3, ids)
     kept = [words[i] for i in ids[np.searchsorted(marketing, distinct)].tolist()]
     latest = events.lists(distinct, kept, np.arange(n))

@@ -137,18 +137,23 @@ class Scorer:
         request_id: str | None = None,
     ) -> list[ScoreResult]:
         """Score leads (all that exist at ``as_of`` by default), audit them, return results."""
-        lang = lang or self.lang
+        features, events = self._features_at(tables, lead_ids, as_of)
+        results = self.score_features(features, events, tables.leads, lang or self.lang, request_id)
+        if self.audit is not None:
+            self.audit.write(self.audit_records(results, features))
+        return results
+
+    def _features_at(
+        self, tables: CRMTables, lead_ids: Sequence[str] | None, as_of: pd.Timestamp | None
+    ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Features and recent events of these leads (all that exist at ``as_of`` by default)."""
         moment = pd.Timestamp(as_of) if as_of is not None else _now()
         if lead_ids is None:
             ids = tables.leads.loc[tables.leads["created_at"] <= moment, "lead_id"].to_numpy()
         else:
             ids = np.asarray(list(lead_ids), dtype=object)
         snapshots = pd.DataFrame({"lead_id": ids, "as_of": moment})
-        features, events = feature_columns_and_events(tables, snapshots, self.model.feature_config)
-        results = self.score_features(features, events, tables.leads, lang, request_id)
-        if self.audit is not None:
-            self.audit.write(self.audit_records(results, features))
-        return results
+        return feature_columns_and_events(tables, snapshots, self.model.feature_config)
 
     @collector_paused()
     def score_features(
@@ -238,12 +243,8 @@ class Scorer:
     ) -> pd.DataFrame:
         """Score every lead that exists at ``as_of`` into one frame (see :meth:`score_frame`),
         with every score in the audit log before the frame is returned."""
-        lang = lang or self.lang
-        moment = pd.Timestamp(as_of) if as_of is not None else _now()
-        ids = tables.leads.loc[tables.leads["created_at"] <= moment, "lead_id"].to_numpy()
-        snapshots = pd.DataFrame({"lead_id": ids, "as_of": moment})
-        features, events = feature_columns_and_events(tables, snapshots, self.model.feature_config)
-        frame = self.score_frame(features, events, tables.leads, lang)
+        features, events = self._features_at(tables, None, as_of)
+        frame = self.score_frame(features, events, tables.leads, lang or self.lang)
         if self.audit is not None:
             self.audit.write(self.audit_records(results_from_frame(frame), features))
         return frame
