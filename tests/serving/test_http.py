@@ -171,7 +171,10 @@ def test_model_endpoint_describes_the_champion(server: Server) -> None:
     response = server.client().get("/model")
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body == server.client().post("/model").json()
+    posted = server.client().post("/model").json()
+    # the same answer whichever way it is asked; another worker process may give it
+    assert isinstance(body.pop("worker"), int) and isinstance(posted.pop("worker"), int)
+    assert body == posted
     assert body["loaded"] is True and body["version"].isdigit()
     assert set(body["thresholds"]) == {"A", "B", "C"}
     assert body["metrics"]["roc_auc"] > 0.7
