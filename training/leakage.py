@@ -14,7 +14,10 @@ Five checks, each a pure function of the frame (no I/O, no fitted state kept):
 ``post_outcome``
     The name says the value is recorded during or after the sale (status, stage, tags, quality,
     rating, score/index, last activity, won/lost/closed, duration, reason), or many of its values
-    do (``Closed by ...``, ``Lost to ...``, ``Ringing``, ``SMS Sent``).
+    do (``Closed by ...``, ``Lost to ...``, ``Ringing``, ``SMS Sent``), or many of its values
+    judge the lead (``Potential Lead``, ``Hot lead``, ``Junk Leads``, ``Sales Qualified Lead``,
+    ``MQL``, ``Not interested``): a classification a person makes after contact, whatever the
+    column is called (X Education's ``Lead Profile``).
 ``id_like``
     Unique per row (text or whole numbers), or UUIDs/hashes: it can only memorise rows, and a
     sequence number carries the creation order into the model.
@@ -41,6 +44,13 @@ Thresholds (:class:`Thresholds`), and why:
   >= 95 %) have the same label. Decisive values covering >= 5 % of all rows are ``leak``: an honest
   field shifts the odds for a segment, it does not decide them for one lead in twenty. Fewer
   rows than that are ``watch`` (e.g. a lead source almost always converting).
+* post-outcome values: >= 5 % of a column's non-empty values match one of the two value
+  patterns (sales contact or outcome; a judgement of the lead), counted per pattern. An honest
+  field may hold the odd such word; a twentieth of its rows means people write it there. The
+  judgement pattern wants a judging word *before* "lead"/"prospect" (``Lead Add Form``, ``Lead
+  Import``, ``Converted to Lead``, ``Web lead`` and a catch-all ``Other Leads`` do not count)
+  or a whole value such as ``MQL`` or ``Unqualified``; ``SQL`` alone may be the language, so it
+  counts only next to another judgement.
 * id-like: >= 95 % distinct among >= 50 non-empty values (text or whole numbers), or >= 90 %
   of values shaped like a UUID or hex hash with >= 50 % distinct.
 * future timestamps: >= 1 % of rows with a date after the row's own time.
@@ -100,6 +110,19 @@ VALUE_RULE = re.compile(
     r"switched off|busy|wrong number|hang ?up|hangup|unreachable|not reachable|"
     r"phone conversation|sms sent|call ?back|voicemail)\b"
 )
+# Values that judge the lead: a person's classification of it after contact, not a fact about it.
+# A judging word before "lead(s)"/"prospect(s)", or a whole value that is a qualification state.
+LEAD_JUDGEMENT_RULE = re.compile(
+    r"\b((very|highly|not|less|least|most) )?"
+    r"(potential|promising|hot|warm|lukewarm|cold|dead|junk|spam|fake|bogus|"
+    r"good|bad|poor|strong|weak|(sales |marketing )?(un|dis|non|not |pre )?qualified|"
+    r"sales accepted|(high|medium|low) (quality|potential|priority|intent|value)) "
+    r"(leads?|prospects?)\b"
+    r"|^((mql|sal|sql)s?|(sales |marketing )?(un|dis|non|not |pre )?qualified|sales accepted|"
+    r"(not |un)?interested|no interest)$"
+)
+# Whole values the judgement rule matches that can also be a plain fact ("SQL" the language).
+AMBIGUOUS_JUDGEMENTS = frozenset({"sql", "sqls"})
 UUID_OR_HASH = re.compile(
     r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,64})$"
 )
@@ -405,7 +428,7 @@ def check_predictive(
 def check_post_outcome(
     column: str, values: pd.Series, thresholds: Thresholds = Thresholds()
 ) -> list[Finding]:
-    """Names and values that describe what sales did or what came of it."""
+    """Names and values that describe what sales did, what came of it, or what a rep made of it."""
     findings = []
     name = normalise_name(column)
     for pattern, why in NAME_RULES:
@@ -426,18 +449,26 @@ def check_post_outcome(
     if present.empty:
         return findings
     counts = present.value_counts()
-    hits = [v for v in counts.index if VALUE_RULE.search(normalise_name(v))]
-    share = float(counts[hits].sum() / len(present)) if hits else 0.0
-    if share >= thresholds.value_words_share:
-        examples = ", ".join(repr(v) for v in hits[:4])
-        findings.append(
-            Finding(
-                column,
-                "post_outcome",
-                f"{share:.0%} of its values describe sales contact or the outcome ({examples})",
-                {"value_share": share, "values_matched": float(len(hits))},
+    normalised = {v: normalise_name(v) for v in counts.index}
+    contact = [v for v in counts.index if VALUE_RULE.search(normalised[v])]
+    judged = [v for v in counts.index if LEAD_JUDGEMENT_RULE.search(normalised[v])]
+    if all(normalised[v] in AMBIGUOUS_JUDGEMENTS for v in judged):
+        judged = []
+    for hits, says in (
+        (contact, "describe sales contact or the outcome ({examples})"),
+        (judged, "judge the lead ({examples}): a classification a rep makes after contact"),
+    ):
+        share = float(counts[hits].sum() / len(present)) if hits else 0.0
+        if share >= thresholds.value_words_share:
+            examples = ", ".join(repr(v) for v in hits[:4])
+            findings.append(
+                Finding(
+                    column,
+                    "post_outcome",
+                    f"{share:.0%} of its values " + says.format(examples=examples),
+                    {"value_share": share, "values_matched": float(len(hits))},
+                )
             )
-        )
     return findings
 
 

@@ -94,6 +94,37 @@ def test_values_that_describe_sales_calls_flag_the_column() -> None:
     assert finding.evidence["value_share"] > 0.5
 
 
+def test_values_that_judge_the_lead_flag_the_column_whatever_its_name() -> None:
+    table = leads()
+    rng = np.random.default_rng(3)
+    table["Lead Profile"] = rng.choice(
+        ["Potential Lead", "Other Leads", "Student of SomeSchool", None], len(table)
+    )
+    table["persona"] = rng.choice(["Hot lead", "Cold Leads", "MQL", "Not interested"], len(table))
+    report = audit_columns(table, label="won")
+    assert report.flagged == ["Lead Profile", "persona"]
+    (profile,) = report.for_column("Lead Profile")
+    assert profile.kind == "post_outcome"
+    # 'Other Leads' is a catch-all, not a judgement of its own: flagged for 'Potential Lead'
+    assert profile.reason.startswith("33% of its values judge the lead ('Potential Lead')")
+    assert "a classification a rep makes after contact" in profile.reason
+    (persona,) = report.for_column("persona")
+    assert persona.evidence == {"value_share": 1.0, "values_matched": 4.0}
+
+
+def test_lead_words_that_do_not_judge_the_lead_are_not_flagged() -> None:
+    table = leads()
+    rng = np.random.default_rng(4)
+    table["Lead Origin"] = rng.choice(
+        ["Lead Add Form", "Lead Import", "Landing Page Submission", "API"], len(table)
+    )
+    table["occupation"] = rng.choice(["Student", "Working Professional", "Unemployed"], len(table))
+    table["lead_type"] = rng.choice(["Web Leads", "Partner Leads", "Other Leads"], len(table))
+    table["course"] = rng.choice(["SQL", "Python", "Excel"], len(table))  # the language
+    report = audit_columns(table, label="won")
+    assert report.findings == []
+
+
 def test_one_decisive_value_for_many_rows_is_a_leak_for_few_rows_only_watched() -> None:
     table = leads(4000)
     won = table["won"].to_numpy() == 1
@@ -162,6 +193,7 @@ def test_the_label_must_be_binary() -> None:
 X_EDUCATION_LEAKS = {
     "Tags",
     "Lead Quality",
+    "Lead Profile",
     "Last Activity",
     "Last Notable Activity",
     "Asymmetrique Activity Index",
