@@ -37,6 +37,9 @@ from features.contract import (
 )
 
 FILE_SUFFIXES = (".parquet", ".csv", ".csv.gz")
+# The contract's consent column; in a one-row-per-lead export it says whether the row may be
+# profiled and is never a feature (features.mapping, training.tabular).
+CONSENT = "consent_profiling"
 TRUE_WORDS = frozenset({"true", "t", "1", "yes", "y", "ja", "wahr", "1.0"})
 FALSE_WORDS = frozenset({"false", "f", "0", "no", "n", "nein", "falsch", "0.0"})
 MAX_PROBLEMS_PER_CHECK = 10_000
@@ -410,6 +413,23 @@ def load_tables(source: str | Path) -> CRMTables:
     return tables
 
 
+def read_consent(values: pd.Series, column: str, table: str) -> tuple[pd.Series, list[Problem]]:
+    """Consent to profiling per row: yes/no, true/false or 1/0; an empty cell is no objection
+    (as in the data contract, where the column defaults to true)."""
+    given = _coerce_bool(values)
+    text = _as_text(values)
+    problems = [
+        Problem(
+            table,
+            f"consent {text.iloc[r - 1]!r} is not yes/no, true/false or 1/0",
+            row=int(r),
+            column=column,
+        )
+        for r in _rows(given.isna() & text.notna())
+    ]
+    return given.fillna(True).astype(bool), problems
+
+
 def read_tabular(
     source: str | Path,
     label: str,
@@ -474,6 +494,9 @@ def read_tabular(
                 )
             )
         frame["created_at"] = times
+    if CONSENT in frame.columns:
+        frame[CONSENT], found = read_consent(frame[CONSENT], CONSENT, table)
+        problems += found
     if problems:
         return None, problems
     return TabularData(frame, label=label, time_column=time_column), []

@@ -19,6 +19,7 @@ A mapping, every key but ``label`` optional (names after ``rename``)::
     # label: {name: won, join: {file: closed_deals.csv, key: mql_id}}  # positive if id listed
     time: {column: first_contact_date, format: "%Y-%m-%d", calendar: [weekday]}
     # time: {row_order: true}                    # rows are chronological, no date column
+    consent: marketing_ok                        # yes/no: may this lead be profiled? (empty: yes)
     features: {include: [...], exclude: [...], categorical: [...], numeric: [...]}
 
 Usage::
@@ -45,10 +46,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from features.contract import STRING, TabularData
 from features.loaders import (
     _KIND_WORDS,
+    CONSENT,
     MAX_PROBLEMS_PER_CHECK,
     ContractError,
     Problem,
     _coerce_bool,
+    read_consent,
 )
 
 # Names training gives a meaning of its own (training.tabular.RESERVED); a feature called so
@@ -173,6 +176,7 @@ class Mapping(_Section):
     id: str | None = None
     label: LabelSpec
     time: TimeSpec | None = None
+    consent: str | None = None
     features: FeatureSpec = Field(default_factory=FeatureSpec)
 
     _texts = field_validator("missing_values", mode="before")(_text_list)
@@ -289,6 +293,8 @@ def _missing_columns(
         named.append(("label.join.on", mapping.label.join.on or mapping.id or ""))
     if mapping.time and mapping.time.column:
         named.append(("time.column", mapping.time.column))
+    if mapping.consent:
+        named.append(("consent", mapping.consent))
     named += [(f"missing_by_column.{c}", c) for c in mapping.missing_by_column]
     for part in ("include", "exclude", "categorical", "numeric"):
         names = getattr(mapping.features, part) or []
@@ -309,8 +315,21 @@ def _close(name: str, columns: list[str]) -> str:
     return f"(did you mean {', '.join(map(repr, near))}?)" if near else f"(columns: {columns[:12]})"
 
 
+def consent_column(mapping: Mapping, columns: list[str]) -> str | None:
+    """The column that holds consent to profiling: the mapping's, else one named like the
+    contract's (``consent_profiling``), else none (every lead may be profiled)."""
+    if mapping.consent:
+        return mapping.consent
+    return CONSENT if CONSENT in columns else None
+
+
 def _feature_columns(mapping: Mapping, columns: list[str]) -> list[str]:
-    special = {mapping.id, mapping.label.column, mapping.time.column if mapping.time else None}
+    special = {
+        mapping.id,
+        mapping.label.column,
+        mapping.time.column if mapping.time else None,
+        consent_column(mapping, columns),
+    }
     chosen = mapping.features.include if mapping.features.include is not None else columns
     excluded = set(mapping.features.exclude) | special
     return [c for c in chosen if c not in excluded]
@@ -544,6 +563,11 @@ def apply_mapping(
             out["created_at"] = times
             for name, values in _calendar(times, time_column, mapping.time.calendar).items():
                 out[name] = values
+    consent = consent_column(mapping, columns)
+    if consent:
+        allowed, found = read_consent(cells[consent], consent, table)
+        data_problems += found
+        out[CONSENT] = allowed
     if data_problems:
         raise ContractError(data_problems)
     if not without_label:
@@ -553,9 +577,31 @@ def apply_mapping(
     return TabularData(out, label=label_name, id_column="lead_id", time_column=time_column)
 
 
+# Reason texts for a table's columns: an export has no events to cite, so a reason names the
+# column and the lead's value (numbers as written, without trailing zeros).
+COLUMN_TEXTS: dict[str, dict[str, str]] = {
+    "en": {"value": "{column}: {value}", "missing": "{column}: not given"},
+    "de": {"value": "{column}: {value}", "missing": "{column}: nicht angegeben"},
+}
+
+
+def column_reason(column: str, value: object, lang: str = "en") -> str:
+    """The reason text for one column of one row, e.g. ``Lead Source: Google``."""
+    texts = COLUMN_TEXTS.get(lang, COLUMN_TEXTS["en"])
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return texts["missing"].format(column=column)
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        shown = str(int(number)) if number.is_integer() else f"{number:.4g}"
+        if lang == "de":
+            shown = shown.replace(".", ",")
+        return texts["value"].format(column=column, value=shown)
+    return texts["value"].format(column=column, value=value)
+
+
 def feature_names(data: TabularData) -> list[str]:
     """The mapped feature columns, in order (everything but id, label and time columns)."""
-    skip = {data.label, data.id_column, data.time_column, *RESERVED}
+    skip = {data.label, data.id_column, data.time_column, CONSENT, *RESERVED}
     return [c for c in data.frame.columns if c not in skip]
 
 

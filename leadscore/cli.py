@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
+
+from leadscore.data_commands import IdOpt, LabelOpt, MappingOpt, TimeOpt, is_tabular, open_table
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from features.contract import TabularData
+    from features.loaders import Problem
 
 app = typer.Typer(
     help="Predictive lead scoring that explains every score in the lead's own actions.",
@@ -25,9 +34,6 @@ DataArg = Annotated[
         help="A folder with leads/activities/outcomes (CSV or Parquet), a single export file "
         "(tabular mode, with --label), or a database URL.",
     ),
-]
-LabelOpt = Annotated[
-    str | None, typer.Option("--label", help="Tabular mode: the column that holds the label.")
 ]
 
 
@@ -77,12 +83,9 @@ def demo_data(
 def validate(
     data: DataArg,
     label: LabelOpt = None,
-    id_column: Annotated[
-        str | None, typer.Option("--id", help="Tabular mode: the column with the lead id.")
-    ] = None,
-    time_column: Annotated[
-        str | None, typer.Option("--time", help="Tabular mode: the column with the lead's date.")
-    ] = None,
+    id_column: IdOpt = None,
+    time_column: TimeOpt = None,
+    mapping: MappingOpt = None,
     report: Annotated[
         Path | None, typer.Option("--report", help="Also write every problem to this CSV file.")
     ] = None,
@@ -91,7 +94,10 @@ def validate(
     """Check DATA against the data contract; every problem names table, row and column."""
     from features.loaders import read_crm, read_tabular, write_csv_problems
 
-    if label:
+    if mapping is not None:
+        tabular, problems = _mapped(data, mapping)
+        summary = f"{len(tabular.frame):,} rows, label {tabular.label!r}" if tabular else ""
+    elif label:
         tabular, problems = read_tabular(data, label, id_column, time_column)
         rows = len(tabular.frame) if tabular else 0
         summary = f"{rows:,} rows, label {label!r}"
@@ -120,20 +126,54 @@ def validate(
     raise typer.Exit(code=1)
 
 
+def _mapped(data: str, mapping: Path) -> tuple[TabularData | None, list[Problem]]:
+    """The export through its mapping, or every problem: the data's name file, row and column,
+    the mapping's name the YAML key to fix."""
+    from features.loaders import ContractError, Problem
+    from features.mapping import MappingError, apply_mapping
+
+    try:
+        return apply_mapping(data, mapping), []
+    except ContractError as error:
+        return None, error.problems
+    except MappingError as error:
+        return None, [Problem(error.source, message) for message in error.problems]
+
+
 @app.command()
 def features(
-    data: Annotated[str | None, typer.Argument(help="CRM folder or database URL.")] = None,
+    data: Annotated[
+        str | None,
+        typer.Argument(help="CRM folder, database URL, or one export file in tabular mode."),
+    ] = None,
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Scoring moment; only events strictly before it count."),
+        typer.Option(
+            "--as-of",
+            help="Scoring moment; only events strictly before it count (tabular: only rows "
+            "created before it).",
+        ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the feature table here (.parquet/.csv).")
     ] = None,
     list_: Annotated[bool, typer.Option("--list", help="Print the feature registry.")] = False,
     lang: Annotated[str, typer.Option("--lang", help="Language of the reason texts.")] = "en",
+    label: LabelOpt = None,
+    mapping: MappingOpt = None,
+    id_column: IdOpt = None,
+    time_column: TimeOpt = None,
 ) -> None:
     """Point-in-time features of every lead at --as-of, or the registry with --list."""
+    if data is not None and is_tabular(label, mapping):
+        if out is None:
+            raise typer.BadParameter("give --out FILE for the feature table")
+        table = open_table(data, label, mapping, time_column, id_column)
+        frame, summary = table_features(table, as_of)
+        _write_frame(frame, out)
+        console.print(summary)
+        console.print(f"Wrote {len(frame):,} rows x {frame.shape[1]} columns to {out}")
+        return
     if list_:
         from features.registry import FEATURES
 
@@ -162,12 +202,55 @@ def features(
         raise typer.Exit(code=1) from error
     with err_console.status(f"Computing features of {len(tables.leads):,} leads at {moment}"):
         frame = build_features(tables, as_of=moment)
+    _write_frame(frame, out)
+    console.print(f"Wrote {len(frame):,} rows x {frame.shape[1]} columns to {out}")
+
+
+def _write_frame(frame: pd.DataFrame, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv":
         frame.to_csv(out, index=False)
     else:
         frame.to_parquet(out, index=False)
-    console.print(f"Wrote {len(frame):,} rows x {frame.shape[1]} columns to {out}")
+
+
+def table_features(table: TabularData, as_of: str | None) -> tuple[pd.DataFrame, Table]:
+    """Tabular mode: the columns training and scoring see (``training.tabular.feature_frame``),
+    with ``lead_id`` first, and a summary per column. With ``--as-of`` and a time column, rows
+    created at or after that moment are left out (they did not exist yet)."""
+    import pandas as pd
+
+    from training.tabular import feature_frame
+
+    frame = table.frame
+    if as_of is not None:
+        if "created_at" not in frame.columns:
+            raise typer.BadParameter("--as-of needs the lead's date (--time or a mapping time)")
+        try:
+            moment = pd.Timestamp(as_of)
+        except ValueError as error:
+            raise typer.BadParameter(f"--as-of {as_of!r} is not a date: {error}") from error
+        frame = frame.loc[frame["created_at"] < moment].reset_index(drop=True)
+        frame.attrs = dict(table.frame.attrs)
+    values, columns = feature_frame(dataclasses.replace(table, frame=frame))
+    out = pd.concat([frame[["lead_id"]], values], axis=1)
+    summary = Table(title=f"{len(columns)} feature columns of {len(out):,} rows")
+    for name, justify in (("column", "left"), ("kind", "left"), ("missing", "right")):
+        summary.add_column(name, justify=justify)  # type: ignore[arg-type]
+    summary.add_column("distinct", justify="right")
+    summary.add_column("examples", overflow="fold")
+    for column in columns:
+        kind = "number" if pd.api.types.is_float_dtype(values[column]) else "category"
+        known = values[column].dropna()
+        examples = ", ".join(map(str, known.value_counts().index[:3]))
+        summary.add_row(
+            column,
+            kind,
+            f"{values[column].isna().mean():.0%}",
+            f"{known.nunique():,}",
+            examples,
+        )
+    return out, summary
 
 
 def _register_commands() -> None:

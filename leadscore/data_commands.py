@@ -22,19 +22,50 @@ err_console = Console(stderr=True)
 INPUT_ERROR = 2
 
 
+# Tabular mode: the same options on every command that takes DATA (architecture doc).
+LabelOpt = Annotated[
+    str | None, typer.Option("--label", help="Tabular mode: the column that holds the label.")
+]
+MappingOpt = Annotated[
+    Path | None,
+    typer.Option("--mapping", help="Tabular mode: a column-mapping YAML (see examples/)."),
+]
+TimeOpt = Annotated[
+    str | None, typer.Option("--time", help="Tabular mode: the column with the lead's date.")
+]
+IdOpt = Annotated[
+    str | None, typer.Option("--id", help="Tabular mode: the column with the lead id.")
+]
+
+
+def is_tabular(label: str | None, mapping: Path | None) -> bool:
+    """``--label`` or ``--mapping`` switch a command to tabular mode."""
+    return bool(label or mapping)
+
+
 def load_table(
-    data: str, label: str | None, mapping: Path | None, time_column: str | None
+    data: str,
+    label: str | None,
+    mapping: Path | None,
+    time_column: str | None,
+    id_column: str | None = None,
+    without_label: bool = False,
 ) -> TabularData:
-    """The export as tabular data: through the mapping if given, else read as plain CSV."""
+    """The export as tabular data: through the mapping if given, else read as plain CSV.
+
+    ``without_label``: new leads to score, whose label column may be missing.
+    """
     from features.loaders import ContractError, read_tabular
     from features.mapping import apply_mapping
 
     if mapping is not None:
-        table = apply_mapping(data, mapping)
+        table = apply_mapping(data, mapping, without_label=without_label)
         if label and label != table.label:
             raise typer.BadParameter(
                 f"--label {label!r} but the mapping's label is {table.label!r}; drop --label"
             )
+        if id_column:
+            raise typer.BadParameter("--id: the mapping declares the id (its id key)")
         if time_column:
             if time_column not in table.frame.columns:
                 raise typer.BadParameter(f"--time {time_column!r} is not a mapped column")
@@ -42,10 +73,32 @@ def load_table(
         return table
     if not label:
         raise typer.BadParameter("give --label COLUMN, or a --mapping that declares the label")
-    table, problems = read_tabular(data, label, None, time_column)
+    table, problems = read_tabular(data, label, id_column, time_column, without_label)
     if problems or table is None:
         raise ContractError(problems)
+    if id_column:
+        # read_tabular copies the id into lead_id; the original column is no feature
+        table.frame = table.frame.drop(columns=[id_column])
     return table
+
+
+def open_table(
+    data: str,
+    label: str | None,
+    mapping: Path | None,
+    time_column: str | None = None,
+    id_column: str | None = None,
+    without_label: bool = False,
+) -> TabularData:
+    """:func:`load_table`, or every problem printed (file, row, column or YAML key) and exit 2."""
+    from features.loaders import ContractError
+    from features.mapping import MappingError
+
+    try:
+        return load_table(data, label, mapping, time_column, id_column, without_label)
+    except (ContractError, MappingError) as error:
+        err_console.print(str(error), style="red", markup=False, highlight=False)
+        raise typer.Exit(code=INPUT_ERROR) from error
 
 
 def findings_table(report: LeakageReport, title: str, allow: set[str]) -> Table:
@@ -107,15 +160,9 @@ def audit_data(
     ] = None,
 ) -> None:
     """Leakage audit: post-outcome, too-good-to-be-true, id-like and future-date columns."""
-    from features.loaders import ContractError
-    from features.mapping import MappingError
     from training.leakage import audit_columns
 
-    try:
-        table = load_table(data, label, mapping, time_column)
-    except (ContractError, MappingError) as error:
-        err_console.print(f"[red]{error}[/red]")
-        raise typer.Exit(code=INPUT_ERROR) from error
+    table = open_table(data, label, mapping, time_column)
     with err_console.status(
         f"Auditing {table.frame.shape[1]} columns of {len(table.frame):,} rows"
     ):

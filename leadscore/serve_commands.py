@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -13,11 +14,14 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from leadscore.data_commands import IdOpt, LabelOpt, MappingOpt, TimeOpt, is_tabular, open_table
+
 if TYPE_CHECKING:
     import pandas as pd
 
-    from features.contract import CRMTables
+    from features.contract import CRMTables, TabularData
     from serving.scorer import Scorer, ScoreResult
+    from serving.tabular import TabularScorer
 
 console = Console()
 err_console = Console(stderr=True)
@@ -67,28 +71,32 @@ def _moment(as_of: str | None) -> pd.Timestamp | None:
 
 
 def score(
-    data: Annotated[str, typer.Argument(help="CRM folder or database URL.")],
+    data: Annotated[
+        str, typer.Argument(help="CRM folder, database URL, or one export file in tabular mode.")
+    ],
     out: Annotated[Path, typer.Option("--out", help="Where to write scores (.parquet/.csv).")],
     as_of: AsOfOpt = None,
     lang: LangOpt = None,
     show_top: Annotated[
         int, typer.Option("--show-top", help="Also print the lead cards of the N best leads.")
     ] = 0,
-    mapping: Annotated[
-        Path | None,
-        typer.Option("--mapping", help="Tabular mode: a column-mapping YAML (see examples/)."),
-    ] = None,
-    label: Annotated[
-        str | None, typer.Option("--label", help="Tabular mode: the label column of the file.")
-    ] = None,
-    id_column: Annotated[str | None, typer.Option("--id", help="Tabular: the id column.")] = None,
+    mapping: MappingOpt = None,
+    label: LabelOpt = None,
+    id_column: IdOpt = None,
+    time_column: TimeOpt = None,
 ) -> None:
     """Score every lead with the champion: probability, grade, route, reasons, handover note."""
 
-    if mapping or label:
-        frame = score_tabular(data, mapping, label, id_column)
+    if is_tabular(label, mapping):
+        table = open_table(data, label, mapping, time_column, id_column, without_label=True)
+        scorer = _tabular_scorer(lang)
+        with err_console.status(f"Scoring {len(table.frame):,} rows"):
+            frame = _score_rows(scorer, table, lang)
         _write(frame, out)
-        console.print(f"Scored {len(frame):,} rows with the tabular champion; wrote {out}")
+        console.print(routes_table(frame, f"rows scored with tabular model v{scorer.version}"))
+        console.print(f"Wrote {out}")
+        for _, row in frame.nlargest(show_top, "probability").iterrows():
+            console.print(table_card(scorer, table, row["lead_id"], lang, row))
         return
 
     from serving.scorer import results_from_frame
@@ -99,16 +107,21 @@ def score(
         scored = scorer.score_table(tables, as_of=_moment(as_of), lang=lang)
     frame = readable_scores(scored)
     _write(frame, out)
-    summary = Table(title=f"{len(frame):,} leads scored with model v{scorer.ref.version}")
-    summary.add_column("route")
-    summary.add_column("leads", justify="right")
-    for action, count in frame["action"].value_counts().items():
-        summary.add_row(str(action), f"{count:,}")
-    console.print(summary)
+    console.print(routes_table(frame, f"leads scored with model v{scorer.ref.version}"))
     console.print(f"Wrote {out}")
     best = scored[scored["consent_profiling"]].nlargest(show_top, "probability")
     for result in results_from_frame(best):
         console.print(lead_card(result, tables, [result.lead_id], lang or scorer.lang))
+
+
+def routes_table(frame: pd.DataFrame, what: str) -> Table:
+    """How many leads each route got."""
+    summary = Table(title=f"{len(frame):,} {what}")
+    summary.add_column("route")
+    summary.add_column("leads", justify="right")
+    for action, count in frame["action"].value_counts().items():
+        summary.add_row(str(action), f"{count:,}")
+    return summary
 
 
 def readable_scores(scored: pd.DataFrame) -> pd.DataFrame:
@@ -136,114 +149,106 @@ def _write(frame: pd.DataFrame, out: Path) -> None:
         frame.to_parquet(out, index=False)
 
 
-def score_tabular(
-    data: str, mapping: Path | None, label: str | None, id_column: str | None
-) -> pd.DataFrame:
-    """A plain export scored by the ``leadscore-tabular`` champion: score, grade, route and
-    reasons, each score written to the audit log before the file is.
-
-    New leads have no label yet, so the label column may be missing. An export has no events
-    to cite, so a reason names the column and its value.
-    """
-    import uuid
-
-    import numpy as np
-    import pandas as pd
-
+def _tabular_scorer(lang: str | None) -> TabularScorer:
     from leadscore.settings import Settings
-    from serving.audit import AuditLog, now_utc
-    from serving.reasons import ReasonGroups, check_additivity, top_reasons
-    from serving.routing import grades_of, load_routing, route_lead
-    from serving.scorer import json_value
-    from training.registry import RegistryError, load_champion
-    from training.tabular import TABULAR_MODEL_NAME, feature_frame, read_table
+    from serving.tabular import TabularScorer
+    from training.registry import RegistryError
 
-    settings = Settings()
     try:
-        model, info = load_champion(settings, name=TABULAR_MODEL_NAME)
+        return TabularScorer.load(Settings(), lang)  # type: ignore[arg-type]
     except RegistryError as error:
-        err_console.print(f"[red]{error}[/red]")
+        err_console.print(f"[red]No tabular model to score with:[/red] {error}")
         raise typer.Exit(code=1) from error
-    table = read_table(data, label, id_column, None, mapping, without_label=True)
-    features, _ = feature_frame(table)
-    missing = [c for c in model.columns if c not in features.columns]
-    if missing:
-        err_console.print(
-            f"[red]{data} lacks columns the tabular champion was trained on: {missing[:5]}[/red]"
+
+
+def _score_rows(scorer: TabularScorer, table: TabularData, lang: str | None) -> pd.DataFrame:
+    """The table scored, or the missing columns named and exit 2."""
+    from serving.tabular import MissingColumnsError
+
+    try:
+        return scorer.score_table(table, lang)  # type: ignore[arg-type]
+    except MissingColumnsError as error:
+        err_console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=2) from error
+
+
+def table_card(
+    scorer: TabularScorer,
+    table: TabularData,
+    lead_id: str,
+    lang: str | None,
+    scored: pd.Series | None = None,
+) -> Panel:
+    """The lead card of one row of an export: score, route, reasons and the row's values.
+
+    ``scored``: the row's line of :meth:`TabularScorer.score_table`, if it was scored already
+    (else it is scored, and audited, now)."""
+    import pandas as pd
+    from rich.console import Group
+
+    from features.mapping import column_reason
+    from training.tabular import feature_frame
+
+    rows = table.frame.index[table.frame["lead_id"].astype(str) == lead_id]
+    one = dataclasses.replace(table, frame=table.frame.loc[rows[-1:]].reset_index(drop=True))
+    one.frame.attrs = dict(table.frame.attrs)
+    if scored is None:
+        scored = _score_rows(scorer, one, lang).iloc[0]
+    head = Table.grid(padding=(0, 2))
+    head.add_row("Lead", lead_id)
+    if pd.isna(scored["probability"]):
+        head.add_row("Score", "no model score (objected to profiling)")
+    else:
+        head.add_row(
+            "Score",
+            f"[bold]{scored['score']}[/bold] ({scored['grade']}), p = {scored['probability']:.3f}",
         )
-        raise typer.Exit(code=1)
-    matrix = model.encode(features)
-    raw = model.predict_raw(matrix)
-    probability = model.calibrator.transform(raw)
-    routing = load_routing(settings.routing_file)
-    scores = model.score(probability)
-    grades = grades_of(probability, routing.cutoffs(model.thresholds))  # as the service grades
-    contributions = model.contributions(matrix)
-    check_additivity(contributions, raw)
-    picked, totals = top_reasons(
-        contributions[:, : len(model.columns)], ReasonGroups.of(tuple(model.columns))
-    )
-    values = features[model.columns].astype(object).where(features[model.columns].notna(), None)
-    rows = values.to_dict("records")
-    fields = table.frame.astype(object).where(table.frame.notna(), None).to_dict("records")
-    lead_ids = table.frame["lead_id"].astype(str).tolist()
-    request_id, scored_at = uuid.uuid4().hex, now_utc()
-    records, out = [], []
-    for i, (lead_id, row) in enumerate(zip(lead_ids, rows, strict=True)):
-        reasons = [
-            {
-                "feature": model.columns[c],
-                "contribution": round(float(t), 6),
-                "text": f"{model.columns[c]} = {row[model.columns[c]]}",
-            }
-            for c, t in zip(picked[i], totals[i], strict=True)
-            if c >= 0
-        ]
-        route = route_lead(fields[i], str(grades[i]), [], routing)  # rules may read any field
-        records.append(
-            {
-                "request_id": request_id,
-                "lead_id": lead_id,
-                "scored_at": scored_at,
-                "model_name": TABULAR_MODEL_NAME,
-                "model_version": str(info.version),
-                "probability": round(float(probability[i]), 6),
-                "score": int(scores[i]),
-                "grade": str(grades[i]),
-                "action": route.action,
-                "route": route.model_dump(),
-                "reasons": reasons,
-                "quality_flags": [],
-                "features": {k: json_value(v) for k, v in row.items()},
-                "handover_note": "",
-            }
-        )
-        out.append(" | ".join(f"{r['text']} ({r['contribution']:+.2f})" for r in reasons))
-    AuditLog(settings.audit_url()).write(records)
-    return pd.DataFrame(
-        {
-            "lead_id": lead_ids,
-            "probability": np.round(probability, 6),
-            "score": scores,
-            "grade": grades,
-            "action": [r["action"] for r in records],
-            "team": [r["route"]["team"] for r in records],
-            "track": [r["route"]["track"] for r in records],
-            "reasons": out,
-            "model_version": info.version,
-        }
+    where = scored["team"] or scored["track"] or ""
+    head.add_row("Route", f"{scored['action']} {where}  [dim]{scored['why']}[/dim]")
+    head.add_row("Model", f"{scorer.name} v{scorer.version}")
+    reasons = Table(show_header=True, header_style="bold", expand=True)
+    reasons.add_column("reason", ratio=5)
+    reasons.add_column("impact", justify="right", ratio=1)
+    k = 1
+    while f"reason_{k}_text" in scored and scored[f"reason_{k}_text"] is not None:
+        contribution = float(scored[f"reason_{k}_contribution"])
+        colour = "green" if contribution > 0 else "red"
+        reasons.add_row(scored[f"reason_{k}_text"], f"[{colour}]{contribution:+.2f}[/{colour}]")
+        k += 1
+    features, _ = feature_frame(one)
+    values = Table(show_header=False, box=None)
+    language = lang or scorer.lang
+    for column in scorer.model.columns:
+        value = features[column].iloc[0]
+        values.add_row(column_reason(column, None if pd.isna(value) else value, language))
+    return Panel(
+        Group(head, "", reasons, "", "[bold]What the row says[/bold]", values),
+        title="leadscore lead card (tabular)",
     )
 
 
 def explain(
     lead_id: Annotated[str, typer.Argument(help="The lead to explain.")],
-    data: Annotated[str, typer.Argument(help="CRM folder or database URL.")],
+    data: Annotated[
+        str, typer.Argument(help="CRM folder, database URL, or one export file in tabular mode.")
+    ],
     as_of: AsOfOpt = None,
     lang: LangOpt = None,
+    mapping: MappingOpt = None,
+    label: LabelOpt = None,
+    id_column: IdOpt = None,
+    time_column: TimeOpt = None,
 ) -> None:
     """One lead's card: score, grade, route, reasons, quality flags and its last actions."""
     from features.pipeline import person_of
 
+    if is_tabular(label, mapping):
+        table = open_table(data, label, mapping, time_column, id_column, without_label=True)
+        if lead_id not in set(table.frame["lead_id"].astype(str)):
+            err_console.print(f"[red]lead_id {lead_id!r} is not in {data}[/red]")
+            raise typer.Exit(code=1)
+        console.print(table_card(_tabular_scorer(lang), table, lead_id, lang))
+        return
     scorer = _scorer(lang)
     tables = _tables(data)
     if lead_id not in set(tables.leads["lead_id"]):

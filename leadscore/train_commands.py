@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
+from leadscore.data_commands import IdOpt, LabelOpt, MappingOpt, TimeOpt, is_tabular, open_table
+
 if TYPE_CHECKING:
     from training.workflow import RunOutcome
 
@@ -255,6 +257,10 @@ def train(
 
 
 def models(
+    tabular: Annotated[
+        bool,
+        typer.Option("--tabular", help="The models trained on exports (leadscore-tabular)."),
+    ] = False,
     promote: Annotated[
         str | None, typer.Option("--promote", help="Make this version the champion.")
     ] = None,
@@ -270,22 +276,25 @@ def models(
     from training.model import ModelMismatchError
 
     settings = _settings()
+    name = registry.MODEL_NAME
+    if tabular:
+        from training.tabular import TABULAR_MODEL_NAME as name
     try:
         if promote:
-            info = registry.promote(settings, promote, reason or "promoted by hand")
+            info = registry.promote(settings, promote, reason or "promoted by hand", name)
             console.print(f"Version {info.version} is now the champion.")
         elif rollback:
-            info = registry.rollback(settings, reason or "rolled back by hand")
+            info = registry.rollback(settings, reason or "rolled back by hand", name)
             console.print(f"Rolled back: version {info.version} is the champion again.")
     except (registry.RegistryError, ModelMismatchError) as error:
         err_console.print(f"[red]{error}[/red]")
         raise typer.Exit(code=1) from error
 
-    versions = registry.list_versions(settings)
+    versions = registry.list_versions(settings, name)
     if not versions:
         console.print(f"No registered versions in {registry.tracking_uri(settings)} yet.")
         return
-    table = Table(title=f"Registered model {registry.MODEL_NAME!r}")
+    table = Table(title=f"Registered model {name!r}")
     for column in ("version", "created", "kind", "aliases", "ROC-AUC", "Brier", "ECE", "gate"):
         table.add_column(
             column, justify="right" if column in ("ROC-AUC", "Brier", "ECE") else "left"
@@ -303,7 +312,7 @@ def models(
             info.tags.get("gate", ""),
         )
     console.print(table)
-    events = registry.history(settings)
+    events = registry.history(settings, name)
     if events:
         past = Table(title="Champion history")
         for column in ("when", "action", "version", "previous", "champion after", "why"):
@@ -333,16 +342,24 @@ def thresholds(
         ),
     ] = None,
     weeks: Annotated[int, typer.Option("--weeks", help="How recent is 'recent'.")] = 13,
+    label: LabelOpt = None,
+    mapping: MappingOpt = None,
+    id_column: IdOpt = None,
+    time_column: TimeOpt = None,
 ) -> None:
     """The probability cut-off that would have sent N leads per period to sales, with precision."""
     from training import registry
     from training.evaluate import Capacity
-    from training.workflow import stored_thresholds
+    from training.workflow import stored_thresholds, table_thresholds
     from training.workflow import thresholds as advise
 
     settings = _settings()
     try:
-        if data:
+        if data and is_tabular(label, mapping):
+            table = open_table(data, label, mapping, time_column, id_column, without_label=True)
+            advice = table_thresholds(table, settings, Capacity(capacity, per), weeks=weeks)
+            source = f"{advice.scored:,} rows of the table's last {weeks} weeks (tabular champion)"
+        elif data:
             advice = advise(_load(data), settings, Capacity(capacity, per), weeks=weeks)
             source = f"{advice.scored:,} open-lead snapshots of the last {weeks} weeks"
         else:

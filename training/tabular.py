@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from training.workflow import RunOutcome
 
 TABULAR_MODEL_NAME = "leadscore-tabular"
-RESERVED = {"lead_id", "created_at", "as_of", "label", "slice"}
+# Never features: what training adds itself, and consent to profiling (features.loaders.CONSENT).
+RESERVED = {"lead_id", "created_at", "as_of", "label", "slice", "consent_profiling"}
 # Without dates there is no volume per week to set sales capacity against.
 DEFAULT_SALES_SHARE = 0.1
 
@@ -62,6 +63,19 @@ def feature_frame(data: TabularData) -> tuple[pd.DataFrame, list[str]]:
         else:
             out[column] = values.astype(object).where(values.notna(), None)
     return out, columns
+
+
+def consenting(data: TabularData) -> tuple[TabularData, int]:
+    """The rows that may be profiled, and how many objected: a lead that objected to profiling
+    is neither scored nor learnt from (as on the CRM path, :mod:`training.snapshots`)."""
+    if "consent_profiling" not in data.frame.columns:
+        return data, 0
+    allowed = data.frame["consent_profiling"].to_numpy(dtype=bool)
+    if allowed.all():
+        return data, 0
+    frame = data.frame.loc[allowed].reset_index(drop=True)
+    frame.attrs = dict(data.frame.attrs)
+    return dataclasses.replace(data, frame=frame), int((~allowed).sum())
 
 
 def weekly_rows(created_at: pd.Series) -> float:
@@ -215,7 +229,7 @@ def run_tabular(
     from training.train import check_positives, evaluate_on_test
     from training.workflow import report_and_register
 
-    data = read_table(source, label, id_column, time_column, mapping)
+    data, objected = consenting(read_table(source, label, id_column, time_column, mapping))
     label = data.label
     progress("Splitting")
     config = drift_defaults(data, config)
@@ -247,6 +261,8 @@ def run_tabular(
         *[f"Refused `{column}`: {why}" for column, why in refused.items()],
         family,
     ]
+    if objected:
+        notes.append(f"{objected:,} row(s) objected to profiling and were left out of training.")
     verdict = (champion_metrics, before, promoted, reason)
     return report_and_register(
         result, settings, params, verdict, notes, progress, name=name, shown=[family]

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
-from features.contract import CRMTables
+from features.contract import CRMTables, TabularData
 from training import registry
 from training.evaluate import (
     PERIOD_DAYS,
@@ -267,6 +268,47 @@ def thresholds(
         volume=volume,
         expected_precision=float(np.mean(probability[top])),
         scored=len(recent),
+        model_version=info.version,
+    )
+
+
+def table_thresholds(
+    data: TabularData, settings: Settings, capacity: Capacity, weeks: int = 13
+) -> ThresholdAdvice:
+    """Tabular mode: score the table's newest ``weeks`` of rows with the tabular champion and cut
+    at the capacity share of the rows that arrive per period.
+
+    The volume per period comes from the lead's date, so the table needs a time column. Rows
+    that objected to profiling are not scored and do not count.
+    """
+    from training.evaluate import cutoff_for_share, top_mask
+    from training.tabular import TABULAR_MODEL_NAME, consenting, feature_frame
+
+    if not data.time_column or "created_at" not in data.frame.columns:
+        raise ValueError(
+            "thresholds need the lead's date to know how many leads arrive per period: give "
+            "--time COLUMN, or a mapping with a time section"
+        )
+    model, info = registry.load_champion(settings, TABULAR_MODEL_NAME)
+    data, _ = consenting(data)
+    created = pd.to_datetime(data.frame["created_at"])
+    recent = (created > created.max() - pd.Timedelta(weeks=weeks)).to_numpy(bool)
+    if not recent.any():
+        raise ValueError("no dated rows in the table to derive a threshold from")
+    features, _ = feature_frame(data)
+    missing = [c for c in model.columns if c not in features.columns]
+    if missing:
+        raise ValueError(f"the table lacks columns the tabular champion needs: {missing[:5]}")
+    probability = model.predict_proba(model.encode(features.loc[recent]))
+    volume = volume_per_period(created[recent], 7, capacity.per)
+    share = capacity_share(capacity, volume)
+    top = top_mask(probability, share)
+    return ThresholdAdvice(
+        cutoff=cutoff_for_share(probability, share),
+        share=share,
+        volume=volume,
+        expected_precision=float(np.mean(probability[top])),
+        scored=int(recent.sum()),
         model_version=info.version,
     )
 

@@ -8,8 +8,14 @@ import pandas as pd
 import pytest
 
 from features.contract import TabularData
-from features.loaders import ContractError
-from features.mapping import MappingError, apply_mapping, feature_names, load_mapping
+from features.loaders import ContractError, read_tabular
+from features.mapping import (
+    MappingError,
+    apply_mapping,
+    column_reason,
+    feature_names,
+    load_mapping,
+)
 
 DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -216,3 +222,55 @@ def test_yaml_numbers_and_booleans_are_compared_as_text(tmp_path: Path) -> None:
     path.write_text("label: {column: Kunde}\nmissing_by_column: {Employees: [250]}\n")
     data = apply_mapping(export(), path)
     assert data.frame["Employees"].isna().tolist() == [False, True, True, False]
+
+
+def test_consent_column_is_read_not_learnt_and_empty_means_yes(tmp_path: Path) -> None:
+    export = pd.DataFrame(
+        {
+            "id": ["a", "b", "c", "d"],
+            "won": ["1", "0", "1", "0"],
+            "size": ["10", "20", "30", "40"],
+            "may_profile": ["yes", "no", "", "0"],
+        }
+    )
+    mapping = {"id": "id", "label": {"column": "won"}, "consent": "may_profile"}
+    data = apply_mapping(export, mapping)
+    assert data.frame["consent_profiling"].tolist() == [True, False, True, False]
+    assert feature_names(data) == ["size"]
+
+    export.loc[2, "may_profile"] = "perhaps"
+    with pytest.raises(ContractError) as error:
+        apply_mapping(export, mapping)
+    problem = error.value.problems[0]
+    assert (problem.row, problem.column) == (3, "may_profile") and "perhaps" in problem.message
+
+
+def test_a_column_named_like_the_contracts_consent_is_consent(tmp_path: Path) -> None:
+    export = pd.DataFrame(
+        {"won": ["1", "0"], "size": ["1", "2"], "consent_profiling": ["false", "true"]}
+    )
+    data = apply_mapping(export, {"label": {"column": "won"}})
+    assert data.frame["consent_profiling"].tolist() == [False, True]
+    assert feature_names(data) == ["size"]
+    path = tmp_path / "plain.csv"
+    export.to_csv(path, index=False)
+    plain, problems = read_tabular(path, "won")
+    assert not problems and plain is not None
+    assert plain.frame["consent_profiling"].tolist() == [False, True]
+
+
+@pytest.mark.parametrize(
+    ("value", "lang", "text"),
+    [
+        ("Google", "en", "Lead Source: Google"),
+        (None, "en", "Lead Source: not given"),
+        (None, "de", "Lead Source: nicht angegeben"),
+        (3.0, "en", "Lead Source: 3"),
+        (2.5, "de", "Lead Source: 2,5"),
+        (float("nan"), "de", "Lead Source: nicht angegeben"),
+    ],
+)
+def test_column_reasons_name_the_column_and_the_leads_value(
+    value: object, lang: str, text: str
+) -> None:
+    assert column_reason("Lead Source", value, lang) == text

@@ -1,0 +1,190 @@
+"""Scoring a one-row-per-lead export (tabular mode) with the ``leadscore-tabular`` champion.
+
+The same steps as :class:`serving.scorer.Scorer`, on a table instead of a CRM: the table's
+columns through the champion's encoding, a calibrated probability, grade and route from
+``routing.yaml``, reasons from the model's own contributions (``pred_contrib``, checked to add up
+to its margin), and one audit record per row, written before anything is returned. An export has
+no events to cite, so a reason names the column and the lead's value in it
+(:func:`features.mapping.column_reason`). A row whose consent column says no gets no model score
+and is routed by the no-consent rule, as a CRM lead is.
+
+``leadscore score``, ``leadscore explain`` and ``leadscore thresholds`` all use this one object in
+tabular mode.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from features.contract import TabularData
+from features.loaders import CONSENT
+from features.mapping import column_reason
+from features.texts import Lang
+from serving.audit import AuditLog, now_utc
+from serving.reasons import ReasonGroups, check_additivity, top_reasons
+from serving.routing import RoutingConfig, grades_of, load_routing, route_lead
+from serving.scorer import json_value
+from training.model import LeadModel
+from training.tabular import TABULAR_MODEL_NAME, feature_frame
+
+if TYPE_CHECKING:
+    from leadscore.settings import Settings
+
+
+class MissingColumnsError(ValueError):
+    """The export lacks columns the champion was trained on."""
+
+
+@dataclass
+class TabularScorer:
+    """The tabular champion with its routing and audit log; see the module docstring."""
+
+    model: LeadModel
+    version: str
+    routing: RoutingConfig
+    audit: AuditLog
+    lang: Lang = "en"
+    name: str = TABULAR_MODEL_NAME
+
+    @classmethod
+    def load(cls, settings: Settings, lang: Lang | None = None) -> TabularScorer:
+        """The current tabular champion (raises ``training.registry.RegistryError`` if none)."""
+        from training.registry import load_champion
+
+        model, info = load_champion(settings, name=TABULAR_MODEL_NAME)
+        return cls(
+            model=model,
+            version=str(info.version),
+            routing=load_routing(settings.routing_file),
+            audit=AuditLog(settings.audit_url()),
+            lang=lang or settings.language,
+        )
+
+    def features(self, table: TabularData) -> pd.DataFrame:
+        """The table's columns as the champion's inputs; every column it was trained on must
+        be there (extra columns are ignored)."""
+        features, _ = feature_frame(table)
+        missing = [c for c in self.model.columns if c not in features.columns]
+        if missing:
+            shown = ", ".join(map(repr, missing[:8])) + (" ..." if len(missing) > 8 else "")
+            raise MissingColumnsError(
+                f"the table lacks {len(missing)} column(s) the tabular champion "
+                f"v{self.version} was trained on: {shown}"
+            )
+        return features
+
+    def score_table(self, table: TabularData, lang: Lang | None = None) -> pd.DataFrame:
+        """Every row scored, reasoned, routed and audited; one row per lead, in table order.
+
+        Columns: ``lead_id``, ``probability``, ``score``, ``grade`` (empty without consent),
+        ``action``, ``team``, ``track``, ``why``, ``reasons`` (one text), ``reason_k_feature``
+        / ``_contribution`` / ``_text`` for each reason slot, ``consent_profiling``,
+        ``model_version``.
+        """
+        lang = lang or self.lang
+        model = self.model
+        features = self.features(table)
+        n = len(features)
+        consent = (
+            table.frame[CONSENT].to_numpy(dtype=bool)
+            if CONSENT in table.frame.columns
+            else np.ones(n, dtype=bool)
+        )
+        probability = np.full(n, np.nan)
+        slots = 7
+        picked = np.full((n, slots), -1, dtype=np.intp)
+        totals = np.zeros((n, slots))
+        rows = np.flatnonzero(consent)
+        if len(rows):
+            matrix = model.encode(features.iloc[rows])
+            raw = model.predict_raw(matrix)
+            probability[rows] = model.calibrator.transform(raw)
+            contributions = model.contributions(matrix)
+            check_additivity(contributions, raw)
+            found, summed = top_reasons(
+                contributions[:, : len(model.columns)], ReasonGroups.of(tuple(model.columns))
+            )
+            picked[rows, : found.shape[1]] = found
+            totals[rows, : found.shape[1]] = summed
+        scores = model.score(np.nan_to_num(probability))
+        grades = np.where(
+            consent,
+            grades_of(np.nan_to_num(probability, nan=-1.0), self.routing.cutoffs(model.thresholds)),
+            None,
+        )
+        values = features[model.columns].astype(object).where(features[model.columns].notna(), None)
+        inputs = values.to_dict("records")
+        fields = table.frame.astype(object).where(table.frame.notna(), None).to_dict("records")
+        lead_ids = table.frame["lead_id"].astype(str).tolist()
+        request_id, scored_at = uuid.uuid4().hex, now_utc()
+        records = []
+        for i, lead_id in enumerate(lead_ids):
+            reasons = [
+                {
+                    "feature": model.columns[c],
+                    "contribution": round(float(t), 6),
+                    "text": column_reason(model.columns[c], inputs[i][model.columns[c]], lang),
+                }
+                for c, t in zip(picked[i], totals[i], strict=True)
+                if c >= 0
+            ]
+            grade = None if grades[i] is None else str(grades[i])
+            route = route_lead(fields[i], grade, [], self.routing)  # rules may read any field
+            allowed = bool(consent[i])
+            records.append(
+                {
+                    "request_id": request_id,
+                    "lead_id": lead_id,
+                    "scored_at": scored_at,
+                    "model_name": self.name,
+                    "model_version": self.version,
+                    "probability": round(float(probability[i]), 6) if allowed else None,
+                    "score": int(scores[i]) if allowed else None,
+                    "grade": grade,
+                    "action": route.action,
+                    "route": route.model_dump(),
+                    "reasons": reasons,
+                    "quality_flags": [],
+                    "features": (
+                        {k: json_value(v) for k, v in inputs[i].items()} if allowed else {}
+                    ),
+                    "handover_note": "",
+                }
+            )
+        self.audit.write(records)
+        return scored_frame(records, slots, consent)
+
+
+def scored_frame(records: list[dict], slots: int, consent: np.ndarray) -> pd.DataFrame:
+    """The audit records as the file ``leadscore score`` writes (reasons also as one text)."""
+    out = pd.DataFrame(
+        {
+            "lead_id": [r["lead_id"] for r in records],
+            "probability": pd.array([r["probability"] for r in records], dtype="Float64"),
+            "score": pd.array([r["score"] for r in records], dtype="Int64"),
+            "grade": [r["grade"] for r in records],
+            "action": [r["action"] for r in records],
+            "team": [r["route"]["team"] for r in records],
+            "track": [r["route"]["track"] for r in records],
+            "why": [r["route"]["why"] for r in records],
+            "reasons": [
+                " | ".join(f"{x['text']} ({x['contribution']:+.2f})" for x in r["reasons"])
+                for r in records
+            ],
+        }
+    )
+    for k in range(slots):
+        picked = [r["reasons"][k] if k < len(r["reasons"]) else None for r in records]
+        out[f"reason_{k + 1}_feature"] = [p and p["feature"] for p in picked]
+        out[f"reason_{k + 1}_contribution"] = pd.array(
+            [p and p["contribution"] for p in picked], dtype="Float64"
+        )
+        out[f"reason_{k + 1}_text"] = [p and p["text"] for p in picked]
+    out[CONSENT] = consent
+    out["model_version"] = [r["model_version"] for r in records]
+    return out
