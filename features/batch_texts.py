@@ -29,8 +29,8 @@ from features.texts import (
     is_missing,
     join_words,
     label_text,
+    number_field,
     number_text,
-    singular_for_one,
 )
 
 DASH = "—"
@@ -323,9 +323,12 @@ _PLACEHOLDERS: dict[str, Callable[[Citing], list[str]]] = {
 }
 
 
-def _positional(template: str) -> tuple[str, tuple[str, ...]]:
-    """ "{n} times, last on {last}" -> ("{0} times, last on {1}", ("n", "last"))."""
-    names: list[str] = []
+def _positional(template: str, order: Sequence[str] = ()) -> tuple[str, tuple[str, ...]]:
+    """ "{n} times, last on {last}" -> ("{0} times, last on {1}", ("n", "last")).
+
+    Names in ``order`` keep their positions there, new ones follow.
+    """
+    names: list[str] = list(order)
     parts = []
     for literal, name, spec, conversion in string.Formatter().parse(template):
         parts.append(literal.replace("{", "{{").replace("}", "}}"))
@@ -338,10 +341,9 @@ def _positional(template: str) -> tuple[str, tuple[str, ...]]:
 
 
 class _Kinds(NamedTuple):
-    """Per value, as :func:`render_reason` sees it: a number? missing? a known number? And, for
-    words, the text ``{value}`` shows (None: computed from the value)."""
+    """Per value, as :func:`render_reason` sees it: missing? a known number? And, for words, the
+    text ``{value}`` shows (None: computed from the value)."""
 
-    numeric: list[bool]
     missing: list[bool]
     known: list[bool]
     labels: list[str] | None
@@ -350,7 +352,7 @@ class _Kinds(NamedTuple):
 def _kinds(values: np.ndarray) -> _Kinds:
     if values.dtype.kind in "iuf":
         missing = np.isnan(values).tolist() if values.dtype.kind == "f" else [False] * len(values)
-        return _Kinds([True] * len(values), missing, [not m for m in missing], None)
+        return _Kinds(missing, [not m for m in missing], None)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     gaps = values[codes < 0]
     if all(isinstance(u, str) for u in uniques) and all(
@@ -359,16 +361,13 @@ def _kinds(values: np.ndarray) -> _Kinds:
         absent = np.array([is_missing(u) for u in uniques] + [True])[codes]
         labels = [DASH if is_missing(u) else label_text(u) for u in uniques] + [DASH]
         return _Kinds(
-            [False] * len(values),
             absent.tolist(),
             [False] * len(values),
             [labels[c] for c in codes.tolist()],
         )
     numeric = [isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in values]
     missing = [is_missing(v) for v in values]
-    return _Kinds(
-        numeric, missing, [n and not m for n, m in zip(numeric, missing, strict=True)], None
-    )
+    return _Kinds(missing, [n and not m for n, m in zip(numeric, missing, strict=True)], None)
 
 
 def feature_reasons(
@@ -387,32 +386,34 @@ def feature_reasons(
     spec = FEATURES[feature]
     values = np.asarray(lead[feature])[rows]
     kinds = _kinds(values)
-    numeric, missing, known = kinds.numeric, kinds.missing, kinds.known
-    direction = np.where(np.asarray(missing, dtype=bool), 2, np.where(up, 0, 1))
+    direction = np.where(np.asarray(kinds.missing, dtype=bool), 2, np.where(up, 0, 1))
     out = np.empty(len(rows), dtype=object)
     for code, key in enumerate(("up", "down", "missing")):
         chosen = np.flatnonzero(direction == code)
         if not len(chosen):
             continue
         fmt, names = _positional(spec.template(lang, key))  # type: ignore[arg-type]
+        if not names:
+            out[chosen] = fmt
+            continue
         picked = chosen.tolist()
-        known_part = [known[i] for i in picked]
+        known_part = [kinds.known[i] for i in picked]
         labels = None if kinds.labels is None else [kinds.labels[i] for i in picked]
         citing = Citing(
             feature, rows[chosen], values[chosen], known_part, labels, lead, events, lang
         )
-        filled = zip(*(_PLACEHOLDERS[name](citing) for name in names), strict=True)
-        out[chosen] = [fmt.format(*args) for args in filled] if names else fmt
-    if values.dtype.kind in "iuf":
-        ones = np.flatnonzero(values == 1).tolist()
-    elif kinds.labels is not None:
-        ones = []  # words only
-    else:  # as render_reason: a number (or True) equal to one
-        ones = [
-            i
-            for i, (v, n) in enumerate(zip(values, numeric, strict=True))
-            if (n or isinstance(v, bool)) and v == 1
-        ]
-    for i in ones:
-        out[i] = singular_for_one(out[i], lang)
+        filled = [_PLACEHOLDERS[name](citing) for name in names]
+        one = _positional(spec.template(lang, key, one=True), names)[0]  # type: ignore[arg-type]
+        out[chosen] = _formatted(fmt, one, names, filled)
     return out
+
+
+def _formatted(fmt: str, one: str, names: tuple[str, ...], filled: list[list[str]]) -> list[str]:
+    """Each row's sentence from its placeholders' texts; in the singular form ``one`` (over the
+    same positions) where the template's number reads "1", as :func:`render_reason` decides."""
+    number = number_field(names)
+    if one != fmt and number is not None:
+        ones = np.asarray(filled[names.index(number)], dtype=object) == "1"
+        if ones.any():
+            return list(map(str.format, np.where(ones, one, fmt).tolist(), *filled))
+    return [fmt.format(*args) for args in zip(*filled, strict=True)]

@@ -5,12 +5,18 @@ saying in English and German what it means for a lead. Templates are ``str.forma
 context built from the lead's feature value and the concrete events behind it (see
 :func:`reason_context`): ``{n}`` a count, ``{days}`` a number of days, ``{last}`` a date,
 ``{assets}`` the named assets, ``{value}`` the value itself.
+
+Templates are written for many ("{n} webinars", "an {n} Webinaren"). When the number a template
+writes reads "1", its singular form is used instead (``Feature.template(..., one=True)``): derived
+from the template itself, with the German singulars declared below in :data:`SINGULAR_DE`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import pandas as pd
@@ -38,8 +44,12 @@ class Feature:
     missing_en: str = "No data on this yet"
     missing_de: str = "Dazu liegen noch keine Daten vor"
 
-    def template(self, lang: str, direction: Literal["up", "down", "missing"]) -> str:
-        return getattr(self, f"{direction}_{lang}")
+    def template(
+        self, lang: str, direction: Literal["up", "down", "missing"], one: bool = False
+    ) -> str:
+        """The template; with ``one``, its form for a number written as "1"."""
+        template = getattr(self, f"{direction}_{lang}")
+        return singular_template(template, lang) if one else template
 
 
 UNKNOWN = frozenset({"unknown"})  # category values that mean "not given"
@@ -156,6 +166,63 @@ ACTIVITY_WORDS: dict[str, ActivityWords] = {
         "Hatte in den letzten {window} Tagen keinen Termin mit uns",
     ),
 }
+
+# The placeholders that write a number ("3", "2.5", "1"); a template holds at most one of them.
+NUMBER_FIELDS = ("n", "days", "value")
+
+# The singular of every German noun the templates count, nouns that stay the same included
+# ("an {n} Webinaren" -> "an 1 Webinar", "{n} Blogartikel" -> "1 Blogartikel"). A template that
+# counts a noun missing here keeps its plural for one (tests/features/test_registry.py checks).
+SINGULAR_DE: dict[str, str] = {
+    "Webseiten": "Webseite",
+    "Blogartikel": "Blogartikel",
+    "Whitepaper": "Whitepaper",
+    "Webinare": "Webinar",
+    "Webinaren": "Webinar",
+    "Nurture-E-Mails": "Nurture-E-Mail",
+    "E-Mails": "E-Mail",
+    "Formulare": "Formular",
+    "Messen": "Messe",
+    "Mailings": "Mailing",
+    "Workshops": "Workshop",
+    "Vertriebstelefonate": "Vertriebstelefonat",
+    "Termine": "Termin",
+    "Aktionen": "Aktion",
+    "Marketing-Aktionen": "Marketing-Aktion",
+    "Offline-Kontakte": "Offline-Kontakt",
+    "Inhalten": "Inhalt",
+    "Themen": "Thema",
+    "Tagen": "Tag",
+    "Mitarbeitende": "Mitarbeitende",  # "1 Mitarbeitende": one employee, without a gender
+}
+# Words between the number and the noun: "{n} verschiedenen Inhalten" -> "1 einzigen Inhalt".
+SINGULAR_DE_BEFORE: dict[str, str] = {"verschiedenen": "einzigen"}
+
+_NUMBER = r"\{(?:" + "|".join(NUMBER_FIELDS) + r")\}"
+_EN_TIMES = re.compile(_NUMBER + r" times\b")
+_EN_PLURAL = re.compile("(" + _NUMBER + r" (?:\w+ )?\w+?)s\b")
+_DE_TIMES = re.compile(_NUMBER + r"-mal\b")
+_DE_COUNTED = re.compile("(" + _NUMBER + " )(?:(" + "|".join(SINGULAR_DE_BEFORE) + r") )?([\w-]+)")
+
+
+@lru_cache(maxsize=1024)
+def singular_template(template: str, lang: str) -> str:
+    """``template`` for a number written as "1": "{n} times" -> "once", "{days} days" ->
+    "{days} day", "an {n} Webinaren" -> "an {n} Webinar", "{n}-mal" -> "einmal".
+
+    Only the template's own words change, never the names and dates filled into it.
+    """
+    if lang == "en":
+        return _EN_PLURAL.sub(r"\1", _EN_TIMES.sub("once", template))
+
+    def one(match: re.Match[str]) -> str:
+        number, before, noun = match.groups()
+        if noun not in SINGULAR_DE:
+            return match.group(0)
+        return number + (f"{SINGULAR_DE_BEFORE[before]} " if before else "") + SINGULAR_DE[noun]
+
+    return _DE_COUNTED.sub(one, _DE_TIMES.sub("einmal", template))
+
 
 # How one event is named in a sentence ("whitepaper 'Marketing Automation Guide'").
 EVENT_NAMES: dict[str, tuple[str, str]] = {

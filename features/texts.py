@@ -10,7 +10,6 @@ Events are plain tuples here, not DataFrames: this runs for every reason of ever
 from __future__ import annotations
 
 import math
-import re
 import string
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -26,6 +25,7 @@ from features.registry import (
     FEATURES,
     HIGH_INTENT,
     MARKETING_ACTIONS,
+    NUMBER_FIELDS,
     PHYSICAL,
     UNKNOWN,
 )
@@ -244,6 +244,11 @@ def reason_context(
     return {name: _PLACEHOLDERS[name](cited) for name in names}
 
 
+def number_field(fields: Sequence[str]) -> str | None:
+    """The placeholder among ``fields`` that writes the template's number, if any."""
+    return next((name for name in fields if name in NUMBER_FIELDS), None)
+
+
 def render_reason(
     feature: str,
     value: object,
@@ -254,59 +259,12 @@ def render_reason(
 ) -> str:
     """The sentence sales reads for one feature of one lead."""
     spec = FEATURES[feature]
-    template = spec.template(lang, "missing" if is_missing(value) else direction)
+    key: Literal["up", "down", "missing"] = "missing" if is_missing(value) else direction
+    template = spec.template(lang, key)
     wanted = template_fields(template)
-    text = template.format(**reason_context(feature, value, lead, events, lang, wanted))
-    if not (isinstance(value, int | float | np.number) and value == 1):
-        return text  # only a count or a number of days of exactly one needs the singular
-    return singular_for_one(text, lang)
-
-
-def singular_for_one(text: str, lang: Lang) -> str:
-    """A sentence about a value of exactly one, in the singular."""
-    return _singular_en(text) if lang == "en" else _singular_de(text)
-
-
-_ONE_TIMES = re.compile(r"(?<![\d.,\-])\b1 times\b")
-_ONE_PLURAL = re.compile(r"(?<![\d.,\-])\b1 ((?:\w+ )?)(\w+?)s\b")
-
-
-def _singular_en(text: str) -> str:
-    """ "Visited the pricing page 1 times", "Had 1 sales calls": say it as a person would."""
-    if "1 " not in text:
-        return text
-    return _ONE_PLURAL.sub(r"1 \1\2", _ONE_TIMES.sub("once", text))
-
-
-_DE_SINGULAR = {
-    "Webseiten": "Webseite",
-    "Webinare": "Webinar",
-    "Webinaren": "Webinar",
-    "Nurture-E-Mails": "Nurture-E-Mail",
-    "E-Mails": "E-Mail",
-    "Formulare": "Formular",
-    "Messen": "Messe",
-    "Mailings": "Mailing",
-    "Workshops": "Workshop",
-    "Vertriebstelefonate": "Vertriebstelefonat",
-    "Termine": "Termin",
-    "Aktionen": "Aktion",
-    "Inhalten": "Inhalt",
-    "Tagen": "Tag",
-}
-_DE_ONE = re.compile(r"(?<![\d.,\-])\b1 (verschiedenen )?([\w-]+)")
-
-
-def _singular_de(text: str) -> str:
-    """ "1 Webinaren", "vor 1 Tagen", "1-mal": the German forms for one."""
-    if "1" not in text:
-        return text
-    text = re.sub(r"(?<![\d.,\-])\b1-mal\b", "einmal", text)
-
-    def one(match: re.Match[str]) -> str:
-        word = match.group(2)
-        if word not in _DE_SINGULAR:
-            return match.group(0)
-        return f"1 {'' if match.group(1) is None else 'einzigen '}{_DE_SINGULAR[word]}"
-
-    return _DE_ONE.sub(one, text)
+    context = reason_context(feature, value, lead, events, lang, wanted)
+    number = number_field(wanted)
+    if number is not None and context[number] == "1":
+        # the singular iff the number reads "1" as written: 0.7 and 1.4 days read "1 day"
+        template = spec.template(lang, key, one=True)
+    return template.format(**context)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import string
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from features.loaders import load_tables
 from features.pipeline import build_features, explain_events, model_columns
-from features.registry import FEATURES, registry_frame
+from features.registry import FEATURES, NUMBER_FIELDS, SINGULAR_DE, registry_frame
 from features.texts import Event, events_by_snap, format_date, render_reason
 
 PLACEHOLDERS = {
@@ -115,3 +117,156 @@ def test_german_reasons_use_the_singular_for_one() -> None:
     )
     text = render_reason("n_webinar_attended_30d", 3.0, "up", {}, [webinar], "de")
     assert "an 3 Webinaren teilgenommen" in text
+
+
+# A number placeholder and what follows it: "-mal", or a word (after "verschiedenen").
+COUNTED = re.compile(r"\{(?:" + "|".join(NUMBER_FIELDS) + r")\}(-mal|(?: verschiedenen)? [\w-]+)")
+
+
+@pytest.mark.parametrize("lang", ["en", "de"])
+def test_every_template_that_counts_something_has_a_singular(lang: str) -> None:
+    """A template counting a noun says it in the singular for one: German nouns come from
+    SINGULAR_DE, so a new template's noun must be declared there."""
+    counted = 0
+    for feature in FEATURES.values():
+        for direction in ("up", "down", "missing"):
+            template = feature.template(lang, direction)
+            one = feature.template(lang, direction, one=True)
+            found = COUNTED.search(template)
+            if found is None:
+                assert one == template
+                continue
+            counted += 1
+            noun = found.group(1).split()[-1]
+            if lang == "de" and noun != "-mal":
+                assert noun in SINGULAR_DE, f"{feature.name}: no singular for {noun!r}"
+                if SINGULAR_DE[noun] == noun and "verschiedenen" not in found.group(1):
+                    assert one == template
+                    continue
+            assert one != template, f"{feature.name}: {template!r} has no singular form"
+            assert set(_fields(one)) <= set(_fields(template))
+    assert counted > 50
+
+
+# days: the number is written rounded (f"{days:.0f}": round half to even, as numpy's rint), and
+# the singular follows the number as written
+DAYS = [
+    (0.4999999, "0 days", "0 Tagen"),
+    (0.5, "0 days", "0 Tagen"),
+    (0.5000001, "1 day", "1 Tag"),
+    (0.7, "1 day", "1 Tag"),
+    (1, "1 day", "1 Tag"),
+    (1.0, "1 day", "1 Tag"),
+    (np.float32(1.0), "1 day", "1 Tag"),
+    (np.int64(1), "1 day", "1 Tag"),
+    (1.4, "1 day", "1 Tag"),
+    (1.4999999, "1 day", "1 Tag"),
+    (1.5, "2 days", "2 Tagen"),
+    (2, "2 days", "2 Tagen"),
+    (2.5, "2 days", "2 Tagen"),
+    (3.5, "4 days", "4 Tagen"),
+    (-0.7, "-1 days", "-1 Tagen"),
+]
+
+
+@pytest.mark.parametrize(("days", "en", "de"), DAYS)
+def test_days_are_singular_when_they_read_one(days: float, en: str, de: str) -> None:
+    assert render_reason("days_since_last_activity", days, "down", {}, [], "en") == (
+        f"No activity for {en}"
+    )
+    assert render_reason("days_since_last_activity", days, "down", {}, [], "de") == (
+        f"Seit {de} keine Aktivität"
+    )
+    assert render_reason("lead_age_days", days, "up", {}, [], "en") == (
+        f"Lead since {en} (created —)"
+    )
+    assert render_reason("lead_age_days", days, "up", {}, [], "de") == (
+        f"Lead seit {de} (angelegt am —)"
+    )
+    intent = Event(pd.Timestamp("2026-11-20"), "demo_request", None, None, 1.0)
+    assert render_reason("days_since_high_intent", days, "up", {}, [intent], "en") == (
+        f"Showed buying intent {en} ago: a demo request on 20 Nov 2026"
+    )
+    assert render_reason("days_since_high_intent", days, "up", {}, [intent], "de") == (
+        f"Hat vor {de} Kaufinteresse gezeigt: eine Demo-Anfrage am 20.11.2026"
+    )
+
+
+# counts and other numbers are written as they are ("0.7", "1.0" for 0.96): one only for 1
+COUNTS = [
+    (0.7, "0.7 webinars", "0.7 Webinaren", "0.7 times", "0.7-mal"),
+    (0.96, "1.0 webinars", "1.0 Webinaren", "1.0 times", "1.0-mal"),
+    (1, "1 webinar", "1 Webinar", "once", "einmal"),
+    (1.0, "1 webinar", "1 Webinar", "once", "einmal"),
+    (np.int64(1), "1 webinar", "1 Webinar", "once", "einmal"),
+    (1.4, "1.4 webinars", "1.4 Webinaren", "1.4 times", "1.4-mal"),
+    (1.5, "1.5 webinars", "1.5 Webinaren", "1.5 times", "1.5-mal"),
+    (2, "2 webinars", "2 Webinaren", "2 times", "2-mal"),
+]
+
+
+@pytest.mark.parametrize(("n", "en", "de", "times_en", "times_de"), COUNTS)
+def test_counts_are_singular_when_they_read_one(
+    n: float, en: str, de: str, times_en: str, times_de: str
+) -> None:
+    webinar = Event(pd.Timestamp("2026-11-20"), "webinar_attended", "CRM 101", None, 2.0)
+    assert render_reason("n_webinar_attended_30d", n, "up", {}, [webinar], "en") == (
+        f"Attended {en} in the last 30 days ('CRM 101'), last on 20 Nov 2026"
+    )
+    assert render_reason("n_webinar_attended_30d", n, "up", {}, [webinar], "de") == (
+        f"Hat in den letzten 30 Tagen an {de} teilgenommen („CRM 101“), zuletzt am 20.11.2026"
+    )
+    pricing = Event(pd.Timestamp("2026-11-20"), "pricing_page_view", None, None, 2.0)
+    assert render_reason("n_pricing_page_view_7d", n, "up", {}, [pricing], "en") == (
+        f"Visited the pricing page {times_en} in the last 7 days, last on 20 Nov 2026"
+    )
+    assert render_reason("n_pricing_page_view_7d", n, "up", {}, [pricing], "de") == (
+        f"Hat die Preisseite in den letzten 7 Tagen {times_de} besucht, zuletzt am 20.11.2026"
+    )
+
+
+def test_german_uses_the_singular_of_every_counted_noun() -> None:
+    """Nouns the old word list missed said "1 Marketing-Aktionen", "1 Themen"."""
+    assert render_reason("marketing_actions", 1, "down", {}, [], "de") == (
+        "Hat erst 1 Marketing-Aktion ausgeführt"
+    )
+    assert render_reason("distinct_topics", 1, "down", {}, [], "de") == (
+        "Hat sich nur über 1 Thema informiert"
+    )
+    assert render_reason("physical_touches", 1, "up", {}, [], "de") == (
+        "Hatte 1 Offline-Kontakt mit uns (—)"
+    )
+    assert render_reason("distinct_assets", 1, "down", {}, [], "de") == (
+        "Hat sich nur mit 1 Inhalt beschäftigt"
+    )
+    assert render_reason("distinct_assets", 1, "up", {}, [], "de") == (
+        "Hat sich mit 1 einzigen Inhalt beschäftigt, z. B. —"
+    )
+    assert render_reason("n_blog_read_7d", 1, "up", {}, [], "de") == (
+        "Hat in den letzten 7 Tagen 1 Blogartikel gelesen (—)"
+    )
+    assert render_reason("distinct_topics", 2, "down", {}, [], "de") == (
+        "Hat sich nur über 2 Themen informiert"
+    )
+
+
+def test_the_singular_changes_the_templates_words_never_the_cited_names() -> None:
+    guide = Event(pd.Timestamp("2026-11-20"), "whitepaper_download", "1 Minute Guides", None, 2.0)
+    assert render_reason("n_whitepaper_download_30d", 1, "up", {}, [guide], "en") == (
+        "Downloaded 1 whitepaper in the last 30 days ('1 Minute Guides'), last on 20 Nov 2026"
+    )
+    fair = Event(pd.Timestamp("2026-11-20"), "trade_fair_visit", "1 Messen", None, 2.0)
+    assert render_reason("physical_touches", 1, "up", {}, [fair], "de") == (
+        "Hatte 1 Offline-Kontakt mit uns („1 Messen“)"
+    )
+
+
+def test_a_size_band_that_reads_one_is_one_employee() -> None:
+    assert render_reason("employees", 1, "up", {}, [], "en") == "Company size fits: 1 employee"
+    assert render_reason("employees", 0.7, "up", {}, [], "en") == (
+        "Company size fits: 0.7 employees"
+    )
+    assert render_reason("size_band", "1", "up", {}, [], "en") == "Company size fits: 1 employee"
+    assert render_reason("size_band", "1-9", "up", {}, [], "en") == (
+        "Company size fits: 1-9 employees"
+    )

@@ -6,11 +6,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from features.batch_texts import BatchEvents, feature_reasons
 from features.contract import CRMTables
 from features.pipeline import feature_columns_and_events
+from features.registry import FEATURES
+from features.texts import number_field, render_reason, template_fields
 from leadscore.settings import Settings
 from serving.audit import AuditLog
 from serving.routing import load_routing
@@ -118,11 +122,6 @@ def test_a_moment_before_any_lead_scores_nobody_without_failing(
 
 
 def test_odd_numbers_and_no_events_at_all_read_as_one_lead_reads_them() -> None:
-    import numpy as np
-
-    from features.batch_texts import BatchEvents, feature_reasons
-    from features.texts import render_reason
-
     nothing = {"snap": np.empty(0, np.int64), "activity_type": np.empty(0, object)}
     events = BatchEvents(nothing, 3)
     values = np.array([np.inf, 1e20, -0.0])
@@ -135,3 +134,64 @@ def test_odd_numbers_and_no_events_at_all_read_as_one_lead_reads_them() -> None:
             assert list(batch) == [
                 render_reason(feature, v, direction, {}, [], "en") for v in values
             ]
+
+
+# Around the numbers that read "1": days are written rounded half to even ("0" for 0.5, "2" for
+# 1.5 and 2.5), counts as they are ("0.7", "1.0" for 0.96)
+ROUNDING = [0.4999999, 0.5, 0.5000001, 0.7, 0.96, 1.0, 1.4, 1.4999999, 1.5, 2.0, 2.5, 3.5, -0.7]
+COUNTING = sorted(
+    name
+    for name, feature in FEATURES.items()
+    if any(
+        number_field(template_fields(feature.template(lang, d)))
+        for lang in ("en", "de")
+        for d in ("up", "down")
+    )
+)
+
+
+@pytest.mark.parametrize("lang", ["en", "de"])
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([*ROUNDING, np.nan]),
+        np.array(ROUNDING, dtype=np.float32),
+        np.array([0, 1, 2, 3, 1]),
+        np.array([1, 0.7, np.int64(1), None, True, 1.5, "1", "unknown"], dtype=object),
+        np.array(["1", "1-9", None, "unknown", "10-49"], dtype=object),
+    ],
+    ids=["float", "float32", "int", "mixed", "words"],
+)
+def test_the_singular_follows_the_number_as_written_in_both_paths(
+    values: np.ndarray, lang: str
+) -> None:
+    """0.7 and 1.4 days read "1 day", 1.5 days "2 days": the batch writes each number and picks
+    singular or plural as one lead's text does."""
+    n = len(values)
+    events = BatchEvents({"snap": np.empty(0, np.int64), "activity_type": np.empty(0, object)}, n)
+    rows = np.arange(n)
+    for feature in [*COUNTING, "size_band"]:
+        lead = {feature: values}
+        for up in (True, False):
+            batch = feature_reasons(feature, rows, np.full(n, up), lead, events, lang)  # type: ignore[arg-type]
+            direction = "up" if up else "down"
+            alone = [render_reason(feature, v, direction, {}, [], lang) for v in values]  # type: ignore[arg-type]
+            assert list(batch) == alone, feature
+
+
+def test_the_batch_writes_days_that_read_one_as_one_lead_does(
+    scorer: Scorer, crm: CRMTables
+) -> None:
+    """Real leads whose days and counts are set around one, through Scorer.score_frame."""
+    leads = crm.leads.sample(300, random_state=7)
+    moment = crm.activities["occurred_at"].max()
+    snapshots = pd.DataFrame({"lead_id": leads["lead_id"], "as_of": moment})
+    features, events = feature_columns_and_events(crm, snapshots, scorer.model.feature_config)
+    cycle = np.resize(np.array([0.5, 0.7, 1.0, 1.4, 1.5, 2.5]), len(snapshots))
+    for name in ("days_since_last_activity", "days_since_high_intent", "lead_age_days"):
+        features[name] = cycle.copy()
+    for lang, one in (("en", " 1 day"), ("de", " 1 Tag")):
+        _same(scorer, features, events, crm.leads, lang)
+        frame = scorer.score_frame(features, events, crm.leads, lang)  # type: ignore[arg-type]
+        texts = frame.filter(like="_text").stack()
+        assert texts.str.contains(one + r"\b").any()
