@@ -18,8 +18,27 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from features.contract import COLUMNS, PANDAS_DTYPES, STRING, CRMTables, empty_table
 
-Text = Annotated[str, StringConstraints(max_length=500)]
-Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# What no store can hold: NUL (PostgreSQL text and JSON refuse it) and a lone surrogate (no
+# UTF-8 encoder takes it). Declared text fields refuse both through this pattern (pydantic
+# itself refuses lone surrogates); extra fields are checked by :func:`storable`.
+NO_NUL = r"^[^\x00]*$"
+
+
+def storable(value: str) -> bool:
+    """False for text the audit log could not store: a client's error, named like any other."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+Text = Annotated[str, StringConstraints(max_length=500, pattern=NO_NUL)]
+Identifier = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
+]
 MAX_ACTIVITIES = 5000
 MAX_BATCH = 1000
 
@@ -66,10 +85,15 @@ class LeadIn(BaseModel):
     def _plain_extras(self) -> LeadIn:
         """Extra fields may become declared features: only plain values are accepted."""
         for key, value in (self.model_extra or {}).items():
+            name = ascii(key)  # printable even with a lone surrogate in it
+            if not storable(key):
+                raise ValueError(f"the name of extra field {name} holds NUL or half a surrogate")
             if not (value is None or isinstance(value, str | int | float | bool)):
-                raise ValueError(f"extra field {key!r} must be a string, number or boolean")
+                raise ValueError(f"extra field {name} must be a string, number or boolean")
             if isinstance(value, str) and len(value) > 500:
-                raise ValueError(f"extra field {key!r} is longer than 500 characters")
+                raise ValueError(f"extra field {name} is longer than 500 characters")
+            if isinstance(value, str) and not storable(value):
+                raise ValueError(f"extra field {name} holds NUL or half a surrogate")
         return self
 
 

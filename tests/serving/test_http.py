@@ -156,6 +156,26 @@ def test_bad_input_is_a_4xx_naming_the_field(server: Server, body: dict, field: 
     assert field in response.text
 
 
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ('"city": "a\\u0000"', "city"),
+        ('"budget": "a\\u0000"', "budget"),
+        ('"budget": "a\\udccd"', "JSON"),  # half a surrogate pair is not JSON to the parser
+    ],
+)
+def test_text_no_store_can_hold_is_a_4xx_naming_the_field(
+    server: Server, text: str, field: str
+) -> None:
+    # PostgreSQL (the audit log here) refuses NUL in text and JSON
+    body = '{"lead": {"lead_id": "X", "created_at": "2026-01-01", ' + text + "}}"
+    response = server.client().post(
+        "/score", content=body.encode("ascii"), headers={"content-type": "application/json"}
+    )
+    assert 400 <= response.status_code < 500, response.text
+    assert field in response.text
+
+
 def test_malformed_and_oversized_bodies_are_4xx(server: Server) -> None:
     client = server.client()
     bad_json = client.post(

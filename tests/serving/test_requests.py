@@ -13,7 +13,13 @@ from pydantic import ValidationError
 from features.loaders import check_tables
 from serving.requests import LeadRequest, request_tables
 
-texts = st.one_of(st.none(), st.text(max_size=20), st.just("  padded  "), st.just(""))
+# any text a store can hold (NUL is refused: test_text_that_the_audit_log_cannot_store_...)
+texts = st.one_of(
+    st.none(),
+    st.text(st.characters(exclude_characters="\x00"), max_size=20),
+    st.just("  padded  "),
+    st.just(""),
+)
 moments = st.datetimes(
     min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
 ) | st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1))
@@ -92,5 +98,35 @@ def test_json_and_file_paths_give_the_same_tables(request: LeadRequest) -> None:
     ],
 )
 def test_what_a_file_would_reject_json_rejects_too(body: dict, field: str) -> None:
+    with pytest.raises(ValidationError, match=field):
+        LeadRequest.model_validate(body)
+
+
+LONE = "\udbfc"  # half a surrogate pair: no UTF-8 encoder takes it
+NUL = "\x00"  # PostgreSQL refuses it in text and JSON
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"lead": {"lead_id": "A", "created_at": "2026-01-01", "company": f"x{LONE}"}}, "company"),
+        ({"lead": {"lead_id": "A", "created_at": "2026-01-01", "company": f"x{NUL}"}}, "company"),
+        ({"lead": {"lead_id": f"A{NUL}", "created_at": "2026-01-01"}}, "lead_id"),
+        ({"lead": {"lead_id": "A", "created_at": "2026-01-01", "budget": LONE}}, "budget"),
+        ({"lead": {"lead_id": "A", "created_at": "2026-01-01", "budget": NUL}}, "budget"),
+        ({"lead": {"lead_id": "A", "created_at": "2026-01-01", f"b{NUL}": "1"}}, "extra field"),
+        ({"lead": {"lead_id": "A", "created_at": "2026-01-01", f"b{LONE}": "1"}}, "lead"),
+        (
+            {
+                "lead": {"lead_id": "A", "created_at": "2026-01-01"},
+                "activities": [
+                    {"occurred_at": "2026-01-02", "activity_type": "page_view", "asset": NUL}
+                ],
+            },
+            "asset",
+        ),
+    ],
+)
+def test_text_that_the_audit_log_cannot_store_is_the_clients_error(body: dict, field: str) -> None:
     with pytest.raises(ValidationError, match=field):
         LeadRequest.model_validate(body)
