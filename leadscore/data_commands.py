@@ -161,8 +161,9 @@ def audit_data(
 ) -> None:
     """Leakage audit: post-outcome, too-good-to-be-true, id-like and future-date columns."""
     from training.leakage import audit_columns
+    from training.tabular import consenting
 
-    table = open_table(data, label, mapping, time_column)
+    table, _ = consenting(open_table(data, label, mapping, time_column))  # as train reads it
     with err_console.status(
         f"Auditing {table.frame.shape[1]} columns of {len(table.frame):,} rows"
     ):

@@ -78,7 +78,7 @@ KINDS: tuple[Kind, ...] = (
     "period_proxy",
 )
 # Columns training adds itself (features.mapping / training.tabular); never audited.
-SYSTEM_COLUMNS = frozenset({"lead_id", "created_at", "as_of", "slice"})
+SYSTEM_COLUMNS = frozenset({"lead_id", "created_at", "as_of", "slice", "consent_profiling"})
 
 # Normalised names ("Last Notable Activity" -> "last notable activity", "wonDate" -> "won date").
 NAME_RULES: tuple[tuple[str, str], ...] = (
