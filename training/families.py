@@ -125,6 +125,7 @@ def blend_with_linear(
     fitted: dict[Family, tuple[Estimator, dict[str, object]]],
     cal_matrix: np.ndarray,
     cal_label: np.ndarray,
+    simplest_within_se: bool = False,
 ) -> tuple[Estimator, Kind, dict[str, object]]:
     """The chosen family's margin blended with its regression's, the weight chosen on ``cal``.
 
@@ -133,6 +134,10 @@ def blend_with_linear(
     ties. The regression of ``linear+lightgbm`` is the one under its trees (the blend shrinks the
     trees by ``1 - w``), that of ``lightgbm`` the ``linear`` family (absent: no blend). The
     ``linear`` family has no trees and is returned as it is.
+
+    ``simplest_within_se``: the largest weight within one standard error of the best instead
+    (the rule :func:`choose` applies to families). Off: on the pseudo-tests of
+    ``benchmarks/model_choice.py`` it raised X Education's Brier and changed nothing elsewhere.
 
     Returns the estimator, the artifact kind (a blend of trees and a regression is a
     ``linear+lightgbm`` model: one linear model plus one booster, contributions additive; weight
@@ -157,8 +162,15 @@ def blend_with_linear(
         def margin(w: float) -> np.ndarray:
             return (1 - w) * tree_margin + w * linear_margin
 
-    losses = [float(row_losses(margin(w), cal_label).mean()) for w in BLEND_WEIGHTS]
-    weight = BLEND_WEIGHTS[int(np.argmin(losses))]
+    rows = [row_losses(margin(w), cal_label) for w in BLEND_WEIGHTS]
+    best = int(np.argmin([r.mean() for r in rows]))
+    weight = BLEND_WEIGHTS[best]
+    if simplest_within_se:  # as choose(): the most regression within one SE of the best
+        for w, r in reversed(list(zip(BLEND_WEIGHTS, rows, strict=True))):
+            gap = r - rows[best]
+            if gap.mean() <= gap.std(ddof=1) / np.sqrt(len(gap)):
+                weight = w
+                break
     settings = {**settings, "linear_weight": weight}
     if weight == 0:
         return estimator, family, settings

@@ -322,3 +322,31 @@ def test_blend_keeps_linear_lightgbm_alone_and_ties_unchanged(fitted_interaction
     same = {"linear": fitted["linear"], "lightgbm": (linear, {"best_iteration": 5})}
     estimator, kind, found = blend_with_linear("lightgbm", same, x_cal, y_cal)
     assert (estimator, kind, found["linear_weight"]) == (linear, "lightgbm", 0.0)
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "linear+lightgbm"])
+def test_the_one_se_blend_takes_the_most_regression_within_noise_of_the_best(
+    family: Family, fitted_interaction: tuple
+) -> None:
+    fitted, slices, cal, _ = fitted_interaction
+    x_cal, y_cal = slices.matrix(cal), cal["label"].to_numpy()
+    _, _, best = blend_with_linear(family, fitted, x_cal, y_cal)
+    _, _, simple = blend_with_linear(family, fitted, x_cal, y_cal, simplest_within_se=True)
+    assert simple["linear_weight"] >= best["linear_weight"]
+    # same rule as choose(): its losses at the picked weight are within one SE of the best's
+    chosen, _ = fitted[family]
+    boosted = isinstance(chosen, BoostedLinear)
+    regression = chosen.linear if boosted else fitted["linear"][0]
+    trees = chosen.booster if boosted else chosen
+    tree_cal, linear_cal = trees.predict(x_cal, raw_score=True), regression.predict(x_cal)
+
+    def losses(w: float) -> np.ndarray:
+        margin = linear_cal + (1 - w) * tree_cal if boosted else w * linear_cal + (1 - w) * tree_cal
+        return row_losses(margin, y_cal)
+
+    gap = losses(simple["linear_weight"]) - losses(best["linear_weight"])
+    assert gap.mean() <= gap.std(ddof=1) / np.sqrt(len(gap))
+    heavier = [w for w in BLEND_WEIGHTS if w > simple["linear_weight"]]
+    for w in heavier:  # every weight with more regression is worse by more than the noise
+        gap = losses(w) - losses(best["linear_weight"])
+        assert gap.mean() > gap.std(ddof=1) / np.sqrt(len(gap))
