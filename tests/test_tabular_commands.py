@@ -65,7 +65,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             app, ["train", str(root / "export.csv"), "--mapping", str(root / "mapping.yaml")]
         )
         assert trained.exit_code == 0, trained.output
-        assert "objected to profiling" in trained.output or "promoted" in trained.output
+        assert "promoted to champion" in trained.output
         yield root
 
 

@@ -68,3 +68,20 @@ def test_tuning_folds_never_look_at_calibration_or_test(prepared: Prepared) -> N
     for fit_rows, valid_rows in folds:
         assert train.loc[fit_rows, "created_at"].max() < train.loc[valid_rows, "created_at"].min()
     assert train["created_at"].max() < prepared.part("cal")["created_at"].min()
+
+
+def test_rows_that_objected_to_profiling_are_not_learnt_from(
+    export: Path, sqlite_settings: Settings, tmp_path: Path
+) -> None:
+    table = pd.read_csv(export)
+    objected = table["lead_id"].sample(frac=0.1, random_state=1)
+    table["consent_profiling"] = ~table["lead_id"].isin(objected)
+    path = tmp_path / "with_consent.csv"
+    table.to_csv(path, index=False)
+    name = f"{TABULAR_MODEL_NAME}-consent"
+    outcome = run_tabular(
+        path, "bought", TrainConfig(), sqlite_settings, "lead_id", "created_at", name=name
+    )
+    learnt = set(outcome.result.prepared.frame["lead_id"])
+    assert learnt.isdisjoint(objected) and len(learnt) == len(table) - len(objected)
+    assert "consent_profiling" not in outcome.result.model.columns
