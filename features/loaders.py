@@ -452,6 +452,8 @@ def read_tabular(
     if frame is None:
         return None, problems
     frame = frame.reset_index(drop=True)
+    if id_column is None and "lead_id" in frame.columns:
+        id_column = "lead_id"  # the contract's name for the id: never replaced by row numbers
     for column in (None if without_label else label, id_column, time_column):
         if column and column not in frame.columns:
             problems.append(Problem(table, "column is missing", column=column))
@@ -479,6 +481,8 @@ def read_tabular(
                     table, f"duplicate id {ids.iloc[row - 1]!r}", row=int(row), column=id_column
                 )
             )
+        for row in _rows(ids.isna()):
+            problems.append(Problem(table, "id is empty", row=int(row), column=id_column))
         frame["lead_id"] = ids
     else:
         frame["lead_id"] = pd.Series([f"row-{i + 1}" for i in range(len(frame))], dtype=STRING)

@@ -35,6 +35,7 @@ Errors name the YAML key (``label.join.key: ...``); problems in the data itself 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -305,6 +306,19 @@ def _missing_columns(
             problems.append(f"{key}: a join needs the column to match (give on, or id)")
         elif column not in present:
             problems.append(f"{key}: column {column!r} is not in {table} {_close(column, columns)}")
+    roles = {
+        "the id": mapping.id,
+        "the label": mapping.label.column,
+        "the time": mapping.time.column if mapping.time else None,
+    }
+    for role, column in roles.items():
+        if mapping.consent and mapping.consent == column:
+            problems.append(f"consent: {column!r} is {role} column; name the consent column")
+    if mapping.consent and mapping.consent != CONSENT and CONSENT in present:
+        problems.append(
+            f"consent: {table} also has a {CONSENT!r} column; two consent columns cannot both "
+            f"decide (rename or exclude one)"
+        )
     return problems
 
 
@@ -436,11 +450,14 @@ def apply_mapping(
     mapping: Mapping | dict[str, Any] | str | Path,
     base_dir: str | Path | None = None,
     without_label: bool = False,
+    categorical: Iterable[str] = (),
 ) -> TabularData:
     """The export as :class:`TabularData`: typed features, ``lead_id``, the label, the time.
 
     ``without_label``: new leads to score, whose outcome is not known yet; the label is neither
     required nor read (a label column that is there is still no feature).
+    ``categorical``: more columns to keep as text, as if declared (a model's categories: a
+    column it learnt as text stays text even in a file where every value looks like a number).
 
     ``source`` is the export file or an already-read frame (cells as text or values);
     ``mapping`` a :class:`Mapping`, a mapping file, or the parsed YAML as a dict;
@@ -501,6 +518,7 @@ def apply_mapping(
 
     data_problems: list[Problem] = []
     out = pd.DataFrame(index=raw.index)
+    forced = set(categorical)
     categorical = []
     for column in features:
         values = cells[column]
@@ -519,6 +537,7 @@ def apply_mapping(
             out[column] = numbers
         elif (
             column not in mapping.features.categorical
+            and column not in forced
             and numbers.notna().sum() == values.notna().sum()
         ):
             out[column] = numbers
@@ -578,7 +597,8 @@ def apply_mapping(
 
 
 # Reason texts for a table's columns: an export has no events to cite, so a reason names the
-# column and the lead's value (numbers as written, without trailing zeros).
+# column and the lead's value (numbers with the digits they were read with, whole ones without
+# ".0"; a German decimal comma).
 COLUMN_TEXTS: dict[str, dict[str, str]] = {
     "en": {"value": "{column}: {value}", "missing": "{column}: not given"},
     "de": {"value": "{column}: {value}", "missing": "{column}: nicht angegeben"},
@@ -592,7 +612,8 @@ def column_reason(column: str, value: object, lang: str = "en") -> str:
         return texts["missing"].format(column=column)
     if isinstance(value, float | np.floating):
         number = float(value)
-        shown = str(int(number)) if number.is_integer() else f"{number:.4g}"
+        whole = number.is_integer() and abs(number) < 1e15
+        shown = str(int(number)) if whole else f"{number:.15g}"
         if lang == "de":
             shown = shown.replace(".", ",")
         return texts["value"].format(column=column, value=shown)

@@ -220,16 +220,20 @@ def table_features(table: TabularData, as_of: str | None) -> tuple[pd.DataFrame,
     created at or after that moment are left out (they did not exist yet)."""
     import pandas as pd
 
-    from training.tabular import feature_frame
+    from training.tabular import feature_frame, row_ordered
 
     frame = table.frame
     if as_of is not None:
-        if "created_at" not in frame.columns:
-            raise typer.BadParameter("--as-of needs the lead's date (--time or a mapping time)")
+        if not table.time_column or "created_at" not in frame.columns or row_ordered(table):
+            raise typer.BadParameter(
+                "--as-of needs the lead's date (--time, or a mapping with a time column)"
+            )
         try:
             moment = pd.Timestamp(as_of)
         except ValueError as error:
             raise typer.BadParameter(f"--as-of {as_of!r} is not a date: {error}") from error
+        if moment.tzinfo is not None:  # dates are read as naive UTC
+            moment = moment.tz_convert("UTC").tz_localize(None)
         frame = frame.loc[frame["created_at"] < moment].reset_index(drop=True)
         frame.attrs = dict(table.frame.attrs)
     values, columns = feature_frame(dataclasses.replace(table, frame=frame))

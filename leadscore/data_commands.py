@@ -6,6 +6,7 @@ when the command runs; ``cli.py`` calls :func:`register` at start-up.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -50,33 +51,33 @@ def load_table(
     time_column: str | None,
     id_column: str | None = None,
     without_label: bool = False,
+    categorical: Iterable[str] = (),
 ) -> TabularData:
     """The export as tabular data: through the mapping if given, else read as plain CSV.
 
     ``without_label``: new leads to score, whose label column may be missing.
+    ``categorical``: columns to keep as text (the model's categories, when scoring).
     """
     from features.loaders import ContractError, read_tabular
     from features.mapping import apply_mapping
 
     if mapping is not None:
-        table = apply_mapping(data, mapping, without_label=without_label)
+        if id_column:
+            raise typer.BadParameter("--id: the mapping declares the id (its id key)")
+        if time_column:
+            raise typer.BadParameter("--time: the mapping declares the time (its time section)")
+        table = apply_mapping(data, mapping, without_label=without_label, categorical=categorical)
         if label and label != table.label:
             raise typer.BadParameter(
                 f"--label {label!r} but the mapping's label is {table.label!r}; drop --label"
             )
-        if id_column:
-            raise typer.BadParameter("--id: the mapping declares the id (its id key)")
-        if time_column:
-            if time_column not in table.frame.columns:
-                raise typer.BadParameter(f"--time {time_column!r} is not a mapped column")
-            table.time_column = time_column
         return table
     if not label:
         raise typer.BadParameter("give --label COLUMN, or a --mapping that declares the label")
     table, problems = read_tabular(data, label, id_column, time_column, without_label)
     if problems or table is None:
         raise ContractError(problems)
-    if id_column:
+    if id_column and id_column != "lead_id":
         # read_tabular copies the id into lead_id; the original column is no feature
         table.frame = table.frame.drop(columns=[id_column])
     return table
@@ -89,13 +90,14 @@ def open_table(
     time_column: str | None = None,
     id_column: str | None = None,
     without_label: bool = False,
+    categorical: Iterable[str] = (),
 ) -> TabularData:
     """:func:`load_table`, or every problem printed (file, row, column or YAML key) and exit 2."""
     from features.loaders import ContractError
     from features.mapping import MappingError
 
     try:
-        return load_table(data, label, mapping, time_column, id_column, without_label)
+        return load_table(data, label, mapping, time_column, id_column, without_label, categorical)
     except (ContractError, MappingError) as error:
         err_console.print(str(error), style="red", markup=False, highlight=False)
         raise typer.Exit(code=INPUT_ERROR) from error
@@ -147,6 +149,7 @@ def audit_data(
             help="The lead's date: held-out rows are the newest, later dates are flagged.",
         ),
     ] = None,
+    id_column: IdOpt = None,
     allow: Annotated[
         list[str] | None,
         typer.Option("--allow", help="A flagged column you decided to keep (repeatable)."),
@@ -163,7 +166,7 @@ def audit_data(
     from training.leakage import audit_columns
     from training.tabular import consenting
 
-    table, _ = consenting(open_table(data, label, mapping, time_column))  # as train reads it
+    table, _ = consenting(open_table(data, label, mapping, time_column, id_column))  # as train
     with err_console.status(
         f"Auditing {table.frame.shape[1]} columns of {len(table.frame):,} rows"
     ):

@@ -88,14 +88,17 @@ def score(
     """Score every lead with the champion: probability, grade, route, reasons, handover note."""
 
     if is_tabular(label, mapping):
-        table = open_table(data, label, mapping, time_column, id_column, without_label=True)
         scorer = _tabular_scorer(lang)
+        table = open_table(
+            data, label, mapping, time_column, id_column, True, scorer.model.categories
+        )
         with err_console.status(f"Scoring {len(table.frame):,} rows"):
-            frame = _score_rows(scorer, table, lang)
+            frame = _score_rows(scorer, table, lang, Path(data).name)
         _write(frame, out)
         console.print(routes_table(frame, f"rows scored with tabular model v{scorer.version}"))
         console.print(f"Wrote {out}")
-        for _, row in frame.nlargest(show_top, "probability").iterrows():
+        best = frame[frame["consent_profiling"]].nlargest(show_top, "probability")
+        for _, row in best.iterrows():
             console.print(table_card(scorer, table, row["lead_id"], lang, row))
         return
 
@@ -161,14 +164,17 @@ def _tabular_scorer(lang: str | None) -> TabularScorer:
         raise typer.Exit(code=1) from error
 
 
-def _score_rows(scorer: TabularScorer, table: TabularData, lang: str | None) -> pd.DataFrame:
-    """The table scored, or the missing columns named and exit 2."""
+def _score_rows(
+    scorer: TabularScorer, table: TabularData, lang: str | None, source: str
+) -> pd.DataFrame:
+    """The table scored, or what is wrong with it named (columns, or row and column), exit 2."""
+    from features.loaders import ContractError
     from serving.tabular import MissingColumnsError
 
     try:
-        return scorer.score_table(table, lang)  # type: ignore[arg-type]
-    except MissingColumnsError as error:
-        err_console.print(f"[red]{error}[/red]")
+        return scorer.score_table(table, lang, source)  # type: ignore[arg-type]
+    except (MissingColumnsError, ContractError) as error:
+        err_console.print(str(error), style="red", markup=False, highlight=False)
         raise typer.Exit(code=2) from error
 
 
@@ -178,6 +184,7 @@ def table_card(
     lead_id: str,
     lang: str | None,
     scored: pd.Series | None = None,
+    source: str = "the table",
 ) -> Panel:
     """The lead card of one row of an export: score, route, reasons and the row's values.
 
@@ -187,13 +194,12 @@ def table_card(
     from rich.console import Group
 
     from features.mapping import column_reason
-    from training.tabular import feature_frame
 
     rows = table.frame.index[table.frame["lead_id"].astype(str) == lead_id]
     one = dataclasses.replace(table, frame=table.frame.loc[rows[-1:]].reset_index(drop=True))
     one.frame.attrs = dict(table.frame.attrs)
     if scored is None:
-        scored = _score_rows(scorer, one, lang).iloc[0]
+        scored = _score_rows(scorer, one, lang, source).iloc[0]
     head = Table.grid(padding=(0, 2))
     head.add_row("Lead", lead_id)
     if pd.isna(scored["probability"]):
@@ -210,12 +216,12 @@ def table_card(
     reasons.add_column("reason", ratio=5)
     reasons.add_column("impact", justify="right", ratio=1)
     k = 1
-    while f"reason_{k}_text" in scored and scored[f"reason_{k}_text"] is not None:
+    while f"reason_{k}_text" in scored and pd.notna(scored[f"reason_{k}_text"]):
         contribution = float(scored[f"reason_{k}_contribution"])
         colour = "green" if contribution > 0 else "red"
         reasons.add_row(scored[f"reason_{k}_text"], f"[{colour}]{contribution:+.2f}[/{colour}]")
         k += 1
-    features, _ = feature_frame(one)
+    features = scorer.features(one, source)
     values = Table(show_header=False, box=None)
     language = lang or scorer.lang
     for column in scorer.model.columns:
@@ -243,11 +249,15 @@ def explain(
     from features.pipeline import person_of
 
     if is_tabular(label, mapping):
-        table = open_table(data, label, mapping, time_column, id_column, without_label=True)
+        scorer = _tabular_scorer(lang)
+        table = open_table(
+            data, label, mapping, time_column, id_column, True, scorer.model.categories
+        )
         if lead_id not in set(table.frame["lead_id"].astype(str)):
-            err_console.print(f"[red]lead_id {lead_id!r} is not in {data}[/red]")
+            hint = "" if id_column or mapping else " (without --id, rows are called row-1, ...)"
+            err_console.print(f"[red]lead_id {lead_id!r} is not in {data}{hint}[/red]")
             raise typer.Exit(code=1)
-        console.print(table_card(_tabular_scorer(lang), table, lead_id, lang))
+        console.print(table_card(scorer, table, lead_id, lang, source=Path(data).name))
         return
     scorer = _scorer(lang)
     tables = _tables(data)

@@ -203,21 +203,35 @@ def train(
         capacity=Capacity(capacity, per),
     )
     if label or mapping:
+        from features.loaders import ContractError
+        from features.mapping import MappingError
         from training.tabular import run_tabular
 
         with _progress() as progress:
             task = progress.add_task("Reading the table", total=6)
-            outcome = run_tabular(
-                data,
-                label or "",
-                config,
-                settings,
-                id_column=id_column,
-                time_column=time_column,
-                mapping=mapping,
-                allow=tuple(allow or ()),
-                progress=lambda step: progress.update(task, description=step, advance=1),
-            )
+            try:
+                outcome = run_tabular(
+                    data,
+                    label or "",
+                    config,
+                    settings,
+                    id_column=id_column,
+                    time_column=time_column,
+                    mapping=mapping,
+                    allow=tuple(allow or ()),
+                    progress=lambda step: progress.update(task, description=step, advance=1),
+                )
+            except (ContractError, MappingError) as error:
+                progress.stop()
+                err_console.print(str(error), style="red", markup=False, highlight=False)
+                raise typer.Exit(code=2) from error
+            except ColdStartError as error:  # the points model speaks about events, not tables
+                progress.stop()
+                err_console.print(
+                    f"[red]Too few won deals to learn from: {error.positives} in {error.where}; "
+                    f"a model needs at least {error.minimum}.[/red]"
+                )
+                raise typer.Exit(code=2) from error
         _print_outcome(outcome)
         return
     tables = _load(data)
@@ -341,7 +355,7 @@ def thresholds(
             "own test window is used."
         ),
     ] = None,
-    weeks: Annotated[int, typer.Option("--weeks", help="How recent is 'recent'.")] = 13,
+    weeks: Annotated[int, typer.Option("--weeks", min=1, help="How recent is 'recent'.")] = 13,
     label: LabelOpt = None,
     mapping: MappingOpt = None,
     id_column: IdOpt = None,
@@ -356,7 +370,12 @@ def thresholds(
     settings = _settings()
     try:
         if data and is_tabular(label, mapping):
-            table = open_table(data, label, mapping, time_column, id_column, without_label=True)
+            from training.tabular import TABULAR_MODEL_NAME
+
+            champion, _ = registry.load_champion(settings, TABULAR_MODEL_NAME)
+            table = open_table(
+                data, label, mapping, time_column, id_column, True, champion.categories
+            )
             advice = table_thresholds(table, settings, Capacity(capacity, per), weeks=weeks)
             source = f"{advice.scored:,} rows of the table's last {weeks} weeks (tabular champion)"
         elif data:

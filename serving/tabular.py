@@ -30,14 +30,12 @@ from serving.reasons import ReasonGroups, check_additivity, top_reasons
 from serving.routing import RoutingConfig, grades_of, load_routing, route_lead
 from serving.scorer import json_value
 from training.model import LeadModel
-from training.tabular import TABULAR_MODEL_NAME, feature_frame
+from training.tabular import TABULAR_MODEL_NAME, MissingColumnsError, model_inputs
 
 if TYPE_CHECKING:
     from leadscore.settings import Settings
 
-
-class MissingColumnsError(ValueError):
-    """The export lacks columns the champion was trained on."""
+__all__ = ["MissingColumnsError", "TabularScorer", "scored_frame"]
 
 
 @dataclass
@@ -65,20 +63,13 @@ class TabularScorer:
             lang=lang or settings.language,
         )
 
-    def features(self, table: TabularData) -> pd.DataFrame:
-        """The table's columns as the champion's inputs; every column it was trained on must
-        be there (extra columns are ignored)."""
-        features, _ = feature_frame(table)
-        missing = [c for c in self.model.columns if c not in features.columns]
-        if missing:
-            shown = ", ".join(map(repr, missing[:8])) + (" ..." if len(missing) > 8 else "")
-            raise MissingColumnsError(
-                f"the table lacks {len(missing)} column(s) the tabular champion "
-                f"v{self.version} was trained on: {shown}"
-            )
-        return features
+    def features(self, table: TabularData, source: str = "the table") -> pd.DataFrame:
+        """The columns as the champion learnt them (:func:`training.tabular.model_inputs`)."""
+        return model_inputs(self.model, table, source, f"tabular champion v{self.version}")
 
-    def score_table(self, table: TabularData, lang: Lang | None = None) -> pd.DataFrame:
+    def score_table(
+        self, table: TabularData, lang: Lang | None = None, source: str = "the table"
+    ) -> pd.DataFrame:
         """Every row scored, reasoned, routed and audited; one row per lead, in table order.
 
         Columns: ``lead_id``, ``probability``, ``score``, ``grade`` (empty without consent),
@@ -88,7 +79,7 @@ class TabularScorer:
         """
         lang = lang or self.lang
         model = self.model
-        features = self.features(table)
+        features = self.features(table, source)
         n = len(features)
         consent = (
             table.frame[CONSENT].to_numpy(dtype=bool)
@@ -161,30 +152,39 @@ class TabularScorer:
 
 
 def scored_frame(records: list[dict], slots: int, consent: np.ndarray) -> pd.DataFrame:
-    """The audit records as the file ``leadscore score`` writes (reasons also as one text)."""
+    """The audit records as the file ``leadscore score`` writes (reasons also as one text).
+
+    Every column has its type even when no row fills it, so files from different runs share
+    one schema."""
+
+    def text(values: list[object]) -> pd.api.extensions.ExtensionArray:
+        return pd.array(values, dtype="string")
+
     out = pd.DataFrame(
         {
-            "lead_id": [r["lead_id"] for r in records],
+            "lead_id": text([r["lead_id"] for r in records]),
             "probability": pd.array([r["probability"] for r in records], dtype="Float64"),
             "score": pd.array([r["score"] for r in records], dtype="Int64"),
-            "grade": [r["grade"] for r in records],
-            "action": [r["action"] for r in records],
-            "team": [r["route"]["team"] for r in records],
-            "track": [r["route"]["track"] for r in records],
-            "why": [r["route"]["why"] for r in records],
-            "reasons": [
-                " | ".join(f"{x['text']} ({x['contribution']:+.2f})" for x in r["reasons"])
-                for r in records
-            ],
+            "grade": text([r["grade"] for r in records]),
+            "action": text([r["action"] for r in records]),
+            "team": text([r["route"]["team"] for r in records]),
+            "track": text([r["route"]["track"] for r in records]),
+            "why": text([r["route"]["why"] for r in records]),
+            "reasons": text(
+                [
+                    " | ".join(f"{x['text']} ({x['contribution']:+.2f})" for x in r["reasons"])
+                    for r in records
+                ]
+            ),
         }
     )
     for k in range(slots):
         picked = [r["reasons"][k] if k < len(r["reasons"]) else None for r in records]
-        out[f"reason_{k + 1}_feature"] = [p and p["feature"] for p in picked]
+        out[f"reason_{k + 1}_feature"] = text([p and p["feature"] for p in picked])
         out[f"reason_{k + 1}_contribution"] = pd.array(
             [p and p["contribution"] for p in picked], dtype="Float64"
         )
-        out[f"reason_{k + 1}_text"] = [p and p["text"] for p in picked]
-    out[CONSENT] = consent
-    out["model_version"] = [r["model_version"] for r in records]
+        out[f"reason_{k + 1}_text"] = text([p and p["text"] for p in picked])
+    out[CONSENT] = pd.array(consent, dtype="boolean")
+    out["model_version"] = text([r["model_version"] for r in records])
     return out

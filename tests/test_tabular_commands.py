@@ -138,9 +138,17 @@ def test_score_writes_reasons_routes_and_audit_for_new_leads(workspace: Path) ->
         log = AuditLog(Settings().audit_url())
         before = log.count()
         code, output = run(
-            "score", str(path), "--mapping", str(workspace / "mapping.yaml"), "--out", str(out),
-            "--lang", "de", "--show-top", "1",
-        )  # fmt: skip
+            "score",
+            str(path),
+            "--mapping",
+            str(workspace / "mapping.yaml"),
+            "--out",
+            str(out),
+            "--lang",
+            "de",
+            "--show-top",
+            "1",
+        )
         assert code == 0, output
         assert log.count() == before + 200
     scores = pd.read_csv(out)
@@ -161,24 +169,38 @@ def test_score_writes_reasons_routes_and_audit_for_new_leads(workspace: Path) ->
 
 def test_explain_shows_one_rows_card(workspace: Path) -> None:
     code, output = run(
-        "explain", "X-00042", str(workspace / "export.csv"), "--mapping",
+        "explain",
+        "X-00042",
+        str(workspace / "export.csv"),
+        "--mapping",
         str(workspace / "mapping.yaml"),
-    )  # fmt: skip
+    )
     assert code == 0, output
     assert "X-00042" in output and "What the row says" in output and "Employees:" in output
 
     code, output = run(
-        "explain", "nobody", str(workspace / "export.csv"), "--mapping",
+        "explain",
+        "nobody",
+        str(workspace / "export.csv"),
+        "--mapping",
         str(workspace / "mapping.yaml"),
-    )  # fmt: skip
+    )
     assert code == 1 and "'nobody' is not in" in output
 
 
 def test_thresholds_cut_the_tables_recent_rows_at_capacity(workspace: Path) -> None:
     code, output = run(
-        "thresholds", str(workspace / "export.csv"), "--mapping", str(workspace / "mapping.yaml"),
-        "--capacity", "10", "--per", "week", "--weeks", "8",
-    )  # fmt: skip
+        "thresholds",
+        str(workspace / "export.csv"),
+        "--mapping",
+        str(workspace / "mapping.yaml"),
+        "--capacity",
+        "10",
+        "--per",
+        "week",
+        "--weeks",
+        "8",
+    )
     assert code == 0, output
     weekly = float(output.split("leads up for a decision per week")[1].split()[1].rstrip("│"))
     # about 3000 rows over 52 weeks arrive per week, minus the 5 % that objected
@@ -206,9 +228,13 @@ def test_models_lists_the_tabular_registry(workspace: Path) -> None:
 
 def test_commands_name_a_missing_label_or_mapping(workspace: Path) -> None:
     code, output = run(
-        "score", str(workspace / "export.csv"), "--mapping", str(workspace / "nope.yaml"),
-        "--out", str(workspace / "x.csv"),
-    )  # fmt: skip
+        "score",
+        str(workspace / "export.csv"),
+        "--mapping",
+        str(workspace / "nope.yaml"),
+        "--out",
+        str(workspace / "x.csv"),
+    )
     assert code == 2 and "nope.yaml" in output
 
 
@@ -234,3 +260,165 @@ def test_tabular_reasons_are_the_models_own_contributions(workspace: Path) -> No
         # the first reason is the strongest column, whichever its sign
         strongest = np.abs(contributions[i, : len(model.columns)]).max()
         assert abs(expected) == pytest.approx(strongest, abs=1e-9)
+
+
+def test_a_leads_score_does_not_depend_on_the_other_rows_in_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A column learnt as text ("7", "8", "A") stays text in a file where it is all digits."""
+    monkeypatch.setenv("LEADSCORE_MODELS_DIR", str(tmp_path / "models"))
+    rng = np.random.default_rng(5)
+    rows = 2000
+    code = rng.choice(["7", "8", "A", "B"], rows)
+    won = rng.random(rows) < np.where(code == "8", 0.1, 0.45)
+    days = np.sort(rng.integers(0, 300, rows))
+    export = pd.DataFrame(
+        {
+            "key": [f"K{i}" for i in range(rows)],
+            "day": (pd.Timestamp("2025-01-01") + pd.to_timedelta(days, "D")).strftime("%Y-%m-%d"),
+            "Code": code,
+            "won": np.where(won, "1", "0"),
+        }
+    )
+    export.to_csv(tmp_path / "train.csv", index=False)
+    code_, output = run(
+        "train", str(tmp_path / "train.csv"), "--label", "won", "--id", "key", "--time", "day"
+    )
+    assert code_ == 0, output
+    mixed = export.head(40)
+    digits = mixed[mixed["Code"].isin(["7", "8"])]
+    mixed.to_csv(tmp_path / "mixed.csv", index=False)
+    digits.to_csv(tmp_path / "digits.csv", index=False)
+    for name in ("mixed", "digits"):
+        code_, output = run(
+            "score",
+            str(tmp_path / f"{name}.csv"),
+            "--label",
+            "won",
+            "--id",
+            "key",
+            "--out",
+            str(tmp_path / f"{name}_scores.csv"),
+        )
+        assert code_ == 0, output
+    both = pd.read_csv(tmp_path / "mixed_scores.csv").merge(
+        pd.read_csv(tmp_path / "digits_scores.csv"), on="lead_id", suffixes=("", "_alone")
+    )
+    assert len(both) == len(digits)
+    np.testing.assert_allclose(both["probability"], both["probability_alone"])
+    assert (both["reason_1_text"] == both["reason_1_text_alone"]).all()
+
+    # a number column must hold numbers: a text cell is named, not read as missing
+    export["Size"] = "10"
+    export.to_csv(tmp_path / "sized.csv", index=False)
+    monkeypatch.setenv("LEADSCORE_MODELS_DIR", str(tmp_path / "models_sized"))
+    code_, output = run(
+        "train", str(tmp_path / "sized.csv"), "--label", "won", "--id", "key", "--time", "day"
+    )
+    assert code_ == 0, output
+    bad = export.head(5).copy()
+    bad.loc[3, "Size"] = "n/a"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    code_, output = run(
+        "score",
+        str(tmp_path / "bad.csv"),
+        "--label",
+        "won",
+        "--id",
+        "key",
+        "--out",
+        str(tmp_path / "x.csv"),
+    )
+    assert code_ == 2 and "row 4" in output and "Size" in output and "'n/a'" in output
+
+
+def test_a_plain_csv_with_a_lead_id_column_keeps_its_ids(workspace: Path, tmp_path: Path) -> None:
+    plain = make_export(50).rename(columns={"Lead ID": "lead_id"})
+    plain.to_csv(tmp_path / "plain.csv", index=False)
+    for extra in ([], ["--id", "lead_id"]):
+        code, output = run(
+            "features",
+            str(tmp_path / "plain.csv"),
+            "--label",
+            "Bought",
+            "--out",
+            str(tmp_path / "f.csv"),
+            *extra,
+        )
+        assert code == 0, output
+        assert pd.read_csv(tmp_path / "f.csv")["lead_id"].tolist() == plain["lead_id"].tolist()
+    plain.loc[2, "lead_id"] = ""
+    plain.to_csv(tmp_path / "plain.csv", index=False)
+    code, output = run("validate", str(tmp_path / "plain.csv"), "--label", "Bought")
+    assert code == 1 and "id is empty" in output
+
+
+def test_options_the_mapping_owns_are_refused_with_it(workspace: Path) -> None:
+    code, output = run(
+        "features",
+        str(workspace / "export.csv"),
+        "--mapping",
+        str(workspace / "mapping.yaml"),
+        "--time",
+        "Region",
+        "--out",
+        "x.csv",
+    )
+    assert code == 2 and "the mapping declares the time" in output
+
+
+@pytest.mark.parametrize(
+    ("consent", "says"),
+    [("Bought", "is the label column"), ("lead_key", "is the id column")],
+)
+def test_consent_cannot_be_the_id_or_the_label(workspace: Path, consent: str, says: str) -> None:
+    wrong = workspace / f"consent_{consent}.yaml"
+    wrong.write_text(MAPPING.replace("consent: Profiling OK", f"consent: {consent}"))
+    code, output = run("validate", str(workspace / "export.csv"), "--mapping", str(wrong))
+    assert code == 1 and says in output
+
+
+def test_training_on_bad_exports_says_why_without_a_traceback(
+    workspace: Path, tmp_path: Path
+) -> None:
+    nobody = make_export(300).assign(**{"Profiling OK": "no"})
+    nobody.to_csv(tmp_path / "nobody.csv", index=False)
+    code, output = run(
+        "train", str(tmp_path / "nobody.csv"), "--mapping", str(workspace / "mapping.yaml")
+    )
+    assert code == 2 and "all 300 objected to profiling" in output and "Traceback" not in output
+    odd = make_export(300)
+    odd.loc[4, "Profiling OK"] = "perhaps"
+    odd.to_csv(tmp_path / "odd.csv", index=False)
+    code, output = run(
+        "train", str(tmp_path / "odd.csv"), "--mapping", str(workspace / "mapping.yaml")
+    )
+    assert code == 2 and "perhaps" in output and "Profiling OK" in output
+
+
+def test_row_order_is_no_date_for_thresholds(workspace: Path) -> None:
+    ordered = workspace / "ordered.yaml"
+    ordered.write_text(
+        MAPPING.replace('time: {column: signed_up, format: "%Y-%m-%d"}', "time: {row_order: true}")
+    )
+    code, output = run(
+        "thresholds", str(workspace / "export.csv"), "--mapping", str(ordered), "--capacity", "10"
+    )
+    assert code == 1 and "row order is no date" in output
+
+
+def test_features_as_of_with_a_time_zone(workspace: Path, tmp_path: Path) -> None:
+    code, output = run(
+        "features",
+        str(workspace / "export.csv"),
+        "--mapping",
+        str(workspace / "mapping.yaml"),
+        "--as-of",
+        "2025-07-01T00:00+02:00",
+        "--out",
+        str(tmp_path / "f.csv"),
+    )
+    assert code == 0, output
+    export = make_export()
+    before = (pd.to_datetime(export["Signed up"]) < pd.Timestamp("2025-06-30T22:00")).sum()
+    assert len(pd.read_csv(tmp_path / "f.csv")) == before

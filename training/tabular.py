@@ -24,7 +24,7 @@ from training import registry
 from training.evaluate import PERIOD_DAYS, capacity_share, gate
 from training.snapshots import LabelledSnapshots
 from training.split import Split, recency_shares, stratified_split, time_split
-from training.train import Prepared, Progress, TrainConfig, fit_and_evaluate
+from training.train import ColdStartError, Prepared, Progress, TrainConfig, fit_and_evaluate
 
 if TYPE_CHECKING:
     from leadscore.settings import Settings
@@ -63,6 +63,59 @@ def feature_frame(data: TabularData) -> tuple[pd.DataFrame, list[str]]:
         else:
             out[column] = values.astype(object).where(values.notna(), None)
     return out, columns
+
+
+class MissingColumnsError(ValueError):
+    """The export lacks columns the model was trained on."""
+
+
+def model_inputs(
+    model: LeadModel, table: TabularData, source: str = "the table", who: str = "the model"
+) -> pd.DataFrame:
+    """The table's columns as ``model``'s inputs, typed as the model learnt them.
+
+    A column it learnt as text stays text even where this file's values all look like numbers,
+    and a number column must hold numbers: a lead gets the same score whatever other rows share
+    its file. Every column it was trained on must be there (extra columns are ignored); a cell
+    that is not a number where one is due is a :class:`ContractError` naming row and column.
+    """
+    from features.loaders import ContractError, Problem
+
+    frame = table.frame.copy(deep=False)
+    declared = {*table.frame.attrs.get("categorical", ()), *model.categories}
+    frame.attrs = {**table.frame.attrs, "categorical": sorted(declared)}
+    features, _ = feature_frame(dataclasses.replace(table, frame=frame))
+    missing = [c for c in model.columns if c not in features.columns]
+    if missing:
+        shown = ", ".join(map(repr, missing[:8])) + (" ..." if len(missing) > 8 else "")
+        raise MissingColumnsError(
+            f"{source} lacks {len(missing)} column(s) {who} was trained on: {shown}"
+        )
+    problems = []
+    for column in model.columns:
+        if column in model.categories or pd.api.types.is_float_dtype(features[column]):
+            continue
+        numbers = pd.to_numeric(features[column], errors="coerce")
+        for row in np.flatnonzero((numbers.isna() & features[column].notna()).to_numpy())[:20]:
+            problems.append(
+                Problem(
+                    source,
+                    f"{features[column].iloc[row]!r} is not a number, and the model learnt "
+                    f"{column!r} as a number",
+                    row=int(row) + 1,
+                    column=column,
+                )
+            )
+        features[column] = numbers.astype(float)
+    if problems:
+        raise ContractError(problems)
+    return features
+
+
+def row_ordered(data: TabularData) -> bool:
+    """True when the mapping's time is the row order: an order, not a date to count weeks by."""
+    time = (data.frame.attrs.get("mapping") or {}).get("time") or {}
+    return bool(time.get("row_order"))
 
 
 def consenting(data: TabularData) -> tuple[TabularData, int]:
@@ -230,6 +283,9 @@ def run_tabular(
     from training.workflow import report_and_register
 
     data, objected = consenting(read_table(source, label, id_column, time_column, mapping))
+    if data.frame.empty:
+        why = f"all {objected:,} objected to profiling" if objected else "the table has none"
+        raise ColdStartError(0, config.min_positives, f"the rows that may be profiled ({why})")
     label = data.label
     progress("Splitting")
     config = drift_defaults(data, config)

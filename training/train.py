@@ -79,6 +79,7 @@ class ColdStartError(RuntimeError):
     def __init__(self, positives: int, minimum: int, where: str) -> None:
         self.positives = positives
         self.minimum = minimum
+        self.where = where
         super().__init__(
             f"Cold start: only {positives} won deal(s) in {where}, a learned model needs at "
             f"least {minimum}. Score with the points model instead: `leadscore train DATA "

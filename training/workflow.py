@@ -282,23 +282,22 @@ def table_thresholds(
     that objected to profiling are not scored and do not count.
     """
     from training.evaluate import cutoff_for_share, top_mask
-    from training.tabular import TABULAR_MODEL_NAME, consenting, feature_frame
+    from training.tabular import TABULAR_MODEL_NAME, consenting, model_inputs, row_ordered
 
-    if not data.time_column or "created_at" not in data.frame.columns:
+    if not data.time_column or "created_at" not in data.frame.columns or row_ordered(data):
         raise ValueError(
             "thresholds need the lead's date to know how many leads arrive per period: give "
-            "--time COLUMN, or a mapping with a time section"
+            "--time COLUMN, or a mapping with a time column (row order is no date)"
         )
     model, info = registry.load_champion(settings, TABULAR_MODEL_NAME)
-    data, _ = consenting(data)
+    data, objected = consenting(data)
+    if data.frame.empty:
+        raise ValueError(f"no row to score: all {objected:,} objected to profiling")
     created = pd.to_datetime(data.frame["created_at"])
     recent = (created > created.max() - pd.Timedelta(weeks=weeks)).to_numpy(bool)
     if not recent.any():
         raise ValueError("no dated rows in the table to derive a threshold from")
-    features, _ = feature_frame(data)
-    missing = [c for c in model.columns if c not in features.columns]
-    if missing:
-        raise ValueError(f"the table lacks columns the tabular champion needs: {missing[:5]}")
+    features = model_inputs(model, data, who=f"tabular champion v{info.version}")
     probability = model.predict_proba(model.encode(features.loc[recent]))
     volume = volume_per_period(created[recent], 7, capacity.per)
     share = capacity_share(capacity, volume)

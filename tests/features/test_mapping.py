@@ -274,3 +274,19 @@ def test_column_reasons_name_the_column_and_the_leads_value(
     value: object, lang: str, text: str
 ) -> None:
     assert column_reason("Lead Source", value, lang) == text
+
+
+def test_two_consent_columns_cannot_both_decide() -> None:
+    export = pd.DataFrame(
+        {"won": ["1", "0"], "ok": ["yes", "yes"], "consent_profiling": ["no", "no"]}
+    )
+    with pytest.raises(MappingError, match="two consent columns"):
+        apply_mapping(export, {"label": {"column": "won"}, "consent": "ok"})
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(1234.5, "1234.5"), (12.345678, "12.345678"), (123456.7, "123456.7")]
+)
+def test_column_reasons_keep_the_digits_of_a_number(value: float, text: str) -> None:
+    assert column_reason("x", value, "en") == f"x: {text}"
+    assert column_reason("x", value, "de") == f"x: {text.replace('.', ',')}"
