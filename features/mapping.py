@@ -276,6 +276,14 @@ def _text(values: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
+def _holds_dates(values: pd.Series) -> bool:
+    """An object column of timestamps (a Parquet date column read as cells)."""
+    if values.dtype != object:
+        return False
+    known = values.dropna()
+    return bool(len(known)) and all(isinstance(v, pd.Timestamp) for v in known.head(100))
+
+
 def _rows(mask: pd.Series) -> np.ndarray:
     return np.flatnonzero(mask.to_numpy(bool))[:MAX_PROBLEMS_PER_CHECK] + 1
 
@@ -409,7 +417,17 @@ def _label_from_join(
     return labels
 
 
-def _parse_time(raw: pd.Series, spec: TimeSpec, table: str) -> tuple[pd.Series, list[Problem]]:
+def _parse_time(
+    raw: pd.Series, spec: TimeSpec, table: str, required: bool = True
+) -> tuple[pd.Series, list[Problem]]:
+    """The lead's date per row; ``required``: an empty one is a problem (training splits by it;
+    a new lead to score may lack it)."""
+    if pd.api.types.is_datetime64_any_dtype(raw):  # typed dates (Parquet): nothing to parse
+        parsed = raw.dt.tz_convert("UTC").dt.tz_localize(None) if raw.dt.tz else raw
+        empty = parsed.isna() if required else pd.Series(False, index=raw.index)
+        why = "time is empty; every row needs its date for a time split"
+        missing = [Problem(table, why, row=int(r), column=spec.column or "") for r in _rows(empty)]
+        return parsed.astype("datetime64[ns]"), missing
     text = _text(raw)
     if spec.format:
         parsed = pd.to_datetime(text, format=spec.format, errors="coerce")
@@ -430,7 +448,7 @@ def _parse_time(raw: pd.Series, spec: TimeSpec, table: str) -> tuple[pd.Series, 
             row=int(r),
             column=column,
         )
-        for r in _rows(text.isna())
+        for r in _rows(text.isna() if required else pd.Series(False, index=text.index))
     ]
     return parsed.astype("datetime64[ns]"), problems
 
@@ -504,10 +522,13 @@ def apply_mapping(
         raise MappingError(problems, where)
 
     missing = set(mapping.missing_values)
+    time_source = mapping.time.column if mapping.time else None
     cells = pd.DataFrame(index=raw.index)
     for column in columns:
         values = raw[column]
-        if not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_datetime64_any_dtype(
+        if column == time_source and _holds_dates(values):  # other dates stay text for the audit
+            values = pd.to_datetime(values, utc=True)
+        elif not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_datetime64_any_dtype(
             values
         ):
             values = _text(values)
@@ -576,7 +597,9 @@ def apply_mapping(
             out[time_column] = order
             out["created_at"] = ROW_ORDER_ORIGIN + pd.to_timedelta(order, unit="s")
         else:
-            times, found = _parse_time(cells[time_column], mapping.time, table)
+            times, found = _parse_time(
+                cells[time_column], mapping.time, table, required=not without_label
+            )
             data_problems += found
             out[time_column] = times
             out["created_at"] = times

@@ -88,6 +88,8 @@ def score(
     """Score every lead with the champion: probability, grade, route, reasons, handover note."""
 
     if is_tabular(label, mapping):
+        if as_of is not None:
+            raise typer.BadParameter("--as-of is for a CRM's events; an export's rows are as given")
         scorer = _tabular_scorer(lang)
         table = open_table(
             data, label, mapping, time_column, id_column, True, scorer.model.categories
@@ -249,6 +251,8 @@ def explain(
     from features.pipeline import person_of
 
     if is_tabular(label, mapping):
+        if as_of is not None:
+            raise typer.BadParameter("--as-of is for a CRM's events; an export's rows are as given")
         scorer = _tabular_scorer(lang)
         table = open_table(
             data, label, mapping, time_column, id_column, True, scorer.model.categories

@@ -290,3 +290,29 @@ def test_two_consent_columns_cannot_both_decide() -> None:
 def test_column_reasons_keep_the_digits_of_a_number(value: float, text: str) -> None:
     assert column_reason("x", value, "en") == f"x: {text}"
     assert column_reason("x", value, "de") == f"x: {text.replace('.', ',')}"
+
+
+def test_a_parquet_date_column_needs_no_format_and_new_leads_may_lack_it(tmp_path: Path) -> None:
+    export = pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "won": ["1", "0", "1"],
+            "when": pd.to_datetime(["2025-01-07", "2025-02-01 10:30", None], format="ISO8601"),
+            "size": [1, 2, 3],
+        }
+    )
+    export.to_parquet(tmp_path / "export.parquet")
+    mapping = {
+        "id": "id",
+        "label": {"column": "won"},
+        "time": {"column": "when", "format": "%Y-%m-%d"},
+    }
+    with pytest.raises(ContractError) as error:
+        apply_mapping(tmp_path / "export.parquet", mapping)  # training needs every date
+    assert [(p.row, p.column) for p in error.value.problems] == [(3, "when")]
+    new = apply_mapping(tmp_path / "export.parquet", mapping, without_label=True)
+    assert new.frame["created_at"].tolist()[:2] == [
+        pd.Timestamp("2025-01-07"),
+        pd.Timestamp("2025-02-01 10:30"),
+    ]
+    assert pd.isna(new.frame["created_at"].iloc[2])
