@@ -11,7 +11,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from leadscore.data_commands import IdOpt, LabelOpt, MappingOpt, TimeOpt, is_tabular, open_table
+from leadscore.data_commands import (
+    IdOpt,
+    LabelOpt,
+    MappingOpt,
+    NewLeadsOpt,
+    TimeOpt,
+    is_tabular,
+    open_table,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,6 +94,7 @@ def validate(
     id_column: IdOpt = None,
     time_column: TimeOpt = None,
     mapping: MappingOpt = None,
+    new_leads: NewLeadsOpt = False,
     report: Annotated[
         Path | None, typer.Option("--report", help="Also write every problem to this CSV file.")
     ] = None,
@@ -94,13 +103,16 @@ def validate(
     """Check DATA against the data contract; every problem names table, row and column."""
     from features.loaders import read_crm, read_tabular, write_csv_problems
 
+    labelled = "new leads, no label read" if new_leads else "label {!r}"
     if mapping is not None:
-        tabular, problems = _mapped(data, mapping)
-        summary = f"{len(tabular.frame):,} rows, label {tabular.label!r}" if tabular else ""
+        tabular, problems = _mapped(data, mapping, new_leads)
+        summary = (
+            f"{len(tabular.frame):,} rows, {labelled.format(tabular.label)}" if tabular else ""
+        )
     elif label:
-        tabular, problems = read_tabular(data, label, id_column, time_column)
+        tabular, problems = read_tabular(data, label, id_column, time_column, new_leads)
         rows = len(tabular.frame) if tabular else 0
-        summary = f"{rows:,} rows, label {label!r}"
+        summary = f"{rows:,} rows, {labelled.format(label)}"
     else:
         tables, problems = read_crm(data)
         summary = (
@@ -126,14 +138,16 @@ def validate(
     raise typer.Exit(code=1)
 
 
-def _mapped(data: str, mapping: Path) -> tuple[TabularData | None, list[Problem]]:
+def _mapped(
+    data: str, mapping: Path, new_leads: bool = False
+) -> tuple[TabularData | None, list[Problem]]:
     """The export through its mapping, or every problem: the data's name file, row and column,
     the mapping's name the YAML key to fix."""
     from features.loaders import ContractError, Problem
     from features.mapping import MappingError, apply_mapping
 
     try:
-        return apply_mapping(data, mapping), []
+        return apply_mapping(data, mapping, without_label=new_leads), []
     except ContractError as error:
         return None, error.problems
     except MappingError as error:
@@ -163,12 +177,13 @@ def features(
     mapping: MappingOpt = None,
     id_column: IdOpt = None,
     time_column: TimeOpt = None,
+    new_leads: NewLeadsOpt = False,
 ) -> None:
     """Point-in-time features of every lead at --as-of, or the registry with --list."""
     if data is not None and is_tabular(label, mapping):
         if out is None:
             raise typer.BadParameter("give --out FILE for the feature table")
-        table = open_table(data, label, mapping, time_column, id_column)
+        table = open_table(data, label, mapping, time_column, id_column, new_leads)
         frame, summary = table_features(table, as_of)
         _write_frame(frame, out)
         console.print(summary)

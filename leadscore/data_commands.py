@@ -37,6 +37,10 @@ TimeOpt = Annotated[
 IdOpt = Annotated[
     str | None, typer.Option("--id", help="Tabular mode: the column with the lead id.")
 ]
+NewLeadsOpt = Annotated[
+    bool,
+    typer.Option("--new-leads", help="Tabular mode: new leads, whose label column may be missing."),
+]
 
 
 def is_tabular(label: str | None, mapping: Path | None) -> bool:

@@ -422,3 +422,27 @@ def test_features_as_of_with_a_time_zone(workspace: Path, tmp_path: Path) -> Non
     export = make_export()
     before = (pd.to_datetime(export["Signed up"]) < pd.Timestamp("2025-06-30T22:00")).sum()
     assert len(pd.read_csv(tmp_path / "f.csv")) == before
+
+
+def test_new_leads_without_a_label_can_be_checked_and_featurised(
+    workspace: Path, tmp_path: Path
+) -> None:
+    new = make_export(30, seed=4).drop(columns=["Bought"])
+    new.to_csv(tmp_path / "new.csv", index=False)
+    mapping = str(workspace / "mapping.yaml")
+    code, output = run("validate", str(tmp_path / "new.csv"), "--mapping", mapping)
+    assert code == 1 and "Bought" in output  # a training file needs its label
+    code, output = run("validate", str(tmp_path / "new.csv"), "--mapping", mapping, "--new-leads")
+    assert code == 0 and "30 rows, new leads" in output
+    out = tmp_path / "f.csv"
+    code, output = run(
+        "features",
+        str(tmp_path / "new.csv"),
+        "--mapping",
+        mapping,
+        "--new-leads",
+        "--out",
+        str(out),
+    )
+    assert code == 0, output
+    assert pd.read_csv(out)["lead_id"].tolist() == new["Lead ID"].tolist()
