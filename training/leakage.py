@@ -47,10 +47,11 @@ Thresholds (:class:`Thresholds`), and why:
 * post-outcome values: >= 5 % of a column's non-empty values match one of the two value
   patterns (sales contact or outcome; a judgement of the lead), counted per pattern. An honest
   field may hold the odd such word; a twentieth of its rows means people write it there. The
-  judgement pattern wants a judging word *before* "lead"/"prospect" (``Lead Add Form``, ``Lead
-  Import``, ``Converted to Lead``, ``Web lead`` and a catch-all ``Other Leads`` do not count)
-  or a whole value such as ``MQL`` or ``Unqualified``; ``SQL`` alone may be the language, so it
-  counts only next to another judgement.
+  judgement pattern wants a value that ends in a judging word and "lead"/"prospect" (``Lead Add
+  Form``, ``Lead Import``, ``Converted to Lead``, ``Web lead``, a catch-all ``Other Leads`` and a
+  campaign called ``Hot Leads Campaign`` do not count) or a whole value such as ``MQL`` or
+  ``Unqualified``; ``SQL`` alone may be the language, so it counts only beside at least 5 rows
+  and 1 % of values that are plainly judgements.
 * id-like: >= 95 % distinct among >= 50 non-empty values (text or whole numbers), or >= 90 %
   of values shaped like a UUID or hex hash with >= 50 % distinct.
 * future timestamps: >= 1 % of rows with a date after the row's own time.
@@ -117,12 +118,15 @@ LEAD_JUDGEMENT_RULE = re.compile(
     r"(potential|promising|hot|warm|lukewarm|cold|dead|junk|spam|fake|bogus|"
     r"good|bad|poor|strong|weak|(sales |marketing )?(un|dis|non|not |pre )?qualified|"
     r"sales accepted|(high|medium|low) (quality|potential|priority|intent|value)) "
-    r"(leads?|prospects?)\b"
+    r"(leads?|prospects?)$"
     r"|^((mql|sal|sql)s?|(sales |marketing )?(un|dis|non|not |pre )?qualified|sales accepted|"
     r"(not |un)?interested|no interest)$"
 )
-# Whole values the judgement rule matches that can also be a plain fact ("SQL" the language).
+# Whole values the judgement rule matches that can also be a plain fact ("SQL" the language):
+# they count only beside at least 5 rows and 1 % of values that are plainly judgements.
 AMBIGUOUS_JUDGEMENTS = frozenset({"sql", "sqls"})
+AMBIGUOUS_SUPPORT_ROWS = 5
+AMBIGUOUS_SUPPORT_SHARE = 0.01
 UUID_OR_HASH = re.compile(
     r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,64})$"
 )
@@ -452,8 +456,10 @@ def check_post_outcome(
     normalised = {v: normalise_name(v) for v in counts.index}
     contact = [v for v in counts.index if VALUE_RULE.search(normalised[v])]
     judged = [v for v in counts.index if LEAD_JUDGEMENT_RULE.search(normalised[v])]
-    if all(normalised[v] in AMBIGUOUS_JUDGEMENTS for v in judged):
-        judged = []
+    plain = [v for v in judged if normalised[v] not in AMBIGUOUS_JUDGEMENTS]
+    plain_rows = int(counts[plain].sum()) if plain else 0
+    if plain_rows < max(AMBIGUOUS_SUPPORT_ROWS, AMBIGUOUS_SUPPORT_SHARE * len(present)):
+        judged = plain  # "SQL" means a qualified lead only where other judgements are common
     for hits, says in (
         (contact, "describe sales contact or the outcome ({examples})"),
         (judged, "judge the lead ({examples}): a classification a rep makes after contact"),

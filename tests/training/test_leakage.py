@@ -298,3 +298,16 @@ def test_audit_data_names_a_missing_label_and_exits_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(_app(), ["audit-data", str(path), "--label", "Converted"])
     assert result.exit_code == 2
     assert "Converted" in result.output
+
+
+def test_a_campaign_name_or_a_stray_judgement_is_no_judgement_column() -> None:
+    from training.leakage import check_post_outcome
+
+    campaign = pd.Series(["Hot Leads Campaign"] * 30 + ["Spring Webinar"] * 70)
+    assert check_post_outcome("source", campaign) == []
+    # one stray "Not Interested" does not make "SQL" (the language) a judgement
+    course = pd.Series(["SQL"] * 340 + ["Python"] * 659 + ["Not Interested"])
+    assert check_post_outcome("course", course) == []
+    # beside common judgements it does: MQL/SQL are qualification states there
+    stages = pd.Series(["SQL"] * 300 + ["MQL"] * 100 + [None] * 600)
+    assert [f.kind for f in check_post_outcome("lifecycle", stages)] == ["post_outcome"]
