@@ -306,7 +306,8 @@ def models(
 
     versions = registry.list_versions(settings, name)
     if not versions:
-        console.print(f"No registered versions in {registry.tracking_uri(settings)} yet.")
+        hint = "" if tabular else " (models trained on an export: --tabular)"
+        console.print(f"No registered versions in {registry.tracking_uri(settings)} yet{hint}.")
         return
     table = Table(title=f"Registered model {name!r}")
     for column in ("version", "created", "kind", "aliases", "ROC-AUC", "Brier", "ECE", "gate"):
