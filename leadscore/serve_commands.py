@@ -34,6 +34,45 @@ AsOfOpt = Annotated[
 ]
 
 
+# The lead card's own words; the reasons and the note come in the chosen language already.
+CARD_WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "lead": "Lead",
+        "score": "Score",
+        "route": "Route",
+        "model": "Model",
+        "as_of": "as of",
+        "reason": "reason",
+        "impact": "impact",
+        "no_score": "no model score (objected to profiling)",
+        "last_actions": "Last actions",
+        "quality_flags": "Quality flags",
+        "none": "none",
+        "handover_note": "Handover note",
+        "row_says": "What the row says",
+    },
+    "de": {
+        "lead": "Lead",
+        "score": "Score",
+        "route": "Weg",
+        "model": "Modell",
+        "as_of": "Stand",
+        "reason": "Grund",
+        "impact": "Gewicht",
+        "no_score": "kein Modell-Score (Widerspruch gegen Profiling)",
+        "last_actions": "Letzte Aktionen",
+        "quality_flags": "Qualitätshinweise",
+        "none": "keine",
+        "handover_note": "Übergabenotiz",
+        "row_says": "Was die Zeile sagt",
+    },
+}
+
+
+def _words(lang: str | None) -> dict[str, str]:
+    return CARD_WORDS.get(lang or "en", CARD_WORDS["en"])
+
+
 def _scorer(lang: str | None) -> Scorer:
     from leadscore.settings import Settings
     from serving.runtime import Runtime
@@ -202,21 +241,22 @@ def table_card(
     one.frame.attrs = dict(table.frame.attrs)
     if scored is None:
         scored = _score_rows(scorer, one, lang, source).iloc[0]
+    w = _words(lang or scorer.lang)
     head = Table.grid(padding=(0, 2))
-    head.add_row("Lead", lead_id)
+    head.add_row(w["lead"], lead_id)
     if pd.isna(scored["probability"]):
-        head.add_row("Score", "no model score (objected to profiling)")
+        head.add_row(w["score"], w["no_score"])
     else:
         head.add_row(
-            "Score",
+            w["score"],
             f"[bold]{scored['score']}[/bold] ({scored['grade']}), p = {scored['probability']:.3f}",
         )
-    where = scored["team"] or scored["track"] or ""
-    head.add_row("Route", f"{scored['action']} {where}  [dim]{scored['why']}[/dim]")
-    head.add_row("Model", f"{scorer.name} v{scorer.version}")
+    where = next((str(v) for v in (scored["team"], scored["track"]) if pd.notna(v) and v), "")
+    head.add_row(w["route"], f"{scored['action']} {where}  [dim]{scored['why']}[/dim]")
+    head.add_row(w["model"], f"{scorer.name} v{scorer.version}")
     reasons = Table(show_header=True, header_style="bold", expand=True)
-    reasons.add_column("reason", ratio=5)
-    reasons.add_column("impact", justify="right", ratio=1)
+    reasons.add_column(w["reason"], ratio=5)
+    reasons.add_column(w["impact"], justify="right", ratio=1)
     k = 1
     while f"reason_{k}_text" in scored and pd.notna(scored[f"reason_{k}_text"]):
         contribution = float(scored[f"reason_{k}_contribution"])
@@ -230,7 +270,7 @@ def table_card(
         value = features[column].iloc[0]
         values.add_row(column_reason(column, None if pd.isna(value) else value, language))
     return Panel(
-        Group(head, "", reasons, "", "[bold]What the row says[/bold]", values),
+        Group(head, "", reasons, "", f"[bold]{w['row_says']}[/bold]", values),
         title="leadscore lead card (tabular)",
     )
 
@@ -283,22 +323,27 @@ def lead_card(result: ScoreResult, tables: CRMTables, group: list[str], lang: st
     name = " ".join(
         str(lead.get(k)) for k in ("first_name", "last_name") if isinstance(lead.get(k), str)
     )
+    w = _words(lang)
     head = Table.grid(padding=(0, 2))
-    head.add_row("Lead", f"{result.lead_id}  {name}  {lead.get('company') or ''}")
+    head.add_row(w["lead"], f"{result.lead_id}  {name}  {lead.get('company') or ''}")
     if result.score is None:
-        head.add_row("Score", "no model score (objected to profiling)")
+        head.add_row(w["score"], w["no_score"])
     else:
         head.add_row(
-            "Score", f"[bold]{result.score}[/bold] ({result.grade}), p = {result.probability:.3f}"
+            w["score"],
+            f"[bold]{result.score}[/bold] ({result.grade}), p = {result.probability:.3f}",
         )
     route = result.route
     head.add_row(
-        "Route", f"{route.action} {route.team or route.track or ''}  [dim]{route.why}[/dim]"
+        w["route"], f"{route.action} {route.team or route.track or ''}  [dim]{route.why}[/dim]"
     )
-    head.add_row("Model", f"{result.model.name} v{result.model.version}, as of {result.as_of[:16]}")
+    head.add_row(
+        w["model"],
+        f"{result.model.name} v{result.model.version}, {w['as_of']} {result.as_of[:16]}",
+    )
     reasons = Table(show_header=True, header_style="bold", expand=True)
-    reasons.add_column("reason", ratio=5)
-    reasons.add_column("impact", justify="right", ratio=1)
+    reasons.add_column(w["reason"], ratio=5)
+    reasons.add_column(w["impact"], justify="right", ratio=1)
     for reason in result.reasons:
         colour = "green" if reason.contribution > 0 else "red"
         reasons.add_row(reason.text, f"[{colour}]{reason.contribution:+.2f}[/{colour}]")
@@ -309,7 +354,7 @@ def lead_card(result: ScoreResult, tables: CRMTables, group: list[str], lang: st
         last.add_row(
             format_date(row.occurred_at, lang), event_phrase(row.activity_type, row.asset, lang)
         )
-    flags = "\n".join(f"- {f.text}" for f in result.quality_flags) or "none"
+    flags = "\n".join(f"- {f.text}" for f in result.quality_flags) or w["none"]
     from rich.console import Group
 
     return Panel(
@@ -318,12 +363,12 @@ def lead_card(result: ScoreResult, tables: CRMTables, group: list[str], lang: st
             "",
             reasons,
             "",
-            "[bold]Last actions[/bold]",
+            f"[bold]{w['last_actions']}[/bold]",
             last,
             "",
-            f"[bold]Quality flags[/bold]\n{flags}",
+            f"[bold]{w['quality_flags']}[/bold]\n{flags}",
             "",
-            f"[bold]Handover note[/bold]\n{result.handover_note}",
+            f"[bold]{w['handover_note']}[/bold]\n{result.handover_note}",
         ),
         title="leadscore lead card",
     )

@@ -446,3 +446,16 @@ def test_new_leads_without_a_label_can_be_checked_and_featurised(
     )
     assert code == 0, output
     assert pd.read_csv(out)["lead_id"].tolist() == new["Lead ID"].tolist()
+
+
+def test_the_card_of_a_nurtured_lead_in_german(workspace: Path, tmp_path: Path) -> None:
+    export, mapping = str(workspace / "export.csv"), str(workspace / "mapping.yaml")
+    code, output = run("score", export, "--mapping", mapping, "--out", str(tmp_path / "s.csv"))
+    assert code == 0, output
+    scores = pd.read_csv(tmp_path / "s.csv")
+    nurtured = scores.loc[scores["consent_profiling"] & (scores["action"] == "nurture"), "lead_id"]
+    code, output = run(
+        "explain", str(nurtured.iloc[0]), export, "--mapping", mapping, "--lang", "de"
+    )
+    assert code == 0, output
+    assert "Was die Zeile sagt" in output and "Weg" in output and "nurture" in output
