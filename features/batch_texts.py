@@ -214,7 +214,7 @@ class Citing:
             if whole.all():
                 return [str(v) for v in self.values.astype(np.int64).tolist()]
         return [
-            number_text(float(v)) if k else None
+            number_text(float(v), self.lang) if k else None
             for v, k in zip(self.values, self.known, strict=True)
         ]
 

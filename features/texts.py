@@ -130,8 +130,10 @@ def field_text(lead: Mapping[str, object], key: str) -> str:
     return value.strip() or "—" if isinstance(value, str) else "—"
 
 
-def number_text(value: float) -> str:
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+def number_text(value: float, lang: str = "en") -> str:
+    """ "3", "2.5"; in German "2,5"."""
+    text = f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+    return text.replace(".", ",") if lang == "de" else text
 
 
 def label_text(value: object) -> str:
@@ -238,7 +240,7 @@ def reason_context(
     """
     numeric = isinstance(value, int | float | np.number) and not isinstance(value, bool)
     known = numeric and not is_missing(value)
-    plain = number_text(float(value)) if known else None  # type: ignore[arg-type]
+    plain = number_text(float(value), lang) if known else None  # type: ignore[arg-type]
     cited = _Cited(feature, value, lead, events, lang, known, plain)
     names = wanted if wanted is not None else _PLACEHOLDERS
     return {name: _PLACEHOLDERS[name](cited) for name in names}

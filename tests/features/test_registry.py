@@ -192,15 +192,16 @@ def test_days_are_singular_when_they_read_one(days: float, en: str, de: str) -> 
     )
 
 
-# counts and other numbers are written as they are ("0.7", "1.0" for 0.96): one only for 1
+# counts and other numbers are written as they are ("0.7", "1.0" for 0.96; German "0,7"): one
+# only for 1
 COUNTS = [
-    (0.7, "0.7 webinars", "0.7 Webinaren", "0.7 times", "0.7-mal"),
-    (0.96, "1.0 webinars", "1.0 Webinaren", "1.0 times", "1.0-mal"),
+    (0.7, "0.7 webinars", "0,7 Webinaren", "0.7 times", "0,7-mal"),
+    (0.96, "1.0 webinars", "1,0 Webinaren", "1.0 times", "1,0-mal"),
     (1, "1 webinar", "1 Webinar", "once", "einmal"),
     (1.0, "1 webinar", "1 Webinar", "once", "einmal"),
     (np.int64(1), "1 webinar", "1 Webinar", "once", "einmal"),
-    (1.4, "1.4 webinars", "1.4 Webinaren", "1.4 times", "1.4-mal"),
-    (1.5, "1.5 webinars", "1.5 Webinaren", "1.5 times", "1.5-mal"),
+    (1.4, "1.4 webinars", "1,4 Webinaren", "1.4 times", "1,4-mal"),
+    (1.5, "1.5 webinars", "1,5 Webinaren", "1.5 times", "1,5-mal"),
     (2, "2 webinars", "2 Webinaren", "2 times", "2-mal"),
 ]
 
@@ -270,3 +271,9 @@ def test_a_size_band_that_reads_one_is_one_employee() -> None:
     assert render_reason("size_band", "1-9", "up", {}, [], "en") == (
         "Company size fits: 1-9 employees"
     )
+
+
+@pytest.mark.parametrize(("lang", "shown"), [("en", "Index 2.5"), ("de", "Index 2,5")])
+def test_german_texts_write_a_decimal_comma(lang: str, shown: str) -> None:
+    text = render_reason("engagement_decayed", 2.5, "down", {}, [], lang)  # type: ignore[arg-type]
+    assert shown.lower() in text.lower()
