@@ -102,11 +102,12 @@ def route_lead(
     raised_flags: list[str],
     config: RoutingConfig,
     recent_types: set[str] | None = None,
+    lang: str = "en",
 ) -> Route:
     """Where this lead goes. ``grade`` is None for a lead that objected to profiling."""
     team = next((rule.team for rule in config.teams if rule.matches(lead)), None)
     track = config.track_of(lead.get("interest_field"))
-    action, team, track, why = _decide(team, track, grade, raised_flags, config, recent_types)
+    action, team, track, why = _decide(team, track, grade, raised_flags, config, recent_types, lang)
     return Route(action=action, team=team, track=track, why=why)
 
 
@@ -116,6 +117,7 @@ def route_columns(
     raised_flags: Sequence[Sequence[str]],
     config: RoutingConfig,
     recent_types: Callable[[int], set[str]],
+    lang: str = "en",
 ) -> list[tuple[str, str | None, str | None, str]]:
     """:func:`route_lead` for every row of a batch: (action, team, track, why) per row.
 
@@ -146,9 +148,29 @@ def route_columns(
             raised_flags[i],
             config,
             recent_types(i) if grades[i] is None else None,
+            lang,
         )
         for i in range(n)
     ]
+
+
+# The rule that decided, in words, for the people who read a route (cards, notes, the CRM).
+WHY: dict[str, dict[str, str]] = {
+    "en": {
+        "review": "quality flags need a person: {flags}",
+        "asked": "no profiling consent; asked for contact: {asked}",
+        "rule_only": "no profiling consent: rule route only",
+        "sales": "grade {grade} goes to sales",
+        "nurture": "grade {grade}: nurture by interest",
+    },
+    "de": {
+        "review": "Qualitätshinweise brauchen einen Menschen: {flags}",
+        "asked": "kein Einverständnis zum Profiling; bittet um Kontakt: {asked}",
+        "rule_only": "kein Einverständnis zum Profiling: nur der Regelweg",
+        "sales": "Note {grade} geht an den Vertrieb",
+        "nurture": "Note {grade}: Nurturing nach Interesse",
+    },
+}
 
 
 def _decide(
@@ -158,16 +180,18 @@ def _decide(
     raised_flags: Sequence[str],
     config: RoutingConfig,
     recent_types: set[str] | None,
+    lang: str = "en",
 ) -> tuple[Action, str | None, str | None, str]:
+    why = WHY.get(lang, WHY["en"])
     doubtful = [f for f in raised_flags if f in config.review_flags] if raised_flags else []
     if doubtful:
-        return "review", team, None, f"quality flags need a person: {', '.join(doubtful)}"
+        return "review", team, None, why["review"].format(flags=", ".join(doubtful))
     if grade is None:
         asked = sorted((recent_types or set()) & set(config.no_consent.sales_if_any))
         if asked:
-            return "sales", team, None, f"no profiling consent; asked for contact: {asked}"
+            return "sales", team, None, why["asked"].format(asked=asked)
         default = config.tracks.get("default", "General")
-        return "nurture", None, default, "no profiling consent: rule route only"
+        return "nurture", None, default, why["rule_only"]
     if grade in config.sales_grades:
-        return "sales", team, None, f"grade {grade} goes to sales"
-    return "nurture", None, track, f"grade {grade}: nurture by interest"
+        return "sales", team, None, why["sales"].format(grade=grade)
+    return "nurture", None, track, why["nurture"].format(grade=grade)

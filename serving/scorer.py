@@ -201,7 +201,12 @@ class Scorer:
             else:
                 p, grade, score, reasons = None, None, None, []
             route = route_lead(
-                lead, grade, raised, self.routing, {e.activity_type for e in lead_events[:10]}
+                lead,
+                grade,
+                raised,
+                self.routing,
+                {e.activity_type for e in lead_events[:10]},
+                lang,
             )
             note = handover_note(
                 lead,
@@ -341,7 +346,7 @@ class Scorer:
             first = cited.start[i]
             return set(cited.activity_type[first : min(first + 10, cited.end[i])].tolist())
 
-        routes = route_columns(lead, grades, raised, self.routing, recent_types)
+        routes = route_columns(lead, grades, raised, self.routing, recent_types, lang)
         positive = (picked >= 0) & (contributions > 0) & consent[:, None]
         first = np.argmax(positive, axis=1)
         top = np.where(positive.any(axis=1), texts[np.arange(n), first], None).tolist()

@@ -86,8 +86,16 @@ def client_for(settings: Settings) -> MlflowClient:
     uri = tracking_uri(settings)
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    # MLflow also writes both URIs into the environment, where Settings would read them back as
+    # the user's own choice: a later run in this process with other settings would use this one.
+    before = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    for key, value in before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 

@@ -155,3 +155,14 @@ def test_non_finite_feature_values_are_audited_as_null(scorer: Scorer, crm: CRMT
     records = scorer.audit_records(results, features)
     assert scorer.audit.write(records) == 2
     assert records[0]["features"][numeric] is None
+
+
+def test_the_route_says_why_in_the_leads_language() -> None:
+    from serving.routing import load_routing, route_lead
+
+    routing = load_routing()
+    english = route_lead({"country_code": "DE"}, "D", [], routing)
+    german = route_lead({"country_code": "DE"}, "D", [], routing, lang="de")
+    assert (english.action, english.track) == (german.action, german.track)
+    assert english.why == "grade D: nurture by interest"
+    assert german.why == "Note D: Nurturing nach Interesse"
