@@ -19,6 +19,7 @@ from leadscore.data_commands import (
     TimeOpt,
     is_tabular,
     open_table,
+    write_frame,
 )
 
 if TYPE_CHECKING:
@@ -185,7 +186,7 @@ def features(
             raise typer.BadParameter("give --out FILE for the feature table")
         table = open_table(data, label, mapping, time_column, id_column, new_leads)
         frame, summary = table_features(table, as_of)
-        _write_frame(frame, out)
+        write_frame(frame, out)
         console.print(summary)
         console.print(f"Wrote {len(frame):,} rows x {frame.shape[1]} columns to {out}")
         return
@@ -217,16 +218,8 @@ def features(
         raise typer.Exit(code=1) from error
     with err_console.status(f"Computing features of {len(tables.leads):,} leads at {moment}"):
         frame = build_features(tables, as_of=moment)
-    _write_frame(frame, out)
+    write_frame(frame, out)
     console.print(f"Wrote {len(frame):,} rows x {frame.shape[1]} columns to {out}")
-
-
-def _write_frame(frame: pd.DataFrame, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".csv":
-        frame.to_csv(out, index=False)
-    else:
-        frame.to_parquet(out, index=False)
 
 
 def table_features(table: TabularData, as_of: str | None) -> tuple[pd.DataFrame, Table]:

@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from features.contract import TabularData
     from training.leakage import LeakageReport
 
@@ -43,6 +45,15 @@ NewLeadsOpt = Annotated[
 ]
 
 
+def write_frame(frame: pd.DataFrame, out: Path) -> None:
+    """A result file: CSV by its suffix, Parquet otherwise."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".csv":
+        frame.to_csv(out, index=False)
+    else:
+        frame.to_parquet(out, index=False)
+
+
 def is_tabular(label: str | None, mapping: Path | None) -> bool:
     """``--label`` or ``--mapping`` switch a command to tabular mode."""
     return bool(label or mapping)
@@ -57,33 +68,26 @@ def load_table(
     without_label: bool = False,
     categorical: Iterable[str] = (),
 ) -> TabularData:
-    """The export as tabular data: through the mapping if given, else read as plain CSV.
+    """The export as tabular data (:func:`training.tabular.read_table`), after the checks of
+    what the command line may combine.
 
     ``without_label``: new leads to score, whose label column may be missing.
     ``categorical``: columns to keep as text (the model's categories, when scoring).
     """
-    from features.loaders import ContractError, read_tabular
-    from features.mapping import apply_mapping
+    from training.tabular import read_table
 
     if mapping is not None:
         if id_column:
             raise typer.BadParameter("--id: the mapping declares the id (its id key)")
         if time_column:
             raise typer.BadParameter("--time: the mapping declares the time (its time section)")
-        table = apply_mapping(data, mapping, without_label=without_label, categorical=categorical)
-        if label and label != table.label:
-            raise typer.BadParameter(
-                f"--label {label!r} but the mapping's label is {table.label!r}; drop --label"
-            )
-        return table
-    if not label:
+    elif not label:
         raise typer.BadParameter("give --label COLUMN, or a --mapping that declares the label")
-    table, problems = read_tabular(data, label, id_column, time_column, without_label)
-    if problems or table is None:
-        raise ContractError(problems)
-    if id_column and id_column != "lead_id":
-        # read_tabular copies the id into lead_id; the original column is no feature
-        table.frame = table.frame.drop(columns=[id_column])
+    table = read_table(data, label, id_column, time_column, mapping, without_label, categorical)
+    if mapping is not None and label and label != table.label:
+        raise typer.BadParameter(
+            f"--label {label!r} but the mapping's label is {table.label!r}; drop --label"
+        )
     return table
 
 

@@ -14,7 +14,15 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from leadscore.data_commands import IdOpt, LabelOpt, MappingOpt, TimeOpt, is_tabular, open_table
+from leadscore.data_commands import (
+    IdOpt,
+    LabelOpt,
+    MappingOpt,
+    TimeOpt,
+    is_tabular,
+    open_table,
+    write_frame,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -127,15 +135,10 @@ def score(
     """Score every lead with the champion: probability, grade, route, reasons, handover note."""
 
     if is_tabular(label, mapping):
-        if as_of is not None:
-            raise typer.BadParameter("--as-of is for a CRM's events; an export's rows are as given")
-        scorer = _tabular_scorer(lang)
-        table = open_table(
-            data, label, mapping, time_column, id_column, True, scorer.model.categories
-        )
+        scorer, table = _open_export(data, label, mapping, time_column, id_column, as_of, lang)
         with err_console.status(f"Scoring {len(table.frame):,} rows"):
             frame = _score_rows(scorer, table, lang, Path(data).name)
-        _write(frame, out)
+        write_frame(frame, out)
         console.print(routes_table(frame, f"rows scored with tabular model v{scorer.version}"))
         console.print(f"Wrote {out}")
         best = frame[frame["consent_profiling"]].nlargest(show_top, "probability")
@@ -150,7 +153,7 @@ def score(
     with err_console.status(f"Scoring {len(tables.leads):,} leads"):
         scored = scorer.score_table(tables, as_of=_moment(as_of), lang=lang)
     frame = readable_scores(scored)
-    _write(frame, out)
+    write_frame(frame, out)
     console.print(routes_table(frame, f"leads scored with model v{scorer.ref.version}"))
     console.print(f"Wrote {out}")
     best = scored[scored["consent_profiling"]].nlargest(show_top, "probability")
@@ -185,14 +188,6 @@ def readable_scores(scored: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _write(frame: pd.DataFrame, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".csv":
-        frame.to_csv(out, index=False)
-    else:
-        frame.to_parquet(out, index=False)
-
-
 def _tabular_scorer(lang: str | None) -> TabularScorer:
     from leadscore.settings import Settings
     from serving.tabular import TabularScorer
@@ -203,6 +198,23 @@ def _tabular_scorer(lang: str | None) -> TabularScorer:
     except RegistryError as error:
         err_console.print(f"[red]No tabular model to score with:[/red] {error}")
         raise typer.Exit(code=1) from error
+
+
+def _open_export(
+    data: str,
+    label: str | None,
+    mapping: Path | None,
+    time_column: str | None,
+    id_column: str | None,
+    as_of: str | None,
+    lang: str | None,
+) -> tuple[TabularScorer, TabularData]:
+    """The tabular champion and the export of new leads, read as the champion learnt it."""
+    if as_of is not None:
+        raise typer.BadParameter("--as-of is for a CRM's events; an export's rows are as given")
+    scorer = _tabular_scorer(lang)
+    table = open_table(data, label, mapping, time_column, id_column, True, scorer.model.categories)
+    return scorer, table
 
 
 def _score_rows(
@@ -291,12 +303,7 @@ def explain(
     from features.pipeline import person_of
 
     if is_tabular(label, mapping):
-        if as_of is not None:
-            raise typer.BadParameter("--as-of is for a CRM's events; an export's rows are as given")
-        scorer = _tabular_scorer(lang)
-        table = open_table(
-            data, label, mapping, time_column, id_column, True, scorer.model.categories
-        )
+        scorer, table = _open_export(data, label, mapping, time_column, id_column, as_of, lang)
         if lead_id not in set(table.frame["lead_id"].astype(str)):
             hint = "" if id_column or mapping else " (without --id, rows are called row-1, ...)"
             err_console.print(f"[red]lead_id {lead_id!r} is not in {data}{hint}[/red]")

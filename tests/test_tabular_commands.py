@@ -69,15 +69,18 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield root
 
 
+def mapped(workspace: Path) -> list[str]:
+    """The workspace's export and its mapping, as a command line names them."""
+    return [str(workspace / "export.csv"), "--mapping", str(workspace / "mapping.yaml")]
+
+
 def run(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
     return result.exit_code, result.output
 
 
 def test_validate_reads_the_export_through_its_mapping(workspace: Path) -> None:
-    code, output = run(
-        "validate", str(workspace / "export.csv"), "--mapping", str(workspace / "mapping.yaml")
-    )
+    code, output = run("validate", *mapped(workspace))
     assert code == 0, output
     assert f"{ROWS:,} rows, label 'Bought'" in output
 
@@ -106,9 +109,7 @@ def test_features_writes_the_columns_training_sees(workspace: Path) -> None:
     out = workspace / "features.parquet"
     code, output = run(
         "features",
-        str(workspace / "export.csv"),
-        "--mapping",
-        str(workspace / "mapping.yaml"),
+        *mapped(workspace),
         "--as-of",
         "2025-07-01",
         "--out",
@@ -171,9 +172,7 @@ def test_explain_shows_one_rows_card(workspace: Path) -> None:
     code, output = run(
         "explain",
         "X-00042",
-        str(workspace / "export.csv"),
-        "--mapping",
-        str(workspace / "mapping.yaml"),
+        *mapped(workspace),
     )
     assert code == 0, output
     assert "X-00042" in output and "What the row says" in output and "Employees:" in output
@@ -181,9 +180,7 @@ def test_explain_shows_one_rows_card(workspace: Path) -> None:
     code, output = run(
         "explain",
         "nobody",
-        str(workspace / "export.csv"),
-        "--mapping",
-        str(workspace / "mapping.yaml"),
+        *mapped(workspace),
     )
     assert code == 1 and "'nobody' is not in" in output
 
@@ -191,9 +188,7 @@ def test_explain_shows_one_rows_card(workspace: Path) -> None:
 def test_thresholds_cut_the_tables_recent_rows_at_capacity(workspace: Path) -> None:
     code, output = run(
         "thresholds",
-        str(workspace / "export.csv"),
-        "--mapping",
-        str(workspace / "mapping.yaml"),
+        *mapped(workspace),
         "--capacity",
         "10",
         "--per",
@@ -356,9 +351,7 @@ def test_a_plain_csv_with_a_lead_id_column_keeps_its_ids(workspace: Path, tmp_pa
 def test_options_the_mapping_owns_are_refused_with_it(workspace: Path) -> None:
     code, output = run(
         "features",
-        str(workspace / "export.csv"),
-        "--mapping",
-        str(workspace / "mapping.yaml"),
+        *mapped(workspace),
         "--time",
         "Region",
         "--out",
@@ -410,9 +403,7 @@ def test_row_order_is_no_date_for_thresholds(workspace: Path) -> None:
 def test_features_as_of_with_a_time_zone(workspace: Path, tmp_path: Path) -> None:
     code, output = run(
         "features",
-        str(workspace / "export.csv"),
-        "--mapping",
-        str(workspace / "mapping.yaml"),
+        *mapped(workspace),
         "--as-of",
         "2025-07-01T00:00+02:00",
         "--out",

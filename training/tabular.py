@@ -13,6 +13,7 @@ event-based models for the champion alias.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -240,17 +241,19 @@ def read_table(
     time_column: str | None,
     mapping: Path | None,
     without_label: bool = False,
+    categorical: Iterable[str] = (),
 ) -> TabularData:
     """Through a column mapping if given (``features.mapping``), else as a plain CSV export.
 
     ``without_label``: new leads to score, whose label column may be missing.
+    ``categorical``: columns a mapping keeps as text (a model's categories, when scoring).
     """
     from features.loaders import ContractError, read_tabular
 
     if mapping is not None:
         from features.mapping import apply_mapping
 
-        return apply_mapping(source, mapping, without_label=without_label)
+        return apply_mapping(source, mapping, without_label=without_label, categorical=categorical)
     if label is None:
         raise ValueError("tabular mode needs --label or a --mapping that declares the label")
     data, problems = read_tabular(source, label, id_column, time_column, without_label)

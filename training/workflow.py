@@ -236,6 +236,27 @@ class ThresholdAdvice:
     model_version: str
 
 
+def advice_for(
+    probability: np.ndarray, volume: float, capacity: Capacity, version: str
+) -> ThresholdAdvice:
+    """Cut scored leads at the share of ``volume`` per period that ``capacity`` can take.
+
+    The expected precision is the mean calibrated probability above the cut-off: the share of
+    handed-over leads that should buy, if the calibration holds.
+    """
+    from training.evaluate import cutoff_for_share, top_mask
+
+    share = capacity_share(capacity, volume)
+    return ThresholdAdvice(
+        cutoff=cutoff_for_share(probability, share),
+        share=share,
+        volume=volume,
+        expected_precision=float(np.mean(probability[top_mask(probability, share)])),
+        scored=len(probability),
+        model_version=version,
+    )
+
+
 def thresholds(
     tables: CRMTables,
     settings: Settings,
@@ -244,12 +265,8 @@ def thresholds(
     weeks: int = 13,
     name: str = registry.MODEL_NAME,
 ) -> ThresholdAdvice:
-    """Score the recent open snapshots with the champion and cut at the capacity share.
-
-    The expected precision is the mean calibrated probability above the cut-off: the share of
-    handed-over leads that should buy within the horizon, if the calibration holds.
-    """
-    from training.evaluate import cutoff_for_share, top_mask
+    """Score the recent open snapshots with the champion and cut at the capacity share
+    (:func:`advice_for`)."""
     from training.snapshots import SnapshotConfig, training_frame
 
     model, info = registry.load_champion(settings, name)
@@ -260,16 +277,7 @@ def thresholds(
     frame = training_frame(tables, recent, model.feature_config)
     probability = model.predict_proba(model.encode(frame))
     volume = volume_per_period(recent["as_of"], every_days, capacity.per)
-    share = capacity_share(capacity, volume)
-    top = top_mask(probability, share)
-    return ThresholdAdvice(
-        cutoff=cutoff_for_share(probability, share),
-        share=share,
-        volume=volume,
-        expected_precision=float(np.mean(probability[top])),
-        scored=len(recent),
-        model_version=info.version,
-    )
+    return advice_for(probability, volume, capacity, info.version)
 
 
 def table_thresholds(
@@ -281,7 +289,6 @@ def table_thresholds(
     The volume per period comes from the lead's date, so the table needs a time column. Rows
     that objected to profiling are not scored and do not count.
     """
-    from training.evaluate import cutoff_for_share, top_mask
     from training.tabular import TABULAR_MODEL_NAME, consenting, model_inputs, row_ordered
 
     if not data.time_column or "created_at" not in data.frame.columns or row_ordered(data):
@@ -300,16 +307,7 @@ def table_thresholds(
     features = model_inputs(model, data, who=f"tabular champion v{info.version}")
     probability = model.predict_proba(model.encode(features.loc[recent]))
     volume = volume_per_period(created[recent], 7, capacity.per)
-    share = capacity_share(capacity, volume)
-    top = top_mask(probability, share)
-    return ThresholdAdvice(
-        cutoff=cutoff_for_share(probability, share),
-        share=share,
-        volume=volume,
-        expected_precision=float(np.mean(probability[top])),
-        scored=int(recent.sum()),
-        model_version=info.version,
-    )
+    return advice_for(probability, volume, capacity, info.version)
 
 
 def stored_thresholds(

@@ -226,29 +226,23 @@ def test_counts_are_singular_when_they_read_one(
     )
 
 
-def test_german_uses_the_singular_of_every_counted_noun() -> None:
+@pytest.mark.parametrize(
+    ("feature", "n", "direction", "text"),
+    [
+        ("marketing_actions", 1, "down", "Hat erst 1 Marketing-Aktion ausgeführt"),
+        ("distinct_topics", 1, "down", "Hat sich nur über 1 Thema informiert"),
+        ("physical_touches", 1, "up", "Hatte 1 Offline-Kontakt mit uns (—)"),
+        ("distinct_assets", 1, "down", "Hat sich nur mit 1 Inhalt beschäftigt"),
+        ("distinct_assets", 1, "up", "Hat sich mit 1 einzigen Inhalt beschäftigt, z. B. —"),
+        ("n_blog_read_7d", 1, "up", "Hat in den letzten 7 Tagen 1 Blogartikel gelesen (—)"),
+        ("distinct_topics", 2, "down", "Hat sich nur über 2 Themen informiert"),
+    ],
+)
+def test_german_uses_the_singular_of_every_counted_noun(
+    feature: str, n: int, direction: str, text: str
+) -> None:
     """Nouns the old word list missed said "1 Marketing-Aktionen", "1 Themen"."""
-    assert render_reason("marketing_actions", 1, "down", {}, [], "de") == (
-        "Hat erst 1 Marketing-Aktion ausgeführt"
-    )
-    assert render_reason("distinct_topics", 1, "down", {}, [], "de") == (
-        "Hat sich nur über 1 Thema informiert"
-    )
-    assert render_reason("physical_touches", 1, "up", {}, [], "de") == (
-        "Hatte 1 Offline-Kontakt mit uns (—)"
-    )
-    assert render_reason("distinct_assets", 1, "down", {}, [], "de") == (
-        "Hat sich nur mit 1 Inhalt beschäftigt"
-    )
-    assert render_reason("distinct_assets", 1, "up", {}, [], "de") == (
-        "Hat sich mit 1 einzigen Inhalt beschäftigt, z. B. —"
-    )
-    assert render_reason("n_blog_read_7d", 1, "up", {}, [], "de") == (
-        "Hat in den letzten 7 Tagen 1 Blogartikel gelesen (—)"
-    )
-    assert render_reason("distinct_topics", 2, "down", {}, [], "de") == (
-        "Hat sich nur über 2 Themen informiert"
-    )
+    assert render_reason(feature, n, direction, {}, [], "de") == text  # type: ignore[arg-type]
 
 
 def test_the_singular_changes_the_templates_words_never_the_cited_names() -> None:
