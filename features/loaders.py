@@ -11,7 +11,10 @@ second line of a CSV file); database tables are read ordered by their required c
 
 from __future__ import annotations
 
+import bz2
 import csv
+import gzip
+import lzma
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +110,40 @@ def _first_bad_line(path: Path, encoding: str = "utf-8") -> tuple[int, str]:
     return 0, "unknown decoding error"
 
 
+_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+def nul_line(path: Path, encoding: str = "utf-8") -> int | None:
+    """The first line holding a NUL byte: pandas' CSV reader silently cuts a cell there, so the
+    rest of the cell would be lost without a word. None when there is none, and for encodings
+    such as UTF-16 where NUL bytes are part of ordinary characters. Compressed exports are
+    read as pandas reads them (by the file's suffix)."""
+    if len("\n".encode(encoding)) != 1:
+        return None
+    opener = _OPENERS.get(path.suffix.lower(), open)
+    lines = 1
+    with opener(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            position = chunk.find(b"\x00")
+            if position >= 0:
+                return lines + chunk.count(b"\n", 0, position)
+            lines += chunk.count(b"\n")
+    return None
+
+
+def nul_problem(path: Path, table: str, encoding: str = "utf-8") -> list[Problem]:
+    line = nul_line(path, encoding)
+    if line is None:
+        return []
+    return [
+        Problem(
+            table,
+            f"{path.name} holds a NUL byte on line {line} (first one); a CSV reader cuts the "
+            "cell there and no database can store it: remove it from the export",
+        )
+    ]
+
+
 def read_csv_raw(path: Path, table: str) -> tuple[pd.DataFrame | None, list[Problem]]:
     """Every cell as text; the contract decides types later, so all formats end up alike."""
     if path.stat().st_size == 0:
@@ -128,7 +165,7 @@ def read_csv_raw(path: Path, table: str) -> tuple[pd.DataFrame | None, list[Prob
         return None, [Problem(table, f"{path.name} is empty (not even a header row)")]
     except pd.errors.ParserError as error:
         return None, [Problem(table, f"{path.name} cannot be read as CSV: {error}")]
-    problems = _delimiter_problem(frame, table, path.name)
+    problems = _delimiter_problem(frame, table, path.name) + nul_problem(path, table)
     return (None, problems) if problems else (frame, [])
 
 
@@ -156,7 +193,7 @@ def read_file_raw(path: Path, table: str) -> tuple[pd.DataFrame | None, list[Pro
             return None, [Problem(table, f"{path.name} cannot be read as Parquet: {error}")]
         if frame.empty and len(frame.columns) == 0:
             return None, [Problem(table, f"{path.name} is empty")]
-        return frame, []
+        return frame, unstorable_cells(frame.reset_index(drop=True), table)
     return read_csv_raw(path, table)
 
 
@@ -190,6 +227,7 @@ def read_sql_raw(url: str) -> tuple[dict[str, pd.DataFrame | None], list[Problem
                         problems.append(Problem(table, f"the database has no table {table!r}"))
                     continue
                 frames[table] = pd.read_sql_query(_ordered_select(table), connection)
+                problems += unstorable_cells(frames[table], table)
     except sa.exc.SQLAlchemyError as error:
         problems.append(Problem("database", f"cannot read {url}: {error}"))
     finally:
@@ -213,6 +251,31 @@ def _rows(mask: pd.Series | np.ndarray) -> np.ndarray:
 def _as_text(values: pd.Series) -> pd.Series:
     text = values.astype(STRING).str.strip()
     return text.mask(text == "")
+
+
+def unstorable_cells(frame: pd.DataFrame, table: str) -> list[Problem]:
+    """NUL, which PostgreSQL (a SQL source, the audit log) cannot store: a score whose audit
+    record cannot be written is not given, so such a cell is named at reading, not found by the
+    audit log after the scoring. (Half a surrogate pair cannot reach here: files are UTF-8.)"""
+    problems: list[Problem] = []
+    for column in frame.columns:
+        values = frame[column]
+        if not (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
+            continue
+        if isinstance(values.dtype, pd.StringDtype):
+            bad = values.str.contains("\x00", regex=False, na=False)
+        else:  # cells of any kind (Parquet read as objects, SQL rows)
+            bad = values.map(lambda v: isinstance(v, str) and "\x00" in v).astype(bool)
+        for row in _rows(bad):
+            problems.append(
+                Problem(
+                    table,
+                    "text holds a NUL character, which no database can store; remove it",
+                    row=int(row),
+                    column=str(column),
+                )
+            )
+    return problems
 
 
 def _coerce_timestamp(values: pd.Series) -> pd.Series:
@@ -451,6 +514,21 @@ def read_tabular(
         frame, problems = read_csv_raw(path, table)
     if frame is None:
         return None, problems
+    data, found = tabular_from_frame(frame, table, label, id_column, time_column, without_label)
+    problems += found
+    return (None, problems) if problems else (data, [])
+
+
+def tabular_from_frame(
+    frame: pd.DataFrame,
+    table: str,
+    label: str,
+    id_column: str | None = None,
+    time_column: str | None = None,
+    without_label: bool = False,
+) -> tuple[TabularData | None, list[Problem]]:
+    """:func:`read_tabular` on rows already read (cells as text): a file's, or a request's."""
+    problems: list[Problem] = []
     frame = frame.reset_index(drop=True)
     if id_column is None and "lead_id" in frame.columns:
         id_column = "lead_id"  # the contract's name for the id: never replaced by row numbers

@@ -52,7 +52,9 @@ from features.loaders import (
     ContractError,
     Problem,
     _coerce_bool,
+    nul_problem,
     read_consent,
+    unstorable_cells,
 )
 
 # Names training gives a meaning of its own (training.tabular.RESERVED); a feature called so
@@ -254,20 +256,28 @@ def read_export(path: Path, spec: ReadSpec) -> pd.DataFrame:
         raise ContractError([Problem("input", f"{path} is not a file")])
     try:
         if path.name.endswith(".parquet"):
-            return pd.read_parquet(path).astype(object)
-        return pd.read_csv(
-            path,
-            sep=spec.delimiter,
-            encoding=spec.encoding,
-            decimal=spec.decimal,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-        )
+            frame = pd.read_parquet(path).astype(object)
+        else:
+            frame = pd.read_csv(
+                path,
+                sep=spec.delimiter,
+                encoding=spec.encoding,
+                decimal=spec.decimal,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+            )
     except UnicodeDecodeError as error:
         message = f"{path.name} is not {spec.encoding} ({error}); set read.encoding"
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError) as error:
         message = f"{path.name} cannot be read with delimiter {spec.delimiter!r}: {error}"
+    else:
+        unstorable = unstorable_cells(frame.reset_index(drop=True), table)
+        if not path.name.endswith(".parquet"):
+            unstorable = nul_problem(path, table, spec.encoding) + unstorable
+        if unstorable:
+            raise ContractError(unstorable)
+        return frame
     raise ContractError([Problem(table, message)])
 
 

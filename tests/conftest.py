@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
+
+# CI (.ci/run sets CI=1) replays the same examples every run, without a time limit per example:
+# a red CI there must mean a change broke something, not that a slow machine or a new random
+# draw did. Locally each run draws new examples, which is where new cases get found.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

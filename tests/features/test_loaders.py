@@ -128,6 +128,35 @@ def test_file_level_problems(demo_csv: Path, tmp_path: Path) -> None:
     assert "not UTF-8" in problem.message and "line 2" in problem.message
 
 
+def test_a_nul_is_named_where_it_is_instead_of_being_lost(
+    demo_csv: Path, demo_parquet: Path, tmp_path: Path
+) -> None:
+    # pandas' CSV reader would cut "White\x00paper" to "White" without a word; PostgreSQL (a
+    # source, the audit log) refuses NUL outright
+    csv = _copy(demo_csv, tmp_path / "csv")
+    _edit_csv(csv, "activities", _set(5, "asset", "White\x00paper"))
+    (problem,) = read_crm(csv)[1]
+    assert problem.table == "activities" and "NUL byte on line 6" in problem.message
+
+    parquet = _copy(demo_parquet, tmp_path / "parquet")
+    leads = pd.read_parquet(parquet / "leads.parquet")
+    leads.loc[3, "company"] = "ACME\x00GmbH"
+    leads.to_parquet(parquet / "leads.parquet")
+    assert _where(read_crm(parquet)[1]) == {("leads", 4, "company")}
+
+    sqlite = f"sqlite:///{tmp_path / 'crm.db'}"
+    tables = load_tables(demo_parquet)
+    tables.leads.loc[1, "city"] = "Ber\x00lin"
+    write_sql(tables, sqlite)
+    assert ("leads", None, "city") in {(p.table, None, p.column) for p in read_crm(sqlite)[1]}
+
+    export = tmp_path / "export.parquet"
+    pd.DataFrame({"id": ["a", "b"], "city": ["Ulm", "U\x00lm"], "won": [1, 0]}).to_parquet(export)
+    assert _where(read_tabular(export, label="won", id_column="id")[1]) == {
+        ("export.parquet", 2, "city")
+    }
+
+
 def test_every_problem_is_reported_at_once(demo_csv: Path, tmp_path: Path) -> None:
     folder = _copy(demo_csv, tmp_path / "crm")
     expected = set()
@@ -205,7 +234,8 @@ def test_validate_command_exit_codes(demo_csv: Path, tmp_path: Path) -> None:
 @given(
     values=st.lists(
         st.one_of(
-            st.text(max_size=12),
+            # a NUL is a problem of the whole file (test_a_nul_is_named_where_it_is_...)
+            st.text(st.characters(exclude_characters="\x00"), max_size=12),
             st.datetimes(
                 min_value=pd.Timestamp("2000-01-01"), max_value=pd.Timestamp("2030-01-01")
             ).map(lambda d: d.isoformat()),

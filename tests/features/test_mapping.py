@@ -217,6 +217,25 @@ def test_data_problems_name_row_and_column() -> None:
     assert "time.format" in str(error.value)
 
 
+def test_a_nul_in_an_export_is_named_not_cut_off(tmp_path: Path) -> None:
+    csv = tmp_path / "export.csv"
+    csv.write_bytes("id;Stadt;won\na;Köln;1\nb;Ul\x00m;0\n".encode("latin-1"))
+    mapping = {
+        "id": "id",
+        "label": {"column": "won"},
+        "read": {"delimiter": ";", "encoding": "latin-1"},
+    }
+    with pytest.raises(ContractError, match="NUL byte on line 3"):
+        apply_mapping(csv, mapping)
+    parquet = tmp_path / "export.parquet"
+    pd.DataFrame({"id": ["a", "b"], "Stadt": ["Köln", "Ul\x00m"], "won": [1, 0]}).to_parquet(
+        parquet
+    )
+    with pytest.raises(ContractError) as error:
+        apply_mapping(parquet, {"id": "id", "label": {"column": "won"}})
+    assert [(p.row, p.column) for p in error.value.problems] == [(2, "Stadt")]
+
+
 def test_yaml_numbers_and_booleans_are_compared_as_text(tmp_path: Path) -> None:
     path = tmp_path / "m.yaml"
     path.write_text("label: {column: Kunde}\nmissing_by_column: {Employees: [250]}\n")
