@@ -34,6 +34,7 @@ Errors name the YAML key (``label.join.key: ...``); problems in the data itself 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -621,12 +622,22 @@ def apply_mapping(
         data_problems += found
         out[CONSENT] = allowed
     if data_problems:
-        raise ContractError(data_problems)
+        raise ContractError(as_exported(data_problems, mapping.model_dump(mode="json")))
     if not without_label:
         out[label_name] = out[label_name].astype(bool)
     out.attrs["categorical"] = categorical
     out.attrs["mapping"] = mapping.model_dump(mode="json")
     return TabularData(out, label=label_name, id_column="lead_id", time_column=time_column)
+
+
+def as_exported(problems: list[Problem], mapping: dict[str, Any] | None) -> list[Problem]:
+    """Problems naming each column as the export does, before the mapping renamed it: that is
+    the name the user finds in the file (or sent over HTTP) and fixes."""
+    exported = {new: old for old, new in ((mapping or {}).get("rename") or {}).items()}
+    return [
+        dataclasses.replace(p, column=exported.get(p.column, p.column)) if p.column else p
+        for p in problems
+    ]
 
 
 # Reason texts for a table's columns: an export has no events to cite, so a reason names the
@@ -638,19 +649,62 @@ COLUMN_TEXTS: dict[str, dict[str, str]] = {
 }
 
 
+# The calendar parts of a date (time.calendar) read as a person says them, not as a number.
+CALENDAR_TEXTS: dict[str, dict[str, tuple[str, list[str] | None]]] = {
+    "en": {
+        "weekday": ("{column}: on a {value}", ["Monday", "Tuesday", "Wednesday", "Thursday",
+                                               "Friday", "Saturday", "Sunday"]),
+        "month": ("{column}: in {value}", ["January", "February", "March", "April", "May",
+                                           "June", "July", "August", "September", "October",
+                                           "November", "December"]),
+        "hour": ("{column}: at {value}:00", None),
+    },
+    "de": {
+        "weekday": ("{column}: an einem {value}", ["Montag", "Dienstag", "Mittwoch", "Donnerstag",
+                                                   "Freitag", "Samstag", "Sonntag"]),
+        "month": ("{column}: im {value}", ["Januar", "Februar", "März", "April", "Mai", "Juni",
+                                           "Juli", "August", "September", "Oktober", "November",
+                                           "Dezember"]),
+        "hour": ("{column}: um {value} Uhr", None),
+    },
+}  # fmt: skip
+CALENDAR_RANGES = {"weekday": (0, 6), "month": (1, 12), "hour": (0, 23)}
+
+
+def calendar_reason(column: str, value: float, lang: str) -> str | None:
+    """``signed_up: on a Thursday`` for the column ``signed_up_weekday`` (:func:`_calendar`)."""
+    base, _, part = column.rpartition("_")
+    if not base or part not in CALENDAR_RANGES or not float(value).is_integer():
+        return None
+    low, high = CALENDAR_RANGES[part]
+    if not low <= value <= high:
+        return None
+    template, names = CALENDAR_TEXTS.get(lang, CALENDAR_TEXTS["en"])[part]
+    shown = names[int(value) - low] if names else str(int(value))
+    return template.format(column=base, value=shown)
+
+
 def column_reason(column: str, value: object, lang: str = "en") -> str:
     """The reason text for one column of one row, e.g. ``Lead Source: Google``."""
     texts = COLUMN_TEXTS.get(lang, COLUMN_TEXTS["en"])
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return texts["missing"].format(column=column)
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        whole = number.is_integer() and abs(number) < 1e15
-        shown = str(int(number)) if whole else f"{number:.15g}"
-        if lang == "de":
-            shown = shown.replace(".", ",")
-        return texts["value"].format(column=column, value=shown)
-    return texts["value"].format(column=column, value=value)
+    if isinstance(value, float | np.floating) and (
+        calendar := calendar_reason(column, value, lang)
+    ):
+        return calendar
+    return texts["value"].format(column=column, value=value_text(value, lang))
+
+
+def value_text(value: object, lang: str = "en") -> str:
+    """A cell as read: numbers with the digits they were read with, whole ones without ".0"
+    (23, not 23.0), a German decimal comma."""
+    if not isinstance(value, float | np.floating):
+        return str(value)
+    number = float(value)
+    whole = number.is_integer() and abs(number) < 1e15
+    shown = str(int(number)) if whole else f"{number:.15g}"
+    return shown.replace(".", ",") if lang == "de" else shown
 
 
 def feature_names(data: TabularData) -> list[str]:

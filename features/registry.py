@@ -193,7 +193,7 @@ SINGULAR_DE: dict[str, str] = {
     "Inhalten": "Inhalt",
     "Themen": "Thema",
     "Tagen": "Tag",
-    "Mitarbeitende": "Mitarbeitende",  # "1 Mitarbeitende": one employee, without a gender
+    "Mitarbeitende": "Person",  # "1 Person": one employee, without a gender
 }
 # Words between the number and the noun: "{n} verschiedenen Inhalten" -> "1 einzigen Inhalt".
 SINGULAR_DE_BEFORE: dict[str, str] = {"verschiedenen": "einzigen"}

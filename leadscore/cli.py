@@ -228,6 +228,7 @@ def table_features(table: TabularData, as_of: str | None) -> tuple[pd.DataFrame,
     created at or after that moment are left out (they did not exist yet)."""
     import pandas as pd
 
+    from features.mapping import value_text
     from training.tabular import feature_frame, row_ordered
 
     frame = table.frame
@@ -254,7 +255,7 @@ def table_features(table: TabularData, as_of: str | None) -> tuple[pd.DataFrame,
     for column in columns:
         kind = "number" if pd.api.types.is_float_dtype(values[column]) else "category"
         known = values[column].dropna()
-        examples = ", ".join(map(str, known.value_counts().index[:3]))
+        examples = ", ".join(map(value_text, known.value_counts().index[:3]))
         summary.add_row(
             column,
             kind,

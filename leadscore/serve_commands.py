@@ -385,7 +385,7 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 3000,
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
 ) -> None:
-    """Start the BentoML HTTP service (POST /score, /score_batch; GET /model, /healthz)."""
+    """Start the BentoML HTTP service (POST /score, /score_batch, /score_rows; GET /model)."""
     from leadscore.settings import Settings
 
     settings = Settings()

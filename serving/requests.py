@@ -14,7 +14,14 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 from features.contract import COLUMNS, PANDAS_DTYPES, STRING, CRMTables, empty_table
 
@@ -116,6 +123,13 @@ class ActivityIn(BaseModel):
     topic: Text | None = None
     channel: Text | None = None
     campaign: Text | None = None
+
+
+# A row of an export for the tabular champion (/score_rows): the export's columns as keys, its
+# cells as JSON values (a number, true/false, text, or null for an empty cell).
+ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)]
+Cell = StrictBool | Annotated[float, Field(allow_inf_nan=False)] | Text | None
+Row = Annotated[dict[ColumnName, Cell], Field(min_length=1, max_length=1000)]
 
 
 class LeadRequest(BaseModel):

@@ -22,6 +22,7 @@ from leadscore.settings import Settings
 from serving.audit import AuditLog
 from serving.routing import load_routing
 from serving.scorer import ModelRef, Scorer
+from serving.tabular import TabularScorer
 
 logger = logging.getLogger("leadscore.runtime")
 
@@ -66,6 +67,9 @@ class Runtime:
         self.routing = load_routing(settings.routing_file)
         self.audit = AuditLog(settings.audit_url())
         self.scorer: Scorer | None = None
+        # the tabular champion (trained on an export), for /score_rows; optional
+        self.tabular: TabularScorer | None = None
+        self.tabular_error: str | None = "not loaded yet"
         self.store: LeadStore | None = None
         self.last_error: str | None = "not loaded yet"
         self.store_error: str | None = None
@@ -75,7 +79,35 @@ class Runtime:
         self._lock = threading.Lock()
 
     def try_reload(self) -> bool:
-        """Load the champion if it changed; keep the old one on any failure."""
+        """Load either champion if it changed; keep the old one on any failure."""
+        tabular = self._reload_tabular()
+        return self._reload_crm() or tabular
+
+    def _reload_tabular(self) -> bool:
+        from training.registry import load_champion
+        from training.tabular import TABULAR_MODEL_NAME
+
+        with self._lock:
+            try:
+                model, info = load_champion(self.settings, name=TABULAR_MODEL_NAME)
+                if self.tabular and self.tabular.version == str(info.version):
+                    return False
+                if not model.params.get("reading"):
+                    raise ValueError(
+                        f"version {info.version} predates serving rows; train it again"
+                    )
+                model.batch_threads = self.batch_threads
+                scorer = TabularScorer(
+                    model, str(info.version), self.routing, self.audit, self.settings.language
+                )
+            except Exception as error:
+                self.tabular_error = f"{type(error).__name__}: {error}"
+                return False
+            self.tabular, self.tabular_error = scorer, None
+            logger.info("serving %s version %s for /score_rows", info.name, info.version)
+            return True
+
+    def _reload_crm(self) -> bool:
         from training.registry import load_champion
 
         with self._lock:
@@ -130,7 +162,12 @@ class Runtime:
     def describe(self) -> dict[str, Any]:
         scorer = self.scorer
         if scorer is None:
-            return {"loaded": False, "error": self.last_error, "worker": os.getpid()}
+            return {
+                "loaded": False,
+                "error": self.last_error,
+                "tabular": self.describe_tabular(),
+                "worker": os.getpid(),
+            }
         model = scorer.model
         return {
             "loaded": True,
@@ -145,7 +182,26 @@ class Runtime:
             "metrics": model.metrics,
             "last_reload_error": self.last_error,
             "lead_store_error": self.store_error,
+            "tabular": self.describe_tabular(),
             "worker": os.getpid(),
+        }
+
+    def describe_tabular(self) -> dict[str, Any]:
+        """The tabular champion behind /score_rows, or why there is none."""
+        tabular = self.tabular
+        if tabular is None:
+            return {"loaded": False, "error": self.tabular_error}
+        model = tabular.model
+        return {
+            "loaded": True,
+            "name": tabular.name,
+            "version": tabular.version,
+            "kind": model.kind,
+            "features": list(model.columns),
+            "reading": model.params["reading"],
+            "thresholds": tabular.routing.cutoffs(model.thresholds),
+            "metrics": model.metrics,
+            "last_reload_error": self.tabular_error,
         }
 
 

@@ -3,8 +3,9 @@
 ``leadscore serve`` (or ``bentoml serve serving.service:LeadScore``) starts it. Everything a
 client can get wrong is answered 4xx naming the field; the model is the MLflow champion, checked
 for a newer one every ``LEADSCORE_RELOAD_SECONDS``, and a champion that fails to load leaves the
-old one serving. ``/healthz`` and ``/readyz`` are BentoML's own probes (ready once a model is
-loaded).
+old one serving. ``/score_rows`` serves the tabular champion (a model trained on a CRM export)
+the same way, when the registry has one. ``/healthz`` and ``/readyz`` are BentoML's own probes
+(ready once a model is loaded).
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from typing import Any
 
 import bentoml
 from bentoml.exceptions import BentoMLException, InvalidArgument, NotFound, ServiceUnavailable
-from pydantic import Field
+from pydantic import Field, ValidationError
+from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import SQLAlchemyError
 
+from features.loaders import ContractError, Problem
+from features.mapping import MappingError
 from leadscore.settings import Settings
 from serving.auth import BearerAuth, RequestSizeLimit
 from serving.requests import (
@@ -27,10 +31,12 @@ from serving.requests import (
     Identifier,
     LeadIn,
     LeadRequest,
+    Row,
     request_tables,
 )
 from serving.runtime import Runtime
 from serving.scorer import Scorer, ScoreResult
+from serving.tabular import MissingColumnsError
 
 logger = logging.getLogger("leadscore.service")
 _RUNTIMES: list[Runtime] = []  # the worker process's service state, for GET /model
@@ -91,7 +97,7 @@ class LeadScore:
                 logger.exception("champion / lead store check failed")
 
     def __is_ready__(self) -> bool:
-        return self.runtime.scorer is not None
+        return self.runtime.scorer is not None or self.runtime.tabular is not None
 
     @bentoml.on_shutdown
     def _shutdown(self) -> None:
@@ -116,11 +122,7 @@ class LeadScore:
     ) -> ScoreResult:
         """Score one lead: send it with its activities, or the lead_id of a lead in the store."""
         if (lead is None) == (lead_id is None):
-            raise InvalidArgument(
-                json.dumps(
-                    [{"loc": [], "msg": "give either 'lead' (with 'activities') or 'lead_id'"}]
-                )
-            )
+            raise client_error([((), "give either 'lead' (with 'activities') or 'lead_id'")])
         # BentoML has validated each field already; the request only bundles them.
         request = LeadRequest.model_construct(lead=lead, activities=activities, lead_id=lead_id)
         return self._score_many([request], lang, prefix="")[0]
@@ -133,6 +135,31 @@ class LeadScore:
     ) -> list[ScoreResult]:
         """Score up to 1,000 leads in one call; the same fields per lead as /score."""
         return self._score_many(leads, lang, prefix="leads")
+
+    @bentoml.api(route="/score_rows")
+    def score_rows(
+        self,
+        rows: list[Row] = Field(min_length=1, max_length=MAX_BATCH),
+        lang: str | None = Field(None, pattern="^(en|de)$"),
+    ) -> list[dict[str, Any]]:
+        """Score rows of a CRM export with the tabular champion (trained with ``leadscore train
+        EXPORT --label`` or ``--mapping``): one object per lead, the export's columns as keys.
+        The rows are read as training read its export (the same mapping), so send them as the
+        export holds them; each needs its id column."""
+        tabular = self.runtime.tabular
+        if tabular is None:
+            raise ModelUnavailable(f"no tabular model loaded: {self.runtime.tabular_error}")
+        try:
+            return tabular.score_rows(rows, lang)  # type: ignore[arg-type]
+        except ContractError as error:
+            raise _row_errors(error.problems) from error
+        except (MissingColumnsError, MappingError) as error:
+            raise client_error([(("rows",), str(error))]) from error
+        except SQLAlchemyError as error:
+            logger.error("audit log write failed, no score sent: %s", error)
+            raise ServiceUnavailable(
+                "the audit log is unavailable; no score without its record"
+            ) from error
 
     @bentoml.api(route="/model")
     def model(self) -> dict[str, Any]:
@@ -175,6 +202,31 @@ class LeadScore:
                 results[result.lead_id] = result
         order = [item.lead.lead_id if item.lead else item.lead_id for item in items]
         return [results[i] for i in order]
+
+
+def client_error(errors: list[tuple[tuple[str | int, ...], str]]) -> ValidationError:
+    """What the client sent wrong, found after BentoML's own validation, answered as BentoML
+    answers its own: 400 with ``detail`` listing each ``loc`` and ``msg``."""
+    return ValidationError.from_exception_data(
+        "Input",
+        [
+            {"type": PydanticCustomError("input", "{message}", {"message": msg}), "loc": loc}
+            for loc, msg in errors
+        ],
+    )
+
+
+def _row_errors(problems: list[Problem]) -> ValidationError:
+    """Problems of the rows at their JSON location: ``rows.<index>.<column>``."""
+    errors = []
+    for problem in problems:
+        loc: tuple[str | int, ...] = ("rows",)
+        if problem.row is not None:
+            loc += (problem.row - 1,)
+        if problem.column is not None:
+            loc += (problem.column,)
+        errors.append((loc, problem.message))
+    return client_error(errors)
 
 
 def _add_middleware() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,12 +30,14 @@ from serving.reasons import ReasonGroups, check_additivity, top_reasons
 from serving.routing import RoutingConfig, grades_of, load_routing, route_lead
 from serving.scorer import json_value
 from training.model import LeadModel
-from training.tabular import TABULAR_MODEL_NAME, MissingColumnsError, model_inputs
+from training.tabular import TABULAR_MODEL_NAME, MissingColumnsError, model_inputs, read_rows
 
 if TYPE_CHECKING:
     from leadscore.settings import Settings
 
 __all__ = ["MissingColumnsError", "TabularScorer", "scored_frame"]
+# Reasons kept per row: top_reasons picks 4 for and 3 against.
+REASON_SLOTS = 7
 
 
 @dataclass
@@ -77,6 +79,35 @@ class TabularScorer:
         / ``_contribution`` / ``_text`` for each reason slot, ``consent_profiling``,
         ``model_version``.
         """
+        records, consent = self.score_records(table, lang, source)
+        return scored_frame(records, REASON_SLOTS, consent)
+
+    def score_rows(self, rows: list[dict[str, Any]], lang: Lang | None = None) -> list[dict]:
+        """Leads sent as JSON objects (the HTTP service's ``/score_rows``): read as the
+        champion's training read its table (:func:`training.tabular.read_rows`), then scored
+        and audited as :meth:`score_table` does. One answer per row, in order."""
+        table = read_rows(rows, self.model)
+        records, consent = self.score_records(table, lang, "rows")
+        return [
+            {
+                "lead_id": r["lead_id"],
+                "probability": r["probability"],
+                "score": r["score"],
+                "grade": r["grade"],
+                "route": r["route"],
+                "reasons": r["reasons"],
+                "consent_profiling": bool(allowed),
+                "model": {"name": r["model_name"], "version": r["model_version"]},
+                "scored_at": r["scored_at"].isoformat(),
+                "request_id": r["request_id"],
+            }
+            for r, allowed in zip(records, consent, strict=True)
+        ]
+
+    def score_records(
+        self, table: TabularData, lang: Lang | None, source: str
+    ) -> tuple[list[dict], np.ndarray]:
+        """The audit records of every row (written before they are returned) and consent."""
         lang = lang or self.lang
         model = self.model
         features = self.features(table, source)
@@ -87,9 +118,8 @@ class TabularScorer:
             else np.ones(n, dtype=bool)
         )
         probability = np.full(n, np.nan)
-        slots = 7
-        picked = np.full((n, slots), -1, dtype=np.intp)
-        totals = np.zeros((n, slots))
+        picked = np.full((n, REASON_SLOTS), -1, dtype=np.intp)
+        totals = np.zeros((n, REASON_SLOTS))
         rows = np.flatnonzero(consent)
         if len(rows):
             matrix = model.encode(features.iloc[rows])
@@ -148,7 +178,7 @@ class TabularScorer:
                 }
             )
         self.audit.write(records)
-        return scored_frame(records, slots, consent)
+        return records, consent
 
 
 def scored_frame(records: list[dict], slots: int, consent: np.ndarray) -> pd.DataFrame:

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from leadscore.cli import app
@@ -94,7 +96,7 @@ def test_validate_names_row_and_column_of_bad_cells_and_the_yaml_key(workspace: 
     code, output = run("validate", str(path), "--mapping", str(workspace / "mapping.yaml"))
     assert code == 1
     assert "Profiling OK" in output and "maybe" in output
-    assert "signed_up" in output and "yesterday" in output
+    assert "Signed up" in output and "yesterday" in output  # the export's name
     # rows are counted as in a spreadsheet without its header: data row 7 and 10
     assert " 7 " in output and " 10 " in output
 
@@ -124,6 +126,8 @@ def test_features_writes_the_columns_training_sees(workspace: Path) -> None:
     assert frame["Source"].isna().any()  # "Select" means missing
     assert "Profiling OK" not in frame.columns and "Bought" not in frame.columns
     assert "category" in output and "number" in output
+    employees = next(line for line in output.splitlines() if "Employees" in line)
+    assert ".0" not in employees  # whole numbers are shown as read (23, not 23.0)
 
 
 def test_score_writes_reasons_routes_and_audit_for_new_leads(workspace: Path) -> None:
@@ -450,3 +454,101 @@ def test_the_card_of_a_nurtured_lead_in_german(workspace: Path, tmp_path: Path) 
     )
     assert code == 0, output
     assert "Was die Zeile sagt" in output and "Weg" in output and "nurture" in output
+
+
+def _answers_match(answers: list[dict], expected: pd.DataFrame) -> None:
+    assert [a["lead_id"] for a in answers] == expected["lead_id"].tolist()
+    got = [np.nan if a["probability"] is None else a["probability"] for a in answers]
+    np.testing.assert_allclose(got, expected["probability"].to_numpy(float, na_value=np.nan))
+    first = [a["reasons"][0]["text"] if a["reasons"] else None for a in answers]
+    texts = expected["reason_1_text"]
+    assert first == texts.astype(object).where(texts.notna(), None).tolist()
+
+
+def test_rows_sent_as_json_score_as_their_file_does(
+    workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the service's /score_rows does: JSON rows read with the champion's own mapping."""
+    from features.loaders import ContractError
+    from leadscore.settings import Settings
+    from serving.tabular import TabularScorer
+    from training.tabular import read_table
+
+    monkeypatch.setenv("LEADSCORE_MODELS_DIR", str(workspace / "models"))
+    scorer = TabularScorer.load(Settings())
+    new = make_export(60, seed=11).drop(columns=["Bought"])
+    new.to_csv(tmp_path / "new.csv", index=False)
+    table = read_table(
+        tmp_path / "new.csv", None, None, None, workspace / "mapping.yaml", True,
+        scorer.model.categories,
+    )  # fmt: skip
+    # a JSON client sends numbers as numbers, also for the region codes the model learnt as text
+    rows = [{**row, "Region": int(row["Region"])} for row in new.to_dict("records")]
+    _answers_match(scorer.score_rows(rows), scorer.score_table(table))
+    with pytest.raises(ContractError, match="id"):
+        scorer.score_rows([{k: v for k, v in rows[0].items() if k != "Lead ID"}])
+
+    # a plain export (--label/--id/--time, no mapping) is read the same way
+    monkeypatch.setenv("LEADSCORE_MODELS_DIR", str(tmp_path / "plain_models"))
+    plain = make_export(1500, seed=4).drop(columns=["Profiling OK"])
+    plain.to_csv(tmp_path / "plain.csv", index=False)
+    code, output = run(
+        "train", str(tmp_path / "plain.csv"), "--label", "Bought", "--id", "Lead ID",
+        "--time", "Signed up",
+    )  # fmt: skip
+    assert code == 0, output
+    scorer = TabularScorer.load(Settings())
+    head = plain.head(30).drop(columns=["Bought"])
+    head.to_csv(tmp_path / "head.csv", index=False)
+    table = read_table(
+        tmp_path / "head.csv", "Bought", "Lead ID", "Signed up", None, True, scorer.model.categories
+    )
+    rows = [{**row, "Region": int(row["Region"])} for row in head.to_dict("records")]
+    _answers_match(scorer.score_rows(rows), scorer.score_table(table))
+
+
+CELLS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12),
+    st.sampled_from(["Select", "organic", "2025-03-01", "10", "no", ""]),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    cells=st.lists(
+        st.fixed_dictionaries(
+            {c: CELLS for c in ("Signed up", "Source", "Employees", "Region", "Profiling OK")}
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_any_cells_in_json_rows_are_scored_or_named(workspace: Path, cells: list[dict]) -> None:
+    """Whatever a client puts in the cells, the answer is scores or problems naming a row and a
+    column it sent, never another error (the service turns these into 400s)."""
+    from features.loaders import ContractError
+    from features.mapping import MappingError
+    from leadscore.settings import Settings
+    from serving.tabular import TabularScorer
+
+    rows = [{"Lead ID": f"J-{i}", **row} for i, row in enumerate(cells)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LEADSCORE_MODELS_DIR", str(workspace / "models"))
+        scorer = TabularScorer.load(Settings())
+        try:
+            answers = scorer.score_rows(rows)
+        except ContractError as error:
+            sent = {key for row in rows for key in row}
+            assert all(p.row is None or 1 <= p.row <= len(rows) for p in error.problems)
+            assert all(p.column is None or p.column in sent for p in error.problems), error
+            return
+        except MappingError as error:
+            assert str(error)
+            return
+    assert [a["lead_id"] for a in answers] == [r["Lead ID"] for r in rows]
+    for answer in answers:
+        assert answer["probability"] is None or 0 <= answer["probability"] <= 1

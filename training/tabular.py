@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -109,7 +109,9 @@ def model_inputs(
             )
         features[column] = numbers.astype(float)
     if problems:
-        raise ContractError(problems)
+        from features.mapping import as_exported
+
+        raise ContractError(as_exported(problems, table.frame.attrs.get("mapping")))
     return features
 
 
@@ -265,6 +267,66 @@ def read_table(
     return data
 
 
+def reading_of(data: TabularData, id_column: str | None, time_column: str | None) -> dict[str, Any]:
+    """How new rows are read for this model, kept with it so that a service, which gets rows
+    and no files or options, reads them as training read its table: the mapping (renames,
+    missing-value tokens, dates), or the plain export's label, id and time columns."""
+    mapping = data.frame.attrs.get("mapping")
+    if mapping:
+        return {"mapping": mapping}
+    return {"label": data.label, "id": id_column, "time": time_column}
+
+
+def request_cell(value: object) -> object:
+    """A JSON value as the cell a CSV export holds: text, or missing."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def read_rows(rows: list[dict[str, Any]], model: LeadModel, table: str = "rows") -> TabularData:
+    """New leads sent as JSON objects (one per lead), read as the model's training read its
+    table (:func:`reading_of`) and typed as it learnt them. Each row needs its id: the
+    mapping's ``id`` column, else the export's, else ``lead_id`` (a score is audited by it).
+
+    Raises :class:`features.loaders.ContractError` (rows counted from 1) or
+    :class:`features.mapping.MappingError` for the model's own mapping.
+    """
+    from features.loaders import ContractError, Problem, tabular_from_frame
+
+    reading = model.params.get("reading")
+    if not reading:
+        raise ContractError(
+            [Problem(table, "this model was trained before tabular models kept how to read rows")]
+        )
+    frame = pd.DataFrame([{k: request_cell(v) for k, v in row.items()} for row in rows])
+    frame = frame.astype(object).where(frame.notna(), None)
+    mapping = reading.get("mapping")
+    id_column = (mapping or reading).get("id") or "lead_id"
+    sent_as = {new: old for old, new in ((mapping or {}).get("rename") or {}).items()}
+    if sent_as.get(id_column, id_column) not in frame.columns:
+        missing = sent_as.get(id_column, id_column)
+        raise ContractError([Problem(table, "every row needs its id", column=missing)])
+    if mapping:
+        from features.mapping import apply_mapping
+
+        return apply_mapping(
+            frame, {**mapping, "id": id_column}, without_label=True, categorical=model.categories
+        )
+    data, problems = tabular_from_frame(
+        frame, table, reading["label"], id_column, reading.get("time"), without_label=True
+    )
+    if problems or data is None:
+        raise ContractError(problems)
+    if id_column != "lead_id":
+        data.frame = data.frame.drop(columns=[id_column])
+    return data
+
+
 def run_tabular(
     source: str | Path,
     label: str,
@@ -297,6 +359,7 @@ def run_tabular(
     config = calibration_for(prepared, config)
     prepared, refused = audit_and_refuse(data, prepared, allow)
     result = fit_and_evaluate(prepared, config, progress)
+    result.model.params["reading"] = reading_of(data, id_column, time_column)
     champion, before, problem = registry.current_champion(settings, name)
     champion_metrics = None
     if champion is not None and set(champion.columns) <= set(prepared.frame.columns):

@@ -213,7 +213,7 @@ def test_data_problems_name_row_and_column() -> None:
     with pytest.raises(ContractError) as error:
         apply_mapping(table, MAPPING)
     where = {(p.row, p.column) for p in error.value.problems}
-    assert where == {(3, "customer"), (2, "Lead ID"), (4, "Created")}
+    assert where == {(3, "Kunde"), (2, "Lead ID"), (4, "Created")}
     assert "time.format" in str(error.value)
 
 
@@ -293,6 +293,22 @@ def test_column_reasons_name_the_column_and_the_leads_value(
     value: object, lang: str, text: str
 ) -> None:
     assert column_reason("Lead Source", value, lang) == text
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "lang", "text"),
+    [
+        ("first_contact_date_weekday", 3.0, "en", "first_contact_date: on a Thursday"),
+        ("first_contact_date_weekday", 0.0, "de", "first_contact_date: an einem Montag"),
+        ("signed_up_month", 3.0, "de", "signed_up: im März"),
+        ("signed_up_hour", 14.0, "en", "signed_up: at 14:00"),
+        ("signed_up_weekday", 9.0, "en", "signed_up_weekday: 9"),  # no day: said as it is
+    ],
+)
+def test_calendar_parts_of_a_date_are_said_as_a_person_says_them(
+    column: str, value: float, lang: str, text: str
+) -> None:
+    assert column_reason(column, value, lang) == text
 
 
 def test_two_consent_columns_cannot_both_decide() -> None:

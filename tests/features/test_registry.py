@@ -236,6 +236,7 @@ def test_counts_are_singular_when_they_read_one(
         ("distinct_assets", 1, "up", "Hat sich mit 1 einzigen Inhalt beschäftigt, z. B. —"),
         ("n_blog_read_7d", 1, "up", "Hat in den letzten 7 Tagen 1 Blogartikel gelesen (—)"),
         ("distinct_topics", 2, "down", "Hat sich nur über 2 Themen informiert"),
+        ("employees", 1, "up", "Unternehmensgröße passt: 1 Person"),
     ],
 )
 def test_german_uses_the_singular_of_every_counted_noun(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import psycopg
 import pytest
 
@@ -49,13 +50,55 @@ def crm(crm_dir: Path) -> CRMTables:
     return load_tables(crm_dir)
 
 
+# How a CRM export of the same leads is read: its own column names, 'Select' for "not chosen".
+EXPORT_MAPPING = """
+version: 1
+id: Lead Number
+label: {column: Converted}
+missing_values: [Select]
+rename: {Employees: company_size}
+features:
+  include: [Job Title, Industry, company_size, Country, Lead Source]
+"""
+
+
 @pytest.fixture(scope="session")
-def models_dir(tmp_path_factory: pytest.TempPathFactory, crm_dir: Path) -> Path:
-    """A registry with a champion, trained through the real command line."""
+def export(tmp_path_factory: pytest.TempPathFactory, crm: CRMTables) -> tuple[Path, Path]:
+    """The demo CRM's leads as a one-row-per-lead export (label: won at any time), and its
+    mapping."""
+    leads = crm.leads.drop_duplicates("lead_id")
+    won = set(crm.outcomes.loc[crm.outcomes["won"], "lead_id"])
+    table = pd.DataFrame(
+        {
+            "Lead Number": leads["lead_id"],
+            "Job Title": leads["job_title"],
+            "Industry": leads["industry"].fillna("Select"),
+            "Employees": leads["employees"],
+            "Country": leads["country"],
+            "Lead Source": leads["source"],
+            "consent_profiling": leads["consent_profiling"].map({True: "yes", False: "no"}),
+            "Converted": leads["lead_id"].isin(won).astype(int),
+        }
+    )
+    folder = tmp_path_factory.mktemp("export")
+    (folder / "mapping.yaml").write_text(EXPORT_MAPPING)
+    table.to_csv(folder / "leads.csv", index=False)
+    return folder / "leads.csv", folder / "mapping.yaml"
+
+
+@pytest.fixture(scope="session")
+def models_dir(
+    tmp_path_factory: pytest.TempPathFactory, crm_dir: Path, export: tuple[Path, Path]
+) -> Path:
+    """A registry with a CRM champion and a tabular one (trained on the export), both trained
+    through the real command line."""
     models = tmp_path_factory.mktemp("models")
     env = {**os.environ, "LEADSCORE_MODELS_DIR": str(models)}
     env.pop("MLFLOW_TRACKING_URI", None)
     done = leadscore("train", str(crm_dir), env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    path, mapping = export
+    done = leadscore("train", str(path), "--mapping", str(mapping), env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     return models
 

@@ -1,4 +1,4 @@
-"""Fuzzing /score and /score_batch from the service's own OpenAPI spec: no 5xx, ever.
+"""Fuzzing /score, /score_batch and /score_rows from the service's own OpenAPI spec: no 5xx, ever.
 
 Schemathesis generates requests from the schema, both valid ones and deliberately invalid ones;
 whatever a client sends must be answered 2xx or 4xx.
@@ -14,7 +14,7 @@ from tests.serving.conftest import TOKEN, Server
 
 
 @pytest.mark.parametrize("mode", list(schemathesis.GenerationMode), ids=lambda m: m.value)
-@pytest.mark.parametrize("path", ["/score", "/score_batch"])
+@pytest.mark.parametrize("path", ["/score", "/score_batch", "/score_rows"])
 def test_no_5xx_for_anything_a_client_sends(
     server: Server, path: str, mode: schemathesis.GenerationMode
 ) -> None:

@@ -76,3 +76,33 @@ def test_new_champion_is_picked_up_and_a_broken_one_is_refused(
         assert "registry version" in (body["last_reload_error"] or ""), body
     assert server.client().post("/score", json={"lead_id": "L0000100"}).status_code == 200
     assert bad.version != newer.version
+
+
+def test_the_tabular_champion_reloads_too_and_a_broken_one_is_refused(
+    server: Server, models_dir: Path, export: tuple[Path, Path]
+) -> None:
+    from training.tabular import TABULAR_MODEL_NAME
+
+    settings = Settings(models_dir=models_dir)
+    model, _ = load_champion(settings, name=TABULAR_MODEL_NAME)
+    sample = pd.DataFrame({c: [None] for c in model.columns})
+
+    def register(candidate: object, why: str) -> str:
+        version = log_and_register(
+            settings, candidate, sample, {}, {}, None, (True, why), name=TABULAR_MODEL_NAME
+        ).version
+        return str(version)
+
+    newer = register(model, "test: same tabular model, new version")
+    bodies = _every_worker(server, lambda body: body["tabular"].get("version") == newer)
+    assert [body["tabular"]["version"] for body in bodies] == [newer] * len(bodies), bodies
+
+    register(replace(model, registry_version="0-incompatible"), "test: broken")
+    bodies = _every_worker(server, lambda body: body["tabular"]["last_reload_error"] is not None)
+    for body in bodies:
+        assert body["tabular"]["version"] == newer, body
+        assert "registry version" in body["tabular"]["last_reload_error"], body
+    row = pd.read_csv(export[0]).drop(columns=["Converted"]).head(1)
+    rows = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in row.to_dict("records")]
+    response = server.client().post("/score_rows", json={"rows": rows})
+    assert response.status_code == 200 and response.json()[0]["model"]["version"] == newer
