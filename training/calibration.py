@@ -2,6 +2,15 @@
 
 Both calibrators are fitted on the calibration slice only and store plain numbers, so a saved
 model needs no pickle and applying one is a ``np.interp`` or a logistic on a single row.
+
+Isotonic calibration is *centred* (Oron & Flournoy, 2017): the pool-adjacent-violators blocks
+are kept, but the map runs through each block's centre (its mean margin and rate) instead of
+being flat across the block, and beyond the outermost centres it goes on with the slope of a
+logistic fit on the same slice (also past an end block of only won or only lost leads, whose
+0 % or 100 % would tie every lead beyond it). Plain isotonic regression is a step function: on
+X Education 9,240 leads got 181 distinct probabilities and the top tenth 18, so a sales list
+could not rank leads that the model ranks. The centred map is strictly increasing, so it keeps
+the model's order and stays a calibration of the same blocks.
 """
 
 from __future__ import annotations
@@ -10,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 
 Method = Literal["isotonic", "sigmoid"]
 # No lead is certain to buy or not: a hard 0 would make one surprise cost infinite log-loss.
@@ -25,6 +35,9 @@ class Calibrator:
     y_: list[float] = field(default_factory=list)
     a_: float = 1.0
     b_: float = 0.0
+    # isotonic only: the logit slope beyond the outermost block centres (0: flat, as models
+    # saved before the centred map)
+    tail_slope_: float = 0.0
 
     def fit(self, raw: np.ndarray, label: np.ndarray) -> Calibrator:
         raw = np.asarray(raw, dtype=float)
@@ -35,14 +48,18 @@ class Calibrator:
             from sklearn.isotonic import IsotonicRegression
 
             iso = IsotonicRegression(out_of_bounds="clip", y_min=EPSILON, y_max=1 - EPSILON)
-            iso.fit(raw, label)
-            self.x_ = iso.X_thresholds_.tolist()
-            self.y_ = iso.y_thresholds_.tolist()
+            blocks = pd.DataFrame({"raw": raw, "rate": iso.fit_transform(raw, label)})
+            centres = blocks.groupby("rate", sort=True)["raw"].mean()
+            # an end block of only lost (or only won) leads says 0 % (100 %): the tail decides
+            # there instead, so that the leads beyond keep their order
+            while len(centres) > 1 and centres.index[0] <= EPSILON:
+                centres = centres.iloc[1:]
+            while len(centres) > 1 and centres.index[-1] >= 1 - EPSILON:
+                centres = centres.iloc[:-1]
+            self.x_, self.y_ = centres.to_numpy().tolist(), centres.index.to_numpy().tolist()
+            self.tail_slope_ = max(_logistic(raw, label)[0], 0.0)
         elif self.method == "sigmoid":
-            from sklearn.linear_model import LogisticRegression
-
-            lr = LogisticRegression(C=1e6, max_iter=1000).fit(raw.reshape(-1, 1), label)
-            self.a_, self.b_ = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+            self.a_, self.b_ = _logistic(raw, label)
         else:
             raise ValueError(f"calibration must be 'isotonic' or 'sigmoid', not {self.method!r}")
         return self
@@ -52,11 +69,28 @@ class Calibrator:
         if self.method == "isotonic":
             if not self.x_:
                 raise RuntimeError("calibrator is not fitted")
-            return np.interp(raw, self.x_, self.y_)
+            inside = np.interp(raw, self.x_, self.y_)
+            if not self.tail_slope_:
+                return inside
+            below, above = raw < self.x_[0], raw > self.x_[-1]
+            logit = np.where(
+                below,
+                _logit(self.y_[0]) + self.tail_slope_ * (raw - self.x_[0]),
+                _logit(self.y_[-1]) + self.tail_slope_ * (raw - self.x_[-1]),
+            )
+            tails = np.clip(1.0 / (1.0 + np.exp(-logit)), EPSILON, 1 - EPSILON)
+            return np.where(below | above, tails, inside)
         return 1.0 / (1.0 + np.exp(-(self.a_ * raw + self.b_)))
 
     def to_dict(self) -> dict[str, object]:
-        return {"method": self.method, "x": self.x_, "y": self.y_, "a": self.a_, "b": self.b_}
+        return {
+            "method": self.method,
+            "x": self.x_,
+            "y": self.y_,
+            "a": self.a_,
+            "b": self.b_,
+            "tail_slope": self.tail_slope_,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Calibrator:
@@ -66,4 +100,17 @@ class Calibrator:
             y_=list(data["y"]),  # type: ignore[arg-type]
             a_=float(data["a"]),  # type: ignore[arg-type]
             b_=float(data["b"]),  # type: ignore[arg-type]
+            tail_slope_=float(data.get("tail_slope", 0.0)),  # type: ignore[arg-type]
         )
+
+
+def _logistic(raw: np.ndarray, label: np.ndarray) -> tuple[float, float]:
+    """Slope and intercept of a (practically unregularised) logistic fit of label on margin."""
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(raw.reshape(-1, 1), label)
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p / (1 - p)))
