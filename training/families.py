@@ -30,7 +30,8 @@ Why: on bank marketing (base rate 6 % -> 31 %, macro indicators that leave their
 trees cannot extrapolate and logistic regression ranks the newest leads better; on X Education
 the trees' interactions win; on Olist (three columns) the margins are nearly equal. One family
 for every table would give up one of them. CRM event features are counts and recencies, where
-LightGBM is clearly better on the demo CRM; the CRM path keeps LightGBM alone.
+LightGBM is better on a large demo CRM (100,000 leads: ROC-AUC 0.844 against 0.837); the CRM
+path keeps LightGBM alone.
 """
 
 from __future__ import annotations

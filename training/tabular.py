@@ -195,9 +195,10 @@ def drift_defaults(data: TabularData, config: TrainConfig) -> TrainConfig:
 def calibration_for(prepared: Prepared, config: TrainConfig, positives: int = 200) -> TrainConfig:
     """Sigmoid when the calibration slice holds fewer than ``positives`` positives.
 
-    Isotonic regression fits a free step function: on a small slice its steps tie leads and cut
-    the tails. A sigmoid keeps the ranking and needs two parameters. On Olist (about 130
-    positives in the slice) sigmoid beat isotonic on the validation windows before the test.
+    Isotonic regression fits a free step function to the slice; on few positives its blocks
+    are few and noisy, where a sigmoid needs two parameters. On Olist (about 130 positives in
+    the slice) sigmoid beat isotonic on the validation windows before the test, and still beats
+    the centred isotonic map (``benchmarks/model_choice.py``, third decision).
     """
     if not config.drift_defaults or int(prepared.part("cal")["label"].sum()) >= positives:
         return config
