@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from features.contract import CRMTables, TabularData
+    from leadscore.settings import Settings
     from serving.scorer import Scorer, ScoreResult
     from serving.tabular import TabularScorer
 
@@ -403,12 +404,35 @@ def serve(
         soft_wrap=True,
         markup=False,
     )
+    tabular = _tabular_hint(settings)
+    if tabular:
+        console.print(tabular, soft_wrap=True, markup=False)
     root = Path(__file__).resolve().parents[1]
     command = [
         sys.executable, "-m", "bentoml", "serve", "serving.service:LeadScore",
         "--port", str(port), "--host", host, "--working-dir", str(root),
     ]  # fmt: skip
     raise typer.Exit(subprocess.call(command, env=os.environ.copy()))
+
+
+def _tabular_hint(settings: Settings) -> str | None:
+    """What /score_rows expects, when the registry holds a tabular champion."""
+    from training.registry import load_champion
+    from training.tabular import TABULAR_MODEL_NAME
+
+    try:
+        model, info = load_champion(settings, name=TABULAR_MODEL_NAME)
+    except Exception:  # no tabular champion (or none that loads): /score_rows answers 503
+        return None
+    reading = model.params.get("reading") or {}
+    mapping = reading.get("mapping") or {}
+    renamed = {new: old for old, new in (mapping.get("rename") or {}).items()}
+    id_column = renamed.get(mapping.get("id"), mapping.get("id")) or reading.get("id") or "lead_id"
+    return (
+        f"Tabular model v{info.version}: POST /score_rows with "
+        f'{{"rows": [{{"{id_column}": "...", <the export\'s other columns>}}]}}, one object per '
+        "lead, cells as the export holds them."
+    )
 
 
 def audit(

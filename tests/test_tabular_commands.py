@@ -552,3 +552,15 @@ def test_any_cells_in_json_rows_are_scored_or_named(workspace: Path, cells: list
     assert [a["lead_id"] for a in answers] == [r["Lead ID"] for r in rows]
     for answer in answers:
         assert answer["probability"] is None or 0 <= answer["probability"] <= 1
+
+
+def test_serve_says_what_score_rows_expects(workspace: Path, tmp_path: Path) -> None:
+    from leadscore.serve_commands import _tabular_hint
+    from leadscore.settings import Settings
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LEADSCORE_MODELS_DIR", str(workspace / "models"))
+        hint = _tabular_hint(Settings())
+        patch.setenv("LEADSCORE_MODELS_DIR", str(tmp_path / "empty"))
+        assert _tabular_hint(Settings()) is None
+    assert hint is not None and '"Lead ID"' in hint  # the id as the export names it
