@@ -122,9 +122,12 @@ LEAD_JUDGEMENT_RULE = re.compile(
     r"|^((mql|sal|sql)s?|(sales |marketing )?(un|dis|non|not |pre )?qualified|sales accepted|"
     r"(not |un)?interested|no interest)$"
 )
-# Whole values the judgement rule matches that can also be a plain fact ("SQL" the language):
-# they count only beside at least 5 rows and 1 % of values that are plainly judgements.
-AMBIGUOUS_JUDGEMENTS = frozenset({"sql", "sqls"})
+# Whole values the judgement rule matches that can also be a plain fact ("SQL" the language,
+# "Interested" ticked by the lead in a form): they count only beside at least 5 rows and 1 % of
+# values that are plainly judgements (a rep's "Hot lead", "MQL", "Not interested").
+AMBIGUOUS_JUDGEMENTS = frozenset(
+    {"sql", "sqls", "interested", "not interested", "uninterested", "no interest"}
+)
 AMBIGUOUS_SUPPORT_ROWS = 5
 AMBIGUOUS_SUPPORT_SHARE = 0.01
 UUID_OR_HASH = re.compile(

@@ -311,3 +311,8 @@ def test_a_campaign_name_or_a_stray_judgement_is_no_judgement_column() -> None:
     # beside common judgements it does: MQL/SQL are qualification states there
     stages = pd.Series(["SQL"] * 300 + ["MQL"] * 100 + [None] * 600)
     assert [f.kind for f in check_post_outcome("lifecycle", stages)] == ["post_outcome"]
+    # the lead's own answer in a form is a fact about the lead, a rep's verdict is not
+    answer = pd.Series(["Interested"] * 400 + ["Not interested"] * 300 + [None] * 300)
+    assert check_post_outcome("demo_wanted", answer) == []
+    verdicts = pd.Series(["Not interested"] * 300 + ["Hot Lead"] * 100 + ["Junk Lead"] * 50)
+    assert [f.kind for f in check_post_outcome("rep_view", verdicts)] == ["post_outcome"]
