@@ -185,7 +185,13 @@ def rules_model(rules: RulesConfig, feature_config: FeatureConfig = FeatureConfi
 # --------------------------------------------------------------------------- logistic regression
 
 
-def logistic_pipeline(numeric: list[str], categorical: list[str], seed: int = 0):
+# The baseline's inverse regularisation strength (scikit-learn's C).
+BASELINE_C = 0.1
+
+
+def logistic_pipeline(
+    numeric: list[str], categorical: list[str], seed: int = 0, c: float = BASELINE_C
+):
     """Impute (with missing-indicators), standardise, one-hot; all fitted on train rows only.
 
     Deliberately the textbook baseline: no hand-made transforms. (Log-scaling the counts makes it
@@ -206,7 +212,7 @@ def logistic_pipeline(numeric: list[str], categorical: list[str], seed: int = 0)
         OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20),
     )
     columns = ColumnTransformer([("num", numbers, numeric), ("cat", texts, categorical)])
-    model = LogisticRegression(C=0.1, max_iter=2000, random_state=seed)
+    model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
     return Pipeline([("prepare", columns), ("model", model)])
 
 

@@ -28,7 +28,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from training.baselines import logistic_frame, logistic_pipeline
+from training.baselines import BASELINE_C, logistic_frame, logistic_pipeline
 
 MISSING = "(missing)"  # the baseline pipeline's fill value for a missing category
 # Extracted coefficients must reproduce the pipeline's margin on its own training rows.
@@ -183,6 +183,7 @@ def fit_linear(
     categories: dict[str, list[str]],
     matrix: np.ndarray,
     seed: int = 0,
+    c: float = BASELINE_C,
 ) -> LinearModel:
     """The baseline's logistic regression on ``frame``, as terms over the encoded ``matrix``.
 
@@ -192,7 +193,7 @@ def fit_linear(
     categorical = [c for c in columns if c in categories]
     numeric = [c for c in columns if c not in categories]
     x = logistic_frame(frame, numeric, categorical)
-    pipeline = logistic_pipeline(numeric, categorical, seed).fit(x, frame["label"].to_numpy())
+    pipeline = logistic_pipeline(numeric, categorical, seed, c).fit(x, frame["label"].to_numpy())
     coef = pipeline.named_steps["model"].coef_[0]
     prepare = pipeline.named_steps["prepare"]
     terms: dict[str, Term] = {}
