@@ -282,7 +282,7 @@ def evaluate(data: TabularData, config: TrainConfig) -> dict[str, dict[str, obje
     kept, _ = refuse_flagged(prepared.columns, audit_training_part(data, prepared))
     fit, valid, cal = (prepared.part(name) for name in ("fit", "valid", "cal"))
     test = prepared.part("test")
-    categorical = categorical_of(fit, kept)
+    categorical = categorical_of(fit, kept, registry=False)
     categories = learn_categories(prepared.part("fit", "valid"), categorical)
     slices = Slices(fit, valid, kept, categorical, categories)
     y_cal, y_test = cal["label"].to_numpy(), test["label"].to_numpy()

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -368,8 +368,13 @@ def _feature_columns(mapping: Mapping, columns: list[str]) -> list[str]:
     return [c for c in chosen if c not in excluded]
 
 
-def _to_numbers(values: pd.Series) -> pd.Series:
-    return pd.to_numeric(values, errors="coerce").astype("Float64")
+def _to_numbers(values: pd.Series, decimal: str = ".") -> pd.Series:
+    """Numbers, or missing where a cell is none ("inf" is no count of anything); ``decimal``
+    is the export's decimal mark (``read.decimal``: "3,5" in a German export)."""
+    if decimal != "." and not pd.api.types.is_numeric_dtype(values):
+        values = values.map(lambda v: v.replace(decimal, ".") if isinstance(v, str) else v)
+    numbers = pd.to_numeric(values, errors="coerce").astype("Float64")
+    return numbers.mask(~np.isfinite(numbers.to_numpy(float, na_value=np.nan)))
 
 
 def _label_from_column(
@@ -515,6 +520,12 @@ def apply_mapping(
         for old, new in mapping.rename.items()
         if old not in raw.columns and not (without_label and new == mapping.label.column)
     ]
+    renamed = set(mapping.rename)
+    unknown += [
+        f"rename.{old}: {table} has a column {new!r} already; rename that one too or drop it"
+        for old, new in mapping.rename.items()
+        if old in raw.columns and new in raw.columns and new not in renamed
+    ]
     if unknown:
         raise MappingError(unknown, where)
     raw = raw.rename(columns=mapping.rename)
@@ -554,7 +565,7 @@ def apply_mapping(
     categorical = []
     for column in features:
         values = cells[column]
-        numbers = _to_numbers(values)
+        numbers = _to_numbers(values, mapping.read.decimal)
         if column in mapping.features.numeric:
             for row in _rows(numbers.isna() & values.notna()):
                 data_problems.append(
@@ -671,8 +682,16 @@ CALENDAR_TEXTS: dict[str, dict[str, tuple[str, list[str] | None]]] = {
 CALENDAR_RANGES = {"weekday": (0, 6), "month": (1, 12), "hour": (0, 23)}
 
 
+def calendar_columns(mapping: dict[str, Any] | None) -> dict[str, str]:
+    """The calendar columns a mapping adds (:func:`_calendar`), each with its date column."""
+    time = (mapping or {}).get("time") or {}
+    if not time.get("column"):
+        return {}
+    return {f"{time['column']}_{part}": time["column"] for part in time.get("calendar") or []}
+
+
 def calendar_reason(column: str, value: float, lang: str) -> str | None:
-    """``signed_up: on a Thursday`` for the column ``signed_up_weekday`` (:func:`_calendar`)."""
+    """``signed_up: on a Thursday`` for the calendar column ``signed_up_weekday``."""
     base, _, part = column.rpartition("_")
     if not base or part not in CALENDAR_RANGES or not float(value).is_integer():
         return None
@@ -684,15 +703,24 @@ def calendar_reason(column: str, value: float, lang: str) -> str | None:
     return template.format(column=base, value=shown)
 
 
-def column_reason(column: str, value: object, lang: str = "en") -> str:
-    """The reason text for one column of one row, e.g. ``Lead Source: Google``."""
+def column_reason(
+    column: str, value: object, lang: str = "en", calendar: Container[str] = ()
+) -> str:
+    """The reason text for one column of one row, e.g. ``Lead Source: Google``.
+
+    ``calendar``: the columns that are calendar parts of a date (:func:`calendar_columns`),
+    said as a day, month or hour of that date."""
     texts = COLUMN_TEXTS.get(lang, COLUMN_TEXTS["en"])
+    is_calendar = column in calendar
     if value is None or (isinstance(value, float) and np.isnan(value)):
-        return texts["missing"].format(column=column)
-    if isinstance(value, float | np.floating) and (
-        calendar := calendar_reason(column, value, lang)
+        shown = column.rpartition("_")[0] if is_calendar else column
+        return texts["missing"].format(column=shown)
+    if (
+        is_calendar
+        and isinstance(value, float | np.floating)
+        and (said := calendar_reason(column, value, lang))
     ):
-        return calendar
+        return said
     return texts["value"].format(column=column, value=value_text(value, lang))
 
 

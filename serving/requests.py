@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictInt,
     StringConstraints,
     model_validator,
 )
@@ -128,7 +129,7 @@ class ActivityIn(BaseModel):
 # A row of an export for the tabular champion (/score_rows): the export's columns as keys, its
 # cells as JSON values (a number, true/false, text, or null for an empty cell).
 ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)]
-Cell = StrictBool | Annotated[float, Field(allow_inf_nan=False)] | Text | None
+Cell = StrictBool | StrictInt | Annotated[float, Field(allow_inf_nan=False)] | Text | None
 Row = Annotated[dict[ColumnName, Cell], Field(min_length=1, max_length=1000)]
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 
 from features.contract import TabularData
 from features.loaders import CONSENT
-from features.mapping import column_reason
+from features.mapping import calendar_columns, column_reason
 from features.texts import Lang
 from serving.audit import AuditLog, now_utc
 from serving.reasons import ReasonGroups, check_additivity, top_reasons
@@ -143,13 +143,16 @@ class TabularScorer:
         fields = table.frame.astype(object).where(table.frame.notna(), None).to_dict("records")
         lead_ids = table.frame["lead_id"].astype(str).tolist()
         request_id, scored_at = uuid.uuid4().hex, now_utc()
+        calendar = calendar_columns((model.params.get("reading") or {}).get("mapping"))
         records = []
         for i, lead_id in enumerate(lead_ids):
             reasons = [
                 {
                     "feature": model.columns[c],
                     "contribution": round(float(t), 6),
-                    "text": column_reason(model.columns[c], inputs[i][model.columns[c]], lang),
+                    "text": column_reason(
+                        model.columns[c], inputs[i][model.columns[c]], lang, calendar
+                    ),
                 }
                 for c, t in zip(picked[i], totals[i], strict=True)
                 if c >= 0

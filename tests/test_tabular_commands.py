@@ -485,8 +485,21 @@ def test_rows_sent_as_json_score_as_their_file_does(
     # a JSON client sends numbers as numbers, also for the region codes the model learnt as text
     rows = [{**row, "Region": int(row["Region"])} for row in new.to_dict("records")]
     _answers_match(scorer.score_rows(rows), scorer.score_table(table))
-    with pytest.raises(ContractError, match="id"):
+    with pytest.raises(ContractError, match="Lead ID"):
         scorer.score_rows([{k: v for k, v in rows[0].items() if k != "Lead ID"}])
+    # a row lacking a column the model reads is refused whatever rows come with it
+    with pytest.raises(ContractError) as refused:
+        scorer.score_rows([rows[0], {k: v for k, v in rows[1].items() if k != "Source"}])
+    assert [(p.row, p.column) for p in refused.value.problems] == [(2, "Source")]
+    # keys the model does not read are ignored, also training's own names; the date is not
+    # read by this model (no calendar part), so it may be left out
+    extra = {k: v for k, v in rows[0].items() if k != "Signed up"}
+    extra |= {"lead_id": "x", "label": 1, "slice": "test", "Notes": "called twice"}
+    (alone,) = scorer.score_rows([extra])
+    assert alone["probability"] == scorer.score_rows([rows[0]])[0]["probability"]
+    # an id sent as a big JSON integer comes back exactly
+    (big,) = scorer.score_rows([{**rows[0], "Lead ID": 2**63 + 1}])
+    assert big["lead_id"] == str(2**63 + 1)
 
     # a plain export (--label/--id/--time, no mapping) is read the same way
     monkeypatch.setenv("LEADSCORE_MODELS_DIR", str(tmp_path / "plain_models"))
@@ -505,6 +518,15 @@ def test_rows_sent_as_json_score_as_their_file_does(
     )
     rows = [{**row, "Region": int(row["Region"])} for row in head.to_dict("records")]
     _answers_match(scorer.score_rows(rows), scorer.score_table(table))
+    # "" is an empty cell, as in a CSV file
+    empty = scorer.score_rows([{**rows[0], "Employees": "", "Source": ""}])
+    null = scorer.score_rows([{**rows[0], "Employees": None, "Source": None}])
+    assert empty[0]["probability"] == null[0]["probability"]
+    assert empty[0]["reasons"] == null[0]["reasons"]
+    # a number column refuses "inf" instead of scoring it (and failing the audit record)
+    with pytest.raises(ContractError) as refused:
+        scorer.score_rows([{**rows[0], "Employees": "inf"}])
+    assert [(p.row, p.column) for p in refused.value.problems] == [(1, "Employees")]
 
 
 CELLS = st.one_of(
@@ -564,3 +586,24 @@ def test_serve_says_what_score_rows_expects(workspace: Path, tmp_path: Path) -> 
         patch.setenv("LEADSCORE_MODELS_DIR", str(tmp_path / "empty"))
         assert _tabular_hint(Settings()) is None
     assert hint is not None and '"Lead ID"' in hint  # the id as the export names it
+
+
+def test_an_export_column_named_like_a_crm_feature_is_typed_by_its_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'source' and 'industry' are CRM features (categories there); here they are numbers."""
+    monkeypatch.setenv("LEADSCORE_MODELS_DIR", str(tmp_path / "models"))
+    rng = np.random.default_rng(2)
+    rows = 1200
+    source = rng.choice([10, 20, 30, 40], rows)
+    export = pd.DataFrame(
+        {
+            "customer": [f"C{i}" for i in range(rows)],
+            "source": source,
+            "industry": rng.integers(0, 5, rows),
+            "won": (rng.random(rows) < np.where(source > 20, 0.5, 0.2)).astype(int),
+        }
+    )
+    export.to_csv(tmp_path / "export.csv", index=False)
+    code, output = run("train", str(tmp_path / "export.csv"), "--label", "won", "--id", "customer")
+    assert code == 0, output

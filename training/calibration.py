@@ -20,6 +20,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 Method = Literal["isotonic", "sigmoid"]
 # No lead is certain to buy or not: a hard 0 would make one surprise cost infinite log-loss.
@@ -52,12 +53,17 @@ class Calibrator:
             centres = blocks.groupby("rate", sort=True)["raw"].mean()
             # an end block of only lost (or only won) leads says 0 % (100 %): the tail decides
             # there instead, so that the leads beyond keep their order
-            while len(centres) > 1 and centres.index[0] <= EPSILON:
-                centres = centres.iloc[1:]
-            while len(centres) > 1 and centres.index[-1] >= 1 - EPSILON:
-                centres = centres.iloc[:-1]
-            self.x_, self.y_ = centres.to_numpy().tolist(), centres.index.to_numpy().tolist()
-            self.tail_slope_ = max(_logistic(raw, label)[0], 0.0)
+            rates = centres.index.to_numpy()
+            kept = centres[(rates > EPSILON) & (rates < 1 - EPSILON)]
+            slope, intercept = _logistic(raw, label)
+            if kept.empty:  # only pure blocks (a separable slice): the logistic fit everywhere
+                if slope > 0:
+                    kept = pd.Series([-intercept / slope], index=[0.5])
+                else:
+                    rate = float(np.clip(label.mean(), EPSILON, 1 - EPSILON))
+                    kept = pd.Series([float(np.median(raw))], index=[rate])
+            self.x_, self.y_ = kept.to_numpy().tolist(), kept.index.to_numpy().tolist()
+            self.tail_slope_ = max(slope, 0.0)
         elif self.method == "sigmoid":
             self.a_, self.b_ = _logistic(raw, label)
         else:
@@ -78,9 +84,9 @@ class Calibrator:
                 _logit(self.y_[0]) + self.tail_slope_ * (raw - self.x_[0]),
                 _logit(self.y_[-1]) + self.tail_slope_ * (raw - self.x_[-1]),
             )
-            tails = np.clip(1.0 / (1.0 + np.exp(-logit)), EPSILON, 1 - EPSILON)
+            tails = np.clip(expit(logit), EPSILON, 1 - EPSILON)
             return np.where(below | above, tails, inside)
-        return 1.0 / (1.0 + np.exp(-(self.a_ * raw + self.b_)))
+        return expit(self.a_ * raw + self.b_)
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -99,11 +99,15 @@ class BoosterParams:
         }
 
 
-def categorical_of(frame: pd.DataFrame, columns: list[str]) -> list[str]:
-    """Registry categories, plus declared extra columns that hold text."""
+def categorical_of(frame: pd.DataFrame, columns: list[str], registry: bool = True) -> list[str]:
+    """Registry categories, plus declared extra columns that hold text.
+
+    ``registry=False`` for an export's columns (tabular mode): a column there that happens to
+    share a registry feature's name ("region", "source") is the export's, typed by its values.
+    """
     out = []
     for column in columns:
-        feature = FEATURES.get(column)
+        feature = FEATURES.get(column) if registry else None
         if feature is not None:
             if feature.kind == "category":
                 out.append(column)

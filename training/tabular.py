@@ -57,6 +57,7 @@ def feature_frame(data: TabularData) -> tuple[pd.DataFrame, list[str]]:
     for column in columns:
         values = data.frame[column]
         numbers = pd.to_numeric(values, errors="coerce")
+        numbers = numbers.mask(~np.isfinite(numbers.to_numpy(float, na_value=np.nan)))  # "inf"
         if pd.api.types.is_bool_dtype(values):
             out[column] = values.astype("Float64").astype(float)
         elif column not in declared and numbers.notna().sum() == values.notna().sum():
@@ -97,6 +98,7 @@ def model_inputs(
         if column in model.categories or pd.api.types.is_float_dtype(features[column]):
             continue
         numbers = pd.to_numeric(features[column], errors="coerce")
+        numbers = numbers.mask(~np.isfinite(numbers.to_numpy(float, na_value=np.nan)))
         for row in np.flatnonzero((numbers.isna() & features[column].notna()).to_numpy())[:20]:
             problems.append(
                 Problem(
@@ -279,8 +281,10 @@ def reading_of(data: TabularData, id_column: str | None, time_column: str | None
 
 
 def request_cell(value: object) -> object:
-    """A JSON value as the cell a CSV export holds: text, or missing."""
-    if value is None or isinstance(value, str):
+    """A JSON value as the cell a CSV export holds: text, or missing ("" is an empty cell)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -289,13 +293,50 @@ def request_cell(value: object) -> object:
     return str(value)
 
 
+def row_columns(model: LeadModel) -> tuple[list[str], list[str]]:
+    """The columns of a new row as the export names them: those every row must carry (its id
+    and what the model reads) and those the reading names but the model does not need (an
+    excluded column, a date with no calendar part, consent), which may be left out."""
+    from features.loaders import CONSENT
+    from features.mapping import calendar_columns
+
+    reading = model.params.get("reading") or {}
+    mapping = reading.get("mapping") or {}
+    exported = {new: old for old, new in (mapping.get("rename") or {}).items()}
+
+    def sent(column: str) -> str:
+        return exported.get(column, column)
+
+    calendar = calendar_columns(mapping)
+    id_column = (mapping or reading).get("id") or "lead_id"
+    needed = [sent(id_column)]
+    for column in model.columns:
+        name = sent(calendar.get(column, column))
+        if name not in needed:
+            needed.append(name)
+    features = mapping.get("features") or {}
+    named = [
+        *(mapping.get("rename") or {}),
+        *(features.get("include") or []),
+        *features.get("exclude", []),
+        *features.get("numeric", []),
+        *features.get("categorical", []),
+        *(mapping.get("missing_by_column") or {}),
+        ((mapping.get("time") or {}).get("column") or reading.get("time") or ""),
+        mapping.get("consent") or CONSENT,
+    ]
+    optional = list(dict.fromkeys(sent(c) for c in named if c and sent(c) not in needed))
+    return needed, optional
+
+
 def read_rows(rows: list[dict[str, Any]], model: LeadModel, table: str = "rows") -> TabularData:
     """New leads sent as JSON objects (one per lead), read as the model's training read its
-    table (:func:`reading_of`) and typed as it learnt them. Each row needs its id: the
-    mapping's ``id`` column, else the export's, else ``lead_id`` (a score is audited by it).
+    table (:func:`reading_of`) and typed as it learnt them.
 
-    Raises :class:`features.loaders.ContractError` (rows counted from 1) or
-    :class:`features.mapping.MappingError` for the model's own mapping.
+    Every row carries its id and the columns the model reads (:func:`row_columns`; null for an
+    empty cell), so whether a row scores never depends on the other rows sent with it; columns
+    the model does not read are ignored. Raises :class:`features.loaders.ContractError` (rows
+    counted from 1, columns as the export names them) or :class:`features.mapping.MappingError`.
     """
     from features.loaders import ContractError, Problem, tabular_from_frame
 
@@ -304,14 +345,22 @@ def read_rows(rows: list[dict[str, Any]], model: LeadModel, table: str = "rows")
         raise ContractError(
             [Problem(table, "this model was trained before tabular models kept how to read rows")]
         )
-    frame = pd.DataFrame([{k: request_cell(v) for k, v in row.items()} for row in rows])
-    frame = frame.astype(object).where(frame.notna(), None)
+    needed, optional = row_columns(model)
+    missing = [
+        Problem(table, "column is missing (send null for an empty cell)", row=i + 1, column=c)
+        for i, row in enumerate(rows)
+        for c in needed
+        if c not in row
+    ]
+    if missing:
+        raise ContractError(missing[:20])
+    frame = pd.DataFrame(
+        [{c: request_cell(row.get(c)) for c in needed + optional} for row in rows],
+        columns=needed + optional,
+        dtype=object,
+    )
     mapping = reading.get("mapping")
     id_column = (mapping or reading).get("id") or "lead_id"
-    sent_as = {new: old for old, new in ((mapping or {}).get("rename") or {}).items()}
-    if sent_as.get(id_column, id_column) not in frame.columns:
-        missing = sent_as.get(id_column, id_column)
-        raise ContractError([Problem(table, "every row needs its id", column=missing)])
     if mapping:
         from features.mapping import apply_mapping
 

@@ -268,7 +268,7 @@ def fit_model(
     params = params or config.booster
     columns = used_columns(config, prepared.columns)
     fit, valid, cal = prepared.part("fit"), prepared.part("valid"), prepared.part("cal")
-    categorical = categorical_of(fit, columns)
+    categorical = categorical_of(fit, columns, registry=prepared.mode == "crm")
     categories = learn_categories(prepared.part("fit", "valid"), categorical)
     slices = Slices(fit, valid, columns, categorical, categories)
     families = families_for(prepared, config)
@@ -343,7 +343,7 @@ def fit_and_evaluate(
     progress("Fitting baselines")
     rules = fit_rules(prepared, config) if prepared.mode == "crm" else None
     columns = used_columns(config, prepared.columns)
-    categorical = categorical_of(prepared.part("fit"), columns)
+    categorical = categorical_of(prepared.part("fit"), columns, registry=prepared.mode == "crm")
     numeric = [c for c in columns if c not in categorical]
     logistic = fit_logistic(
         prepared.part("fit", "valid"),

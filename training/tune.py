@@ -32,7 +32,7 @@ def fold_loss(prepared: Prepared, config: TrainConfig, params: BoosterParams) ->
     """
     train = prepared.part("fit", "valid").reset_index(drop=True)
     columns = used_columns(config, prepared.columns)
-    categorical = categorical_of(train, columns)
+    categorical = categorical_of(train, columns, registry=prepared.mode == "crm")
     losses = []
     folds = time_folds(train["created_at"])
     for fit_rows, valid_rows in folds:

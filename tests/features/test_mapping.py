@@ -12,6 +12,7 @@ from features.loaders import ContractError, read_tabular
 from features.mapping import (
     MappingError,
     apply_mapping,
+    calendar_columns,
     column_reason,
     feature_names,
     load_mapping,
@@ -236,6 +237,20 @@ def test_a_nul_in_an_export_is_named_not_cut_off(tmp_path: Path) -> None:
     assert [(p.row, p.column) for p in error.value.problems] == [(2, "Stadt")]
 
 
+def test_a_german_export_reads_decimal_commas(tmp_path: Path) -> None:
+    csv = tmp_path / "export.csv"
+    csv.write_text("id;Umsatz;won\na;3,5;1\nb;12;0\nc;;1\n", encoding="utf-8")
+    mapping = {"id": "id", "label": {"column": "won"}, "read": {"delimiter": ";", "decimal": ","}}
+    data = apply_mapping(csv, mapping)
+    assert data.frame["Umsatz"].tolist()[:2] == [3.5, 12.0] and pd.isna(data.frame["Umsatz"][2])
+
+
+def test_a_rename_onto_a_column_the_export_has_is_named() -> None:
+    table = export().assign(industry="x")  # MAPPING renames Branche to industry
+    with pytest.raises(MappingError, match=r"rename\.Branche"):
+        apply_mapping(table, MAPPING)
+
+
 def test_yaml_numbers_and_booleans_are_compared_as_text(tmp_path: Path) -> None:
     path = tmp_path / "m.yaml"
     path.write_text("label: {column: Kunde}\nmissing_by_column: {Employees: [250]}\n")
@@ -308,7 +323,19 @@ def test_column_reasons_name_the_column_and_the_leads_value(
 def test_calendar_parts_of_a_date_are_said_as_a_person_says_them(
     column: str, value: float, lang: str, text: str
 ) -> None:
-    assert column_reason(column, value, lang) == text
+    calendar = {column: column.rpartition("_")[0]}  # as calendar_columns() names them
+    assert column_reason(column, value, lang, calendar) == text
+    if value < 7:  # a column that is no calendar part of a date stays a number
+        assert column_reason(column, value, lang).startswith(f"{column}: ")
+
+
+def test_calendar_columns_are_those_the_mapping_adds() -> None:
+    mapping = {"time": {"column": "signed_up", "calendar": ["weekday", "month"]}}
+    calendar = calendar_columns(mapping)
+    assert set(calendar) == {"signed_up_weekday", "signed_up_month"}
+    assert column_reason("signed_up_weekday", None, "en", calendar) == "signed_up: not given"
+    assert column_reason("tenure_month", 7.0, "en", calendar) == "tenure_month: 7"
+    assert calendar_columns(None) == {} and calendar_columns({"time": {"row_order": True}}) == {}
 
 
 def test_two_consent_columns_cannot_both_decide() -> None:

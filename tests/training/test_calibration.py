@@ -67,3 +67,10 @@ def test_any_calibration_slice_gives_an_increasing_map_within_bounds(
 def test_both_classes_are_needed() -> None:
     with pytest.raises(ValueError, match="both"):
         Calibrator("isotonic").fit(np.array([0.1, 0.2]), np.array([1, 1]))
+
+
+def test_a_separable_slice_falls_back_to_the_logistic_fit_on_both_sides() -> None:
+    raw, label = np.array([0.0, 1, 2, 3, 4, 5]), np.array([0, 1, 1, 1, 1, 1])
+    probability = Calibrator("isotonic").fit(raw, label).transform(raw)
+    assert probability[0] < 0.5 < probability[1]  # the won lead is not given the lost one's 0 %
+    assert np.all(np.diff(probability) >= 0)
