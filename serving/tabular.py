@@ -76,8 +76,8 @@ class TabularScorer:
 
         Columns: ``lead_id``, ``probability``, ``score``, ``grade`` (empty without consent),
         ``action``, ``team``, ``track``, ``why``, ``reasons`` (one text), ``reason_k_feature``
-        / ``_contribution`` / ``_text`` for each reason slot, ``consent_profiling``,
-        ``model_version``.
+        / ``_contribution`` / ``_text`` for each reason slot, ``quality_flags`` (category
+        values the model never saw), ``consent_profiling``, ``model_version``.
         """
         records, consent = self.score_records(table, lang, source)
         return scored_frame(records, REASON_SLOTS, consent)
@@ -96,6 +96,7 @@ class TabularScorer:
                 "grade": r["grade"],
                 "route": r["route"],
                 "reasons": r["reasons"],
+                "quality_flags": r["quality_flags"],
                 "consent_profiling": bool(allowed),
                 "model": {"name": r["model_name"], "version": r["model_version"]},
                 "scored_at": r["scored_at"].isoformat(),
@@ -139,6 +140,7 @@ class TabularScorer:
             None,
         )
         values = features[model.columns].astype(object).where(features[model.columns].notna(), None)
+        unseen = unseen_values(features, model, lang)
         inputs = values.to_dict("records")
         fields = table.frame.astype(object).where(table.frame.notna(), None).to_dict("records")
         lead_ids = table.frame["lead_id"].astype(str).tolist()
@@ -173,7 +175,7 @@ class TabularScorer:
                     "action": route.action,
                     "route": route.model_dump(),
                     "reasons": reasons,
-                    "quality_flags": [],
+                    "quality_flags": unseen[i] if allowed else [],
                     "features": (
                         {k: json_value(v) for k, v in inputs[i].items()} if allowed else {}
                     ),
@@ -182,6 +184,24 @@ class TabularScorer:
             )
         self.audit.write(records)
         return records, consent
+
+
+UNSEEN_TEXT = {
+    "en": "{column}: {value!r} was not seen in training and is scored as not given",
+    "de": "{column}: {value!r} kam im Training nicht vor und zählt als nicht angegeben",
+}
+
+
+def unseen_values(features: pd.DataFrame, model: LeadModel, lang: Lang) -> list[list[str]]:
+    """Per row, the category values the model never saw ("true" where it learnt "Yes"): the
+    encoding scores them as missing, which the lead's reader should know."""
+    flags: list[list[str]] = [[] for _ in range(len(features))]
+    template = UNSEEN_TEXT.get(lang, UNSEEN_TEXT["en"])
+    for column, known in model.categories.items():
+        values = features[column]
+        for i in np.flatnonzero((values.notna() & ~values.isin(known)).to_numpy()):
+            flags[i].append(template.format(column=column, value=values.iloc[i]))
+    return flags
 
 
 def scored_frame(records: list[dict], slots: int, consent: np.ndarray) -> pd.DataFrame:
@@ -218,6 +238,7 @@ def scored_frame(records: list[dict], slots: int, consent: np.ndarray) -> pd.Dat
             [p and p["contribution"] for p in picked], dtype="Float64"
         )
         out[f"reason_{k + 1}_text"] = text([p and p["text"] for p in picked])
+    out["quality_flags"] = text([" | ".join(r["quality_flags"]) or None for r in records])
     out[CONSENT] = pd.array(consent, dtype="boolean")
     out["model_version"] = text([r["model_version"] for r in records])
     return out

@@ -497,6 +497,13 @@ def test_rows_sent_as_json_score_as_their_file_does(
     extra |= {"lead_id": "x", "label": 1, "slice": "test", "Notes": "called twice"}
     (alone,) = scorer.score_rows([extra])
     assert alone["probability"] == scorer.score_rows([rows[0]])[0]["probability"]
+    # a category value the model never saw is scored as missing, and the answer says so
+    (odd,) = scorer.score_rows([{**rows[0], "Region": "99", "Profiling OK": "yes"}])
+    (unset,) = scorer.score_rows([{**rows[0], "Region": None, "Profiling OK": "yes"}])
+    assert odd["probability"] == unset["probability"]
+    assert odd["quality_flags"] == [
+        "Region: '99' was not seen in training and is scored as not given"
+    ]
     # an id sent as a big JSON integer comes back exactly
     (big,) = scorer.score_rows([{**rows[0], "Lead ID": 2**63 + 1}])
     assert big["lead_id"] == str(2**63 + 1)
