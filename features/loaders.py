@@ -11,10 +11,7 @@ second line of a CSV file); database tables are read ordered by their required c
 
 from __future__ import annotations
 
-import bz2
 import csv
-import gzip
-import lzma
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,20 +107,18 @@ def _first_bad_line(path: Path, encoding: str = "utf-8") -> tuple[int, str]:
     return 0, "unknown decoding error"
 
 
-_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
-
-
 def nul_line(path: Path, encoding: str = "utf-8") -> int | None:
     """The first line holding a NUL byte: pandas' CSV reader silently cuts a cell there, so the
     rest of the cell would be lost without a word. None when there is none, and for encodings
-    such as UTF-16 where NUL bytes are part of ordinary characters. Compressed exports are
-    read as pandas reads them (by the file's suffix)."""
-    if len("\n".encode(encoding)) != 1:
+    such as UTF-16 where NUL bytes are part of ordinary characters. Compressed exports (zip,
+    gzip, ...) are opened as pandas opens them."""
+    from pandas.io.common import get_handle
+
+    if len("\n\n".encode(encoding)) - len("\n".encode(encoding)) != 1:  # no BOM counted
         return None
-    opener = _OPENERS.get(path.suffix.lower(), open)
     lines = 1
-    with opener(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
+    with get_handle(path, "rb", compression="infer", is_text=False) as opened:
+        for chunk in iter(lambda: opened.handle.read(1 << 22), b""):
             position = chunk.find(b"\x00")
             if position >= 0:
                 return lines + chunk.count(b"\n", 0, position)
@@ -260,6 +255,8 @@ def unstorable_cells(frame: pd.DataFrame, table: str) -> list[Problem]:
     problems: list[Problem] = []
     for column in frame.columns:
         values = frame[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            values = values.astype(object)
         if not (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
             continue
         if isinstance(values.dtype, pd.StringDtype):

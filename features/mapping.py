@@ -197,6 +197,10 @@ class Mapping(_Section):
         both = sorted(set(self.features.categorical) & set(self.features.numeric))
         if both:
             raise ValueError(f"features: {both} cannot be both categorical and numeric")
+        targets = list(self.rename.values())
+        twice = sorted({t for t in targets if targets.count(t) > 1})
+        if twice:
+            raise ValueError(f"rename: {twice} is the new name of more than one column")
         return self
 
 
@@ -368,11 +372,16 @@ def _feature_columns(mapping: Mapping, columns: list[str]) -> list[str]:
     return [c for c in chosen if c not in excluded]
 
 
-def _to_numbers(values: pd.Series, decimal: str = ".") -> pd.Series:
-    """Numbers, or missing where a cell is none ("inf" is no count of anything); ``decimal``
-    is the export's decimal mark (``read.decimal``: "3,5" in a German export)."""
+def to_numbers(values: pd.Series, decimal: str = ".") -> pd.Series:
+    """Numbers, or missing where a cell is none ("inf" is no count of anything).
+
+    ``decimal`` is the export's decimal mark (``read.decimal``): with "," a cell "3,5" is 3.5,
+    and a cell with a "." is no number ("1.000" is a thousand in a German export, and reading
+    it as 1 would be silently wrong)."""
     if decimal != "." and not pd.api.types.is_numeric_dtype(values):
-        values = values.map(lambda v: v.replace(decimal, ".") if isinstance(v, str) else v)
+        values = values.map(
+            lambda v: (None if "." in v else v.replace(decimal, ".")) if isinstance(v, str) else v
+        )
     numbers = pd.to_numeric(values, errors="coerce").astype("Float64")
     return numbers.mask(~np.isfinite(numbers.to_numpy(float, na_value=np.nan)))
 
@@ -565,7 +574,7 @@ def apply_mapping(
     categorical = []
     for column in features:
         values = cells[column]
-        numbers = _to_numbers(values, mapping.read.decimal)
+        numbers = to_numbers(values, mapping.read.decimal)
         if column in mapping.features.numeric:
             for row in _rows(numbers.isna() & values.notna()):
                 data_problems.append(
@@ -680,6 +689,10 @@ CALENDAR_TEXTS: dict[str, dict[str, tuple[str, list[str] | None]]] = {
     },
 }  # fmt: skip
 CALENDAR_RANGES = {"weekday": (0, 6), "month": (1, 12), "hour": (0, 23)}
+CALENDAR_PART_NAMES = {
+    "en": {"weekday": "weekday", "month": "month", "hour": "hour"},
+    "de": {"weekday": "Wochentag", "month": "Monat", "hour": "Stunde"},
+}
 
 
 def calendar_columns(mapping: dict[str, Any] | None) -> dict[str, str]:
@@ -713,8 +726,11 @@ def column_reason(
     texts = COLUMN_TEXTS.get(lang, COLUMN_TEXTS["en"])
     is_calendar = column in calendar
     if value is None or (isinstance(value, float) and np.isnan(value)):
-        shown = column.rpartition("_")[0] if is_calendar else column
-        return texts["missing"].format(column=shown)
+        if is_calendar:  # "signed_up (weekday): not given": one line per part of the date
+            date, _, part = column.rpartition("_")
+            shown = f"{date} ({CALENDAR_PART_NAMES.get(lang, CALENDAR_PART_NAMES['en'])[part]})"
+            return texts["missing"].format(column=shown)
+        return texts["missing"].format(column=column)
     if (
         is_calendar
         and isinstance(value, float | np.floating)

@@ -419,16 +419,15 @@ def serve(
 def _tabular_hint(settings: Settings) -> str | None:
     """What /score_rows expects, when the registry holds a tabular champion."""
     from training.registry import load_champion
-    from training.tabular import TABULAR_MODEL_NAME
+    from training.tabular import TABULAR_MODEL_NAME, row_columns
 
     try:
         model, info = load_champion(settings, name=TABULAR_MODEL_NAME)
     except Exception:  # no tabular champion (or none that loads): /score_rows answers 503
         return None
-    reading = model.params.get("reading") or {}
-    mapping = reading.get("mapping") or {}
-    renamed = {new: old for old, new in (mapping.get("rename") or {}).items()}
-    id_column = renamed.get(mapping.get("id"), mapping.get("id")) or reading.get("id") or "lead_id"
+    if not model.params.get("reading"):
+        return None  # trained before models kept how to read rows: /score_rows refuses it
+    id_column = row_columns(model)[0][0]
     return (
         f"Tabular model v{info.version}: POST /score_rows with "
         f'{{"rows": [{{"{id_column}": "...", <the export\'s other columns>}}]}}, one object per '

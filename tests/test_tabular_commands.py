@@ -614,3 +614,9 @@ def test_an_export_column_named_like_a_crm_feature_is_typed_by_its_values(
     export.to_csv(tmp_path / "export.csv", index=False)
     code, output = run("train", str(tmp_path / "export.csv"), "--label", "won", "--id", "customer")
     assert code == 0, output
+    from leadscore.settings import Settings
+    from training.registry import load_champion
+    from training.tabular import TABULAR_MODEL_NAME
+
+    model, _ = load_champion(Settings(), name=TABULAR_MODEL_NAME)
+    assert "source" in model.columns and "source" not in model.categories

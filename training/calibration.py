@@ -9,8 +9,9 @@ being flat across the block, and beyond the outermost centres it goes on with th
 logistic fit on the same slice (also past an end block of only won or only lost leads, whose
 0 % or 100 % would tie every lead beyond it). Plain isotonic regression is a step function: on
 X Education 9,240 leads got 181 distinct probabilities and the top tenth 18, so a sales list
-could not rank leads that the model ranks. The centred map is strictly increasing, so it keeps
-the model's order and stays a calibration of the same blocks.
+could not rank leads that the model ranks. The centred map is strictly increasing (up to the
+clip at ``EPSILON`` far out in the tails, and flat only where the slice shows no rising
+relation at all), so it keeps the model's order and stays a calibration of the same blocks.
 """
 
 from __future__ import annotations

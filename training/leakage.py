@@ -124,7 +124,7 @@ LEAD_JUDGEMENT_RULE = re.compile(
 )
 # Whole values the judgement rule matches that can also be a plain fact ("SQL" the language,
 # "Interested" ticked by the lead in a form): they count only beside at least 5 rows and 1 % of
-# values that are plainly judgements (a rep's "Hot lead", "MQL", "Not interested").
+# values that are plainly judgements (a rep's "Hot lead", "MQL", "Junk Lead").
 AMBIGUOUS_JUDGEMENTS = frozenset(
     {"sql", "sqls", "interested", "not interested", "uninterested", "no interest"}
 )

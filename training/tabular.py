@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import TabularData
+from features.mapping import to_numbers
 from training import registry
 from training.evaluate import PERIOD_DAYS, capacity_share, gate
 from training.snapshots import LabelledSnapshots
@@ -43,6 +44,11 @@ def _noop(_: str) -> None:
     return None
 
 
+def decimal_of(data: TabularData) -> str:
+    """The export's decimal mark (a mapping's ``read.decimal``; "." for a plain CSV)."""
+    return ((data.frame.attrs.get("mapping") or {}).get("read") or {}).get("decimal") or "."
+
+
 def feature_frame(data: TabularData) -> tuple[pd.DataFrame, list[str]]:
     """The table's columns as features: text that is all numbers becomes numbers.
 
@@ -56,8 +62,7 @@ def feature_frame(data: TabularData) -> tuple[pd.DataFrame, list[str]]:
     out = pd.DataFrame(index=data.frame.index)
     for column in columns:
         values = data.frame[column]
-        numbers = pd.to_numeric(values, errors="coerce")
-        numbers = numbers.mask(~np.isfinite(numbers.to_numpy(float, na_value=np.nan)))  # "inf"
+        numbers = to_numbers(values, decimal_of(data))
         if pd.api.types.is_bool_dtype(values):
             out[column] = values.astype("Float64").astype(float)
         elif column not in declared and numbers.notna().sum() == values.notna().sum():
@@ -97,8 +102,7 @@ def model_inputs(
     for column in model.columns:
         if column in model.categories or pd.api.types.is_float_dtype(features[column]):
             continue
-        numbers = pd.to_numeric(features[column], errors="coerce")
-        numbers = numbers.mask(~np.isfinite(numbers.to_numpy(float, na_value=np.nan)))
+        numbers = to_numbers(features[column], decimal_of(table))
         for row in np.flatnonzero((numbers.isna() & features[column].notna()).to_numpy())[:20]:
             problems.append(
                 Problem(
@@ -295,8 +299,9 @@ def request_cell(value: object) -> object:
 
 def row_columns(model: LeadModel) -> tuple[list[str], list[str]]:
     """The columns of a new row as the export names them: those every row must carry (its id
-    and what the model reads) and those the reading names but the model does not need (an
-    excluded column, a date with no calendar part, consent), which may be left out."""
+    first, then what the model reads) and those the reading names but the model does not need
+    (an excluded column, a date with no calendar part, consent), which may be left out; when
+    sent they are read and checked as in a file."""
     from features.loaders import CONSENT
     from features.mapping import calendar_columns
 
@@ -334,8 +339,8 @@ def read_rows(rows: list[dict[str, Any]], model: LeadModel, table: str = "rows")
     table (:func:`reading_of`) and typed as it learnt them.
 
     Every row carries its id and the columns the model reads (:func:`row_columns`; null for an
-    empty cell), so whether a row scores never depends on the other rows sent with it; columns
-    the model does not read are ignored. Raises :class:`features.loaders.ContractError` (rows
+    empty cell), so whether a row scores never depends on the other rows sent with it; keys the
+    reading does not name are ignored. Raises :class:`features.loaders.ContractError` (rows
     counted from 1, columns as the export names them) or :class:`features.mapping.MappingError`.
     """
     from features.loaders import ContractError, Problem, tabular_from_frame

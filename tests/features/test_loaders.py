@@ -151,7 +151,8 @@ def test_a_nul_is_named_where_it_is_instead_of_being_lost(
     assert ("leads", None, "city") in {(p.table, None, p.column) for p in read_crm(sqlite)[1]}
 
     export = tmp_path / "export.parquet"
-    pd.DataFrame({"id": ["a", "b"], "city": ["Ulm", "U\x00lm"], "won": [1, 0]}).to_parquet(export)
+    city = pd.Series(["Ulm", "U\x00lm"], dtype="category")  # categories are checked too
+    pd.DataFrame({"id": ["a", "b"], "city": city, "won": [1, 0]}).to_parquet(export)
     assert _where(read_tabular(export, label="won", id_column="id")[1]) == {
         ("export.parquet", 2, "city")
     }

@@ -16,6 +16,7 @@ from features.mapping import (
     column_reason,
     feature_names,
     load_mapping,
+    to_numbers,
 )
 
 DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
@@ -218,6 +219,20 @@ def test_data_problems_name_row_and_column() -> None:
     assert "time.format" in str(error.value)
 
 
+def test_compressed_exports_are_read_and_checked_for_nul_inside(tmp_path: Path) -> None:
+    mapping = {"id": "id", "label": {"column": "won"}}
+    for name in ("export.csv.zip", "export.csv.gz", "export.csv.bz2", "export.csv.xz"):
+        pd.DataFrame({"id": ["a", "b"], "won": [1, 0]}).to_csv(tmp_path / name, index=False)
+        assert len(apply_mapping(tmp_path / name, mapping).frame) == 2  # headers hold NULs
+        pd.DataFrame({"id": ["a", "b\x00c"], "won": [1, 0]}).to_csv(tmp_path / name, index=False)
+        with pytest.raises(ContractError, match="NUL byte on line 3"):
+            apply_mapping(tmp_path / name, mapping)
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("id,won\na\x00b,1\n".encode("utf-8-sig"))
+    with pytest.raises(ContractError, match="NUL byte on line 2"):
+        apply_mapping(bom, {**mapping, "read": {"encoding": "utf-8-sig"}})
+
+
 def test_a_nul_in_an_export_is_named_not_cut_off(tmp_path: Path) -> None:
     csv = tmp_path / "export.csv"
     csv.write_bytes("id;Stadt;won\na;Köln;1\nb;Ul\x00m;0\n".encode("latin-1"))
@@ -249,6 +264,15 @@ def test_a_rename_onto_a_column_the_export_has_is_named() -> None:
     table = export().assign(industry="x")  # MAPPING renames Branche to industry
     with pytest.raises(MappingError, match=r"rename\.Branche"):
         apply_mapping(table, MAPPING)
+    twice = {**MAPPING, "rename": {"Branche": "industry", "Kunde": "industry"}}
+    with pytest.raises(MappingError, match="more than one column"):
+        apply_mapping(export(), twice)
+
+
+def test_a_decimal_comma_export_refuses_a_thousands_point() -> None:
+    numbers = to_numbers(pd.Series(["3,5", "1.000", "12", None, "inf"]), ",")
+    assert numbers.tolist()[:1] == [3.5] and numbers[2] == 12
+    assert numbers[[1, 3, 4]].isna().all()  # "1.000" is no number here, not 1
 
 
 def test_yaml_numbers_and_booleans_are_compared_as_text(tmp_path: Path) -> None:
@@ -333,7 +357,12 @@ def test_calendar_columns_are_those_the_mapping_adds() -> None:
     mapping = {"time": {"column": "signed_up", "calendar": ["weekday", "month"]}}
     calendar = calendar_columns(mapping)
     assert set(calendar) == {"signed_up_weekday", "signed_up_month"}
-    assert column_reason("signed_up_weekday", None, "en", calendar) == "signed_up: not given"
+    assert column_reason("signed_up_weekday", None, "en", calendar) == (
+        "signed_up (weekday): not given"
+    )
+    assert column_reason("signed_up_month", None, "de", calendar) == (
+        "signed_up (Monat): nicht angegeben"
+    )
     assert column_reason("tenure_month", 7.0, "en", calendar) == "tenure_month: 7"
     assert calendar_columns(None) == {} and calendar_columns({"time": {"row_order": True}}) == {}
 
