@@ -608,6 +608,7 @@ def test_an_export_column_named_like_a_crm_feature_is_typed_by_its_values(
             "customer": [f"C{i}" for i in range(rows)],
             "source": source,
             "industry": rng.integers(0, 5, rows),
+            "Opted In": rng.choice(["TRUE", "FALSE"], rows),  # as Excel writes booleans
             "won": (rng.random(rows) < np.where(source > 20, 0.5, 0.2)).astype(int),
         }
     )
@@ -620,3 +621,18 @@ def test_an_export_column_named_like_a_crm_feature_is_typed_by_its_values(
 
     model, _ = load_champion(Settings(), name=TABULAR_MODEL_NAME)
     assert "source" in model.columns and "source" not in model.categories
+    assert model.categories["Opted In"] == ["FALSE", "TRUE"]
+
+    # a JSON boolean is read in the export's own spelling of it
+    from serving.tabular import TabularScorer
+
+    scorer = TabularScorer.load(Settings())
+    row = {"customer": "N1", "source": 30, "industry": 2}
+    as_json = scorer.score_rows(
+        [{**row, "Opted In": True}, {**row, "customer": "N2", "Opted In": False}]
+    )
+    as_text = scorer.score_rows(
+        [{**row, "Opted In": "TRUE"}, {**row, "customer": "N2", "Opted In": "FALSE"}]
+    )
+    assert [a["probability"] for a in as_json] == [a["probability"] for a in as_text]
+    assert all(not a["quality_flags"] for a in as_json)

@@ -334,6 +334,21 @@ def row_columns(model: LeadModel) -> tuple[list[str], list[str]]:
     return needed, optional
 
 
+def boolean_spellings(model: LeadModel) -> dict[str, dict[bool, str]]:
+    """Per category column (as the export names it) that the model learnt as "True"/"FALSE"
+    text, how a JSON ``true``/``false`` is spelt there: the export's own spelling, so a client
+    sending a JSON boolean is read as the file's row would be."""
+    mapping = (model.params.get("reading") or {}).get("mapping") or {}
+    exported = {new: old for old, new in (mapping.get("rename") or {}).items()}
+    out: dict[str, dict[bool, str]] = {}
+    for column, known in model.categories.items():
+        spelt = {k.strip().lower(): k for k in known}
+        found = {b: spelt[str(b).lower()] for b in (True, False) if str(b).lower() in spelt}
+        if found:
+            out[exported.get(column, column)] = found
+    return out
+
+
 def read_rows(rows: list[dict[str, Any]], model: LeadModel, table: str = "rows") -> TabularData:
     """New leads sent as JSON objects (one per lead), read as the model's training read its
     table (:func:`reading_of`) and typed as it learnt them.
@@ -359,8 +374,17 @@ def read_rows(rows: list[dict[str, Any]], model: LeadModel, table: str = "rows")
     ]
     if missing:
         raise ContractError(missing[:20])
+    spelled = boolean_spellings(model)
     frame = pd.DataFrame(
-        [{c: request_cell(row.get(c)) for c in needed + optional} for row in rows],
+        [
+            {
+                c: spelled[c][row[c]]
+                if isinstance(row.get(c), bool) and row[c] in spelled.get(c, {})
+                else request_cell(row.get(c))
+                for c in needed + optional
+            }
+            for row in rows
+        ],
         columns=needed + optional,
         dtype=object,
     )
