@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import bentoml
@@ -150,15 +152,16 @@ class LeadScore:
         if tabular is None:
             raise ModelUnavailable(f"no tabular model loaded: {self.runtime.tabular_error}")
         try:
-            return tabular.score_rows(rows, lang)  # type: ignore[arg-type]
+            with audited():
+                return tabular.score_rows(rows, lang)  # type: ignore[arg-type]
         except ContractError as error:
             raise _row_errors(error.problems) from error
-        except (MissingColumnsError, MappingError) as error:
+        except MissingColumnsError as error:
             raise client_error([(("rows",), str(error))]) from error
-        except SQLAlchemyError as error:
-            logger.error("audit log write failed, no score sent: %s", error)
+        except MappingError as error:  # every column it names is in the rows read: ours
+            logger.error("the tabular model's mapping does not fit its rows: %s", error)
             raise ServiceUnavailable(
-                "the audit log is unavailable; no score without its record"
+                f"tabular model v{tabular.version} cannot read rows"
             ) from error
 
     @bentoml.api(route="/model")
@@ -167,13 +170,8 @@ class LeadScore:
         return self.runtime.describe()
 
     def _score_many(self, items: list[LeadRequest], lang: str | None, prefix: str) -> list[Any]:
-        try:
+        with audited():
             return self._score_checked(items, lang, prefix)
-        except SQLAlchemyError as error:
-            logger.error("audit log write failed, no score sent: %s", error)
-            raise ServiceUnavailable(
-                "the audit log is unavailable; no score without its record"
-            ) from error
 
     def _score_checked(self, items: list[LeadRequest], lang: str | None, prefix: str) -> list[Any]:
         scorer = self._scorer()
@@ -202,6 +200,18 @@ class LeadScore:
                 results[result.lead_id] = result
         order = [item.lead.lead_id if item.lead else item.lead_id for item in items]
         return [results[i] for i in order]
+
+
+@contextmanager
+def audited() -> Iterator[None]:
+    """No score without its audit record: a failed write is the server's state, answered 503."""
+    try:
+        yield
+    except SQLAlchemyError as error:
+        logger.error("audit log write failed, no score sent: %s", error)
+        raise ServiceUnavailable(
+            "the audit log is unavailable; no score without its record"
+        ) from error
 
 
 def client_error(errors: list[tuple[tuple[str | int, ...], str]]) -> ValidationError:
