@@ -84,13 +84,19 @@ class Runtime:
         return self._reload_crm() or tabular
 
     def _reload_tabular(self) -> bool:
-        from training.registry import load_champion
+        from training.registry import champion_version, load_champion
         from training.tabular import TABULAR_MODEL_NAME
 
         with self._lock:
             try:
+                serving = self.tabular.version if self.tabular else None
+                if (
+                    serving is not None
+                    and champion_version(self.settings, TABULAR_MODEL_NAME) == serving
+                ):
+                    return False  # no need to load what is serving already
                 model, info = load_champion(self.settings, name=TABULAR_MODEL_NAME)
-                if self.tabular and self.tabular.version == str(info.version):
+                if serving == str(info.version):
                     return False
                 if not model.params.get("reading"):
                     raise ValueError(
@@ -108,12 +114,14 @@ class Runtime:
             return True
 
     def _reload_crm(self) -> bool:
-        from training.registry import load_champion
+        from training.registry import champion_version, load_champion
 
         with self._lock:
             try:
-                model, info = load_champion(self.settings)
                 current = self.scorer.ref.version if self.scorer else None
+                if current is not None and champion_version(self.settings) == current:
+                    return False  # no need to load what is serving already
+                model, info = load_champion(self.settings)
                 if current == str(info.version):
                     return False
                 model.batch_threads = self.batch_threads

@@ -228,6 +228,12 @@ def load_champion(settings: Settings, name: str = MODEL_NAME) -> tuple[LeadModel
     return load_version(settings, info.version, name), info
 
 
+def champion_version(settings: Settings, name: str = MODEL_NAME) -> str | None:
+    """The champion's version number, without loading it (what a service polls for)."""
+    info = version_by_alias(client_for(settings), CHAMPION, name)
+    return None if info is None else str(info.version)
+
+
 def current_champion(
     settings: Settings, name: str = MODEL_NAME
 ) -> tuple[LeadModel | None, VersionInfo | None, str | None]:
