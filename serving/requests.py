@@ -129,7 +129,9 @@ class ActivityIn(BaseModel):
 # A row of an export for the tabular champion (/score_rows): the export's columns as keys, its
 # cells as JSON values (a number, true/false, text, or null for an empty cell).
 ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)]
-Cell = StrictBool | StrictInt | Annotated[float, Field(allow_inf_nan=False)] | Text | None
+# A cell may be long (an export's free-text notes); the request size limit bounds the whole.
+CellText = Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)]
+Cell = StrictBool | StrictInt | Annotated[float, Field(allow_inf_nan=False)] | CellText | None
 Row = Annotated[dict[ColumnName, Cell], Field(min_length=1, max_length=1000)]
 
 

@@ -100,6 +100,8 @@ def test_rows_without_their_id_or_columns_are_refused(
     lacking = [{"Lead Number": "X-1", "Country": "Germany"}]
     response = client.post("/score_rows", json={"rows": lacking})
     assert response.status_code == 400 and "Employees" in response.text
+    notes = {**rows[0], "Notes": "called, left a message. " * 100}  # long text, not read
+    assert client.post("/score_rows", json={"rows": [notes]}).status_code == 200
     for body in ({"rows": []}, {"rows": [{"Lead Number": {"nested": 1}}]}, {"rows": "x"}):
         assert client.post("/score_rows", json=body).status_code == 400
     assert server.client(token=None).post("/score_rows", json={"rows": rows}).status_code == 401
