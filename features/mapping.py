@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Container, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -259,8 +259,9 @@ def read_export(path: Path, spec: ReadSpec) -> pd.DataFrame:
     table = path.name
     if not path.is_file():
         raise ContractError([Problem("input", f"{path} is not a file")])
+    parquet = path.name.endswith(".parquet")
     try:
-        if path.name.endswith(".parquet"):
+        if parquet:
             frame = pd.read_parquet(path).astype(object)
         else:
             frame = pd.read_csv(
@@ -278,7 +279,7 @@ def read_export(path: Path, spec: ReadSpec) -> pd.DataFrame:
         message = f"{path.name} cannot be read with delimiter {spec.delimiter!r}: {error}"
     else:
         unstorable = unstorable_cells(frame.reset_index(drop=True), table)
-        if not path.name.endswith(".parquet"):
+        if not parquet:
             unstorable = nul_problem(path, table, spec.encoding) + unstorable
         if unstorable:
             raise ContractError(unstorable)
@@ -650,10 +651,15 @@ def apply_mapping(
     return TabularData(out, label=label_name, id_column="lead_id", time_column=time_column)
 
 
+def exported_names(mapping: dict[str, Any] | None) -> dict[str, str]:
+    """Each renamed column's name in the export, by its name after the mapping."""
+    return {new: old for old, new in ((mapping or {}).get("rename") or {}).items()}
+
+
 def as_exported(problems: list[Problem], mapping: dict[str, Any] | None) -> list[Problem]:
     """Problems naming each column as the export does, before the mapping renamed it: that is
     the name the user finds in the file (or sent over HTTP) and fixes."""
-    exported = {new: old for old, new in ((mapping or {}).get("rename") or {}).items()}
+    exported = exported_names(mapping)
     return [
         dataclasses.replace(p, column=exported.get(p.column, p.column)) if p.column else p
         for p in problems
@@ -703,39 +709,35 @@ def calendar_columns(mapping: dict[str, Any] | None) -> dict[str, str]:
     return {f"{time['column']}_{part}": time["column"] for part in time.get("calendar") or []}
 
 
-def calendar_reason(column: str, value: float, lang: str) -> str | None:
-    """``signed_up: on a Thursday`` for the calendar column ``signed_up_weekday``."""
-    base, _, part = column.rpartition("_")
-    if not base or part not in CALENDAR_RANGES or not float(value).is_integer():
-        return None
+def calendar_reason(date: str, part: str, value: object, lang: str) -> str | None:
+    """``signed_up: on a Thursday`` for the weekday of ``signed_up``; None for a value that is
+    no day, month or hour (then the number is said as it is)."""
     low, high = CALENDAR_RANGES[part]
+    if not isinstance(value, float | np.floating) or not value.is_integer():
+        return None
     if not low <= value <= high:
         return None
     template, names = CALENDAR_TEXTS.get(lang, CALENDAR_TEXTS["en"])[part]
     shown = names[int(value) - low] if names else str(int(value))
-    return template.format(column=base, value=shown)
+    return template.format(column=date, value=shown)
 
 
 def column_reason(
-    column: str, value: object, lang: str = "en", calendar: Container[str] = ()
+    column: str, value: object, lang: str = "en", calendar: dict[str, str] | None = None
 ) -> str:
     """The reason text for one column of one row, e.g. ``Lead Source: Google``.
 
-    ``calendar``: the columns that are calendar parts of a date (:func:`calendar_columns`),
-    said as a day, month or hour of that date."""
+    ``calendar``: the columns that are calendar parts of a date, with the date's column
+    (:func:`calendar_columns`), said as a day, month or hour of that date."""
     texts = COLUMN_TEXTS.get(lang, COLUMN_TEXTS["en"])
-    is_calendar = column in calendar
+    date = (calendar or {}).get(column)
+    part = column.removeprefix(f"{date}_") if date else ""
     if value is None or (isinstance(value, float) and np.isnan(value)):
-        if is_calendar:  # "signed_up (weekday): not given": one line per part of the date
-            date, _, part = column.rpartition("_")
+        if date:  # "signed_up (weekday): not given": one line per part of the date
             shown = f"{date} ({CALENDAR_PART_NAMES.get(lang, CALENDAR_PART_NAMES['en'])[part]})"
             return texts["missing"].format(column=shown)
         return texts["missing"].format(column=column)
-    if (
-        is_calendar
-        and isinstance(value, float | np.floating)
-        and (said := calendar_reason(column, value, lang))
-    ):
+    if date and (said := calendar_reason(date, part, value, lang)):
         return said
     return texts["value"].format(column=column, value=value_text(value, lang))
 

@@ -247,8 +247,6 @@ def table_card(
     import pandas as pd
     from rich.console import Group
 
-    from features.mapping import calendar_columns, column_reason
-
     rows = table.frame.index[table.frame["lead_id"].astype(str) == lead_id]
     one = dataclasses.replace(table, frame=table.frame.loc[rows[-1:]].reset_index(drop=True))
     one.frame.attrs = dict(table.frame.attrs)
@@ -279,10 +277,9 @@ def table_card(
     features = scorer.features(one, source)
     values = Table(show_header=False, box=None)
     language = lang or scorer.lang
-    calendar = calendar_columns((scorer.model.params.get("reading") or {}).get("mapping"))
     for column in scorer.model.columns:
         value = features[column].iloc[0]
-        values.add_row(column_reason(column, None if pd.isna(value) else value, language, calendar))
+        values.add_row(scorer.column_text(column, None if pd.isna(value) else value, language))
     return Panel(
         Group(head, "", reasons, "", f"[bold]{w['row_says']}[/bold]", values),
         title="leadscore lead card (tabular)",

@@ -11,7 +11,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -23,6 +23,10 @@ from serving.audit import AuditLog
 from serving.routing import load_routing
 from serving.scorer import ModelRef, Scorer
 from serving.tabular import TabularScorer
+
+if TYPE_CHECKING:
+    from training.model import LeadModel
+    from training.registry import VersionInfo
 
 logger = logging.getLogger("leadscore.runtime")
 
@@ -83,26 +87,36 @@ class Runtime:
         tabular = self._reload_tabular()
         return self._reload_crm() or tabular
 
-    def _reload_tabular(self) -> bool:
+    def _newer_champion(
+        self, name: str, serving: str | None
+    ) -> tuple[LeadModel, VersionInfo] | None:
+        """The champion registered as ``name`` when it is not the version serving (asking the
+        registry for its version first: a poll loads nothing while nothing changed). Loading
+        errors propagate."""
         from training.registry import champion_version, load_champion
+
+        if serving is not None and champion_version(self.settings, name) == serving:
+            return None
+        model, info = load_champion(self.settings, name=name)
+        if serving == str(info.version):
+            return None
+        model.batch_threads = self.batch_threads
+        return model, info
+
+    def _reload_tabular(self) -> bool:
         from training.tabular import TABULAR_MODEL_NAME
 
         with self._lock:
             try:
                 serving = self.tabular.version if self.tabular else None
-                if (
-                    serving is not None
-                    and champion_version(self.settings, TABULAR_MODEL_NAME) == serving
-                ):
-                    return False  # no need to load what is serving already
-                model, info = load_champion(self.settings, name=TABULAR_MODEL_NAME)
-                if serving == str(info.version):
+                newer = self._newer_champion(TABULAR_MODEL_NAME, serving)
+                if newer is None:
                     return False
+                model, info = newer
                 if not model.params.get("reading"):
                     raise ValueError(
                         f"version {info.version} predates serving rows; train it again"
                     )
-                model.batch_threads = self.batch_threads
                 scorer = TabularScorer(
                     model, str(info.version), self.routing, self.audit, self.settings.language
                 )
@@ -114,17 +128,16 @@ class Runtime:
             return True
 
     def _reload_crm(self) -> bool:
-        from training.registry import champion_version, load_champion
+        from training.registry import MODEL_NAME
 
         with self._lock:
             try:
-                current = self.scorer.ref.version if self.scorer else None
-                if current is not None and champion_version(self.settings) == current:
-                    return False  # no need to load what is serving already
-                model, info = load_champion(self.settings)
-                if current == str(info.version):
+                newer = self._newer_champion(
+                    MODEL_NAME, self.scorer.ref.version if self.scorer else None
+                )
+                if newer is None:
                     return False
-                model.batch_threads = self.batch_threads
+                model, info = newer
                 scorer = Scorer(
                     model,
                     ModelRef(info.name, str(info.version)),

@@ -15,7 +15,7 @@ tabular mode.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,7 +30,13 @@ from serving.reasons import ReasonGroups, check_additivity, top_reasons
 from serving.routing import RoutingConfig, grades_of, load_routing, route_lead
 from serving.scorer import json_value
 from training.model import LeadModel
-from training.tabular import TABULAR_MODEL_NAME, MissingColumnsError, model_inputs, read_rows
+from training.tabular import (
+    TABULAR_MODEL_NAME,
+    MissingColumnsError,
+    mapping_of,
+    model_inputs,
+    read_rows,
+)
 
 if TYPE_CHECKING:
     from leadscore.settings import Settings
@@ -50,6 +56,16 @@ class TabularScorer:
     audit: AuditLog
     lang: Lang = "en"
     name: str = TABULAR_MODEL_NAME
+    # the columns that are calendar parts of the export's date, with that date's column
+    calendar: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.calendar = calendar_columns(mapping_of(self.model))
+
+    def column_text(self, column: str, value: object, lang: Lang) -> str:
+        """What one of the row's columns says, as a reason reads it (a calendar part as a day,
+        month or hour of its date)."""
+        return column_reason(column, value, lang, self.calendar)
 
     @classmethod
     def load(cls, settings: Settings, lang: Lang | None = None) -> TabularScorer:
@@ -145,16 +161,13 @@ class TabularScorer:
         fields = table.frame.astype(object).where(table.frame.notna(), None).to_dict("records")
         lead_ids = table.frame["lead_id"].astype(str).tolist()
         request_id, scored_at = uuid.uuid4().hex, now_utc()
-        calendar = calendar_columns((model.params.get("reading") or {}).get("mapping"))
         records = []
         for i, lead_id in enumerate(lead_ids):
             reasons = [
                 {
                     "feature": model.columns[c],
                     "contribution": round(float(t), 6),
-                    "text": column_reason(
-                        model.columns[c], inputs[i][model.columns[c]], lang, calendar
-                    ),
+                    "text": self.column_text(model.columns[c], inputs[i][model.columns[c]], lang),
                 }
                 for c, t in zip(picked[i], totals[i], strict=True)
                 if c >= 0

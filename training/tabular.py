@@ -29,6 +29,7 @@ from training.split import Split, recency_shares, stratified_split, time_split
 from training.train import ColdStartError, Prepared, Progress, TrainConfig, fit_and_evaluate
 
 if TYPE_CHECKING:
+    from features.loaders import Problem
     from leadscore.settings import Settings
     from training.model import LeadModel
     from training.workflow import RunOutcome
@@ -257,7 +258,7 @@ def read_table(
     ``without_label``: new leads to score, whose label column may be missing.
     ``categorical``: columns a mapping keeps as text (a model's categories, when scoring).
     """
-    from features.loaders import ContractError, read_tabular
+    from features.loaders import read_tabular
 
     if mapping is not None:
         from features.mapping import apply_mapping
@@ -265,11 +266,22 @@ def read_table(
         return apply_mapping(source, mapping, without_label=without_label, categorical=categorical)
     if label is None:
         raise ValueError("tabular mode needs --label or a --mapping that declares the label")
-    data, problems = read_tabular(source, label, id_column, time_column, without_label)
+    return _plain_table(
+        read_tabular(source, label, id_column, time_column, without_label), id_column
+    )
+
+
+def _plain_table(
+    read: tuple[TabularData | None, list[Problem]], id_column: str | None
+) -> TabularData:
+    """A plain export's rows as read, or a ContractError for its problems. The id is copied
+    into ``lead_id``; the original column is no feature."""
+    from features.loaders import ContractError
+
+    data, problems = read
     if problems or data is None:
         raise ContractError(problems)
     if id_column and id_column != data.id_column:
-        # read_tabular copies the id into lead_id; the original column is no feature
         data.frame = data.frame.drop(columns=[id_column])
     return data
 
@@ -282,6 +294,16 @@ def reading_of(data: TabularData, id_column: str | None, time_column: str | None
     if mapping:
         return {"mapping": mapping}
     return {"label": data.label, "id": id_column, "time": time_column}
+
+
+def mapping_of(model: LeadModel) -> dict[str, Any]:
+    """The mapping the model's training read its export with ({} for a plain CSV)."""
+    return (model.params.get("reading") or {}).get("mapping") or {}
+
+
+def id_of(reading: dict[str, Any]) -> str:
+    """The id column of new rows: the mapping's, else the plain export's, else ``lead_id``."""
+    return (reading.get("mapping") or reading).get("id") or "lead_id"
 
 
 def request_cell(value: object) -> object:
@@ -303,18 +325,17 @@ def row_columns(model: LeadModel) -> tuple[list[str], list[str]]:
     (an excluded column, a date with no calendar part, consent), which may be left out; when
     sent they are read and checked as in a file."""
     from features.loaders import CONSENT
-    from features.mapping import calendar_columns
+    from features.mapping import calendar_columns, exported_names
 
     reading = model.params.get("reading") or {}
-    mapping = reading.get("mapping") or {}
-    exported = {new: old for old, new in (mapping.get("rename") or {}).items()}
+    mapping = mapping_of(model)
+    exported = exported_names(mapping)
 
     def sent(column: str) -> str:
         return exported.get(column, column)
 
     calendar = calendar_columns(mapping)
-    id_column = (mapping or reading).get("id") or "lead_id"
-    needed = [sent(id_column)]
+    needed = [sent(id_of(reading))]
     for column in model.columns:
         name = sent(calendar.get(column, column))
         if name not in needed:
@@ -338,8 +359,9 @@ def boolean_spellings(model: LeadModel) -> dict[str, dict[bool, str]]:
     """Per category column (as the export names it) that the model learnt as "True"/"FALSE"
     text, how a JSON ``true``/``false`` is spelt there: the export's own spelling, so a client
     sending a JSON boolean is read as the file's row would be."""
-    mapping = (model.params.get("reading") or {}).get("mapping") or {}
-    exported = {new: old for old, new in (mapping.get("rename") or {}).items()}
+    from features.mapping import exported_names
+
+    exported = exported_names(mapping_of(model))
     out: dict[str, dict[bool, str]] = {}
     for column, known in model.categories.items():
         spelt = {k.strip().lower(): k for k in known}
@@ -388,22 +410,17 @@ def read_rows(rows: list[dict[str, Any]], model: LeadModel, table: str = "rows")
         columns=needed + optional,
         dtype=object,
     )
-    mapping = reading.get("mapping")
-    id_column = (mapping or reading).get("id") or "lead_id"
+    mapping, id_column = reading.get("mapping"), id_of(reading)
     if mapping:
         from features.mapping import apply_mapping
 
         return apply_mapping(
             frame, {**mapping, "id": id_column}, without_label=True, categorical=model.categories
         )
-    data, problems = tabular_from_frame(
+    read = tabular_from_frame(
         frame, table, reading["label"], id_column, reading.get("time"), without_label=True
     )
-    if problems or data is None:
-        raise ContractError(problems)
-    if id_column != "lead_id":
-        data.frame = data.frame.drop(columns=[id_column])
-    return data
+    return _plain_table(read, id_column)
 
 
 def run_tabular(
