@@ -90,10 +90,16 @@ PANDAS_DTYPES: dict[str, object] = {
 }
 
 
+# The audit log (PostgreSQL included) stores a lead id in 200 characters; longer is refused
+# where it comes in, named, instead of failing the audit write.
+MAX_ID_LENGTH = 200
+
+
 def _schema(table: str) -> pa.DataFrameSchema:
     columns = {
         name: pa.Column(
             PANDAS_DTYPES[kind],
+            checks=pa.Check.str_length(max_value=MAX_ID_LENGTH) if kind == "id" else None,
             nullable=name not in REQUIRED[table],
             required=name in REQUIRED[table],
             unique=(table == "leads" and name == "lead_id"),

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from features.contract import (
     COLUMNS,
     DEFAULTS,
+    MAX_ID_LENGTH,
     PANDAS_DTYPES,
     REQUIRED,
     SCHEMAS,
@@ -376,6 +377,8 @@ def _pandera_problem(table: str, case: object) -> Problem:
         message = "required value is empty"
     elif check == "field_uniqueness":
         message = f"duplicate {case.column} {case.failure_case!r}"
+    elif check.startswith("str_length"):
+        message = f"id is longer than {MAX_ID_LENGTH} characters"
     else:
         message = f"fails check {check}: {case.failure_case!r}"
     return Problem(table, message, row=row, column=case.column)
@@ -516,6 +519,23 @@ def read_tabular(
     return (None, problems) if problems else (data, [])
 
 
+def id_problems(ids: pd.Series, table: str, column: str) -> list[Problem]:
+    """An export's id column (as text): every row needs one of its own, short enough for the
+    audit log."""
+    problems = [
+        Problem(table, f"duplicate id {ids.iloc[row - 1]!r}", row=int(row), column=column)
+        for row in _rows(ids.duplicated(keep="first") & ids.notna())
+    ]
+    problems += [
+        Problem(table, "id is empty", row=int(row), column=column) for row in _rows(ids.isna())
+    ]
+    problems += [
+        Problem(table, f"id is longer than {MAX_ID_LENGTH} characters", row=int(row), column=column)
+        for row in _rows((ids.str.len() > MAX_ID_LENGTH).fillna(False))
+    ]
+    return problems
+
+
 def tabular_from_frame(
     frame: pd.DataFrame,
     table: str,
@@ -550,14 +570,7 @@ def tabular_from_frame(
         frame[label] = labels
     if id_column:
         ids = _as_text(frame[id_column])
-        for row in _rows(ids.duplicated(keep="first") & ids.notna()):
-            problems.append(
-                Problem(
-                    table, f"duplicate id {ids.iloc[row - 1]!r}", row=int(row), column=id_column
-                )
-            )
-        for row in _rows(ids.isna()):
-            problems.append(Problem(table, "id is empty", row=int(row), column=id_column))
+        problems += id_problems(ids, table, id_column)
         frame["lead_id"] = ids
     else:
         frame["lead_id"] = pd.Series([f"row-{i + 1}" for i in range(len(frame))], dtype=STRING)

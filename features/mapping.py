@@ -53,6 +53,7 @@ from features.loaders import (
     ContractError,
     Problem,
     _coerce_bool,
+    id_problems,
     nul_problem,
     read_consent,
     unstorable_cells,
@@ -600,14 +601,7 @@ def apply_mapping(
 
     if mapping.id:
         ids = _text(cells[mapping.id])
-        for row in _rows(ids.duplicated(keep="first") & ids.notna()):
-            data_problems.append(
-                Problem(
-                    table, f"duplicate id {ids.iloc[row - 1]!r}", row=int(row), column=mapping.id
-                )
-            )
-        for row in _rows(ids.isna()):
-            data_problems.append(Problem(table, "id is empty", row=int(row), column=mapping.id))
+        data_problems += id_problems(ids, table, mapping.id)
         out["lead_id"] = ids
     else:
         out["lead_id"] = pd.Series([f"row-{i + 1}" for i in range(len(raw))], dtype=STRING)

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from features.contract import MAX_ID_LENGTH
 from features.loaders import sqlalchemy_url
 
 METADATA = sa.MetaData()
@@ -23,7 +24,7 @@ AUDIT = sa.Table(
     METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("request_id", sa.String(64), nullable=False, index=True),
-    sa.Column("lead_id", sa.String(200), nullable=False, index=True),
+    sa.Column("lead_id", sa.String(MAX_ID_LENGTH), nullable=False, index=True),
     sa.Column("scored_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("model_name", sa.String(200), nullable=False),
     sa.Column("model_version", sa.String(50), nullable=False),

@@ -1,4 +1,5 @@
-"""Bearer-token auth and a request size limit, as plain ASGI middleware in front of BentoML.
+"""Bearer-token auth, a request size limit and JSON only, as plain ASGI middleware in front of
+BentoML.
 
 Tokens come from ``LEADSCORE_API_TOKENS`` (comma-separated). Probes and the API docs stay open so
 an orchestrator can check the service without a secret.
@@ -61,7 +62,11 @@ class BearerAuth:
 
 
 class RequestSizeLimit:
-    """413 for bodies over the limit, whether announced by Content-Length or streamed."""
+    """413 for bodies over the limit, whether announced by Content-Length or streamed.
+
+    A streamed body (no Content-Length) is read here up to the limit before the service sees
+    it: an error raised inside BentoML would be answered 500.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -73,7 +78,7 @@ class RequestSizeLimit:
             return
         length = dict(scope.get("headers") or []).get(b"content-length")
         too_big = f"request body over {self.max_bytes} bytes"
-        if length is not None:
+        if length is not None:  # the server holds the body to its announced length
             try:
                 announced = int(length)
             except ValueError:
@@ -82,22 +87,50 @@ class RequestSizeLimit:
             if announced > self.max_bytes:
                 await _reply(send, 413, too_big)
                 return
-        seen = 0
-
-        async def limited() -> dict[str, Any]:
-            nonlocal seen
+            await self.app(scope, receive, send)
+            return
+        messages, seen = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
-            return message
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                await _reply(send, 413, too_big)
+                return
+            if not message.get("more_body", False):
+                break
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await _reply(send, 413, too_big)
+        async def replay() -> dict[str, Any]:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
 
 
-class _TooLarge(Exception):
-    pass
+# Form and pickle bodies go to BentoML's multipart and pickle readers, which answer a JSON API's
+# client with 500.
+NOT_JSON = frozenset(
+    {
+        b"multipart/form-data",
+        b"application/x-www-form-urlencoded",
+        b"application/vnd.bentoml+pickle",
+    }
+)
+
+
+class JsonOnly:
+    """415 for a form or pickle body: the API reads JSON (a missing Content-Type is read as
+    JSON, as BentoML does)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or []).get(b"content-type", b"")
+            if given.split(b";")[0].strip().lower() in NOT_JSON:
+                error = "send the body as JSON (Content-Type: application/json)"
+                await _reply(send, 415, error)
+                return
+        await self.app(scope, receive, send)

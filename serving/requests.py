@@ -15,16 +15,17 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    StrictBool,
-    StrictInt,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
-from features.contract import COLUMNS, PANDAS_DTYPES, STRING, CRMTables, empty_table
+from features.contract import COLUMNS, MAX_ID_LENGTH, PANDAS_DTYPES, STRING, CRMTables, empty_table
+from training.tabular import CELL_LENGTH
 
 # What no store can hold: NUL (PostgreSQL text and JSON refuse it) and a lone surrogate (no
 # UTF-8 encoder takes it). Declared text fields refuse both through this pattern (pydantic
@@ -45,9 +46,24 @@ def storable(value: str) -> bool:
 
 Text = Annotated[str, StringConstraints(max_length=500, pattern=NO_NUL)]
 Identifier = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_NUL
+    ),
 ]
 MAX_ACTIVITIES = 5000
+# pandas holds a timestamp as nanoseconds since 1970 (1677-09-21 to 2262-04-11); a moment outside
+# would wrap around silently, so the range is checked with a day's room for any UTC offset.
+EARLIEST, LATEST = datetime(1677, 9, 23), datetime(2262, 4, 9)
+
+
+def _in_range(moment: datetime) -> datetime:
+    if not EARLIEST <= moment.replace(tzinfo=None) <= LATEST:
+        raise ValueError(f"{moment.isoformat()} is outside the years 1678 to 2261")
+    return moment
+
+
+Moment = Annotated[datetime, AfterValidator(_in_range)]
 MAX_BATCH = 1000
 
 
@@ -74,7 +90,7 @@ class LeadIn(BaseModel):
     )
 
     lead_id: Identifier
-    created_at: datetime
+    created_at: Moment
     email: Text | None = None
     first_name: Text | None = None
     last_name: Text | None = None
@@ -118,7 +134,7 @@ class ActivityIn(BaseModel):
         },
     )
 
-    occurred_at: datetime
+    occurred_at: Moment
     activity_type: Identifier
     asset: Text | None = None
     topic: Text | None = None
@@ -129,9 +145,21 @@ class ActivityIn(BaseModel):
 # A row of an export for the tabular champion (/score_rows): the export's columns as keys, its
 # cells as JSON values (a number, true/false, text, or null for an empty cell).
 ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)]
-# A cell may be long (an export's free-text notes); the request size limit bounds the whole.
-CellText = Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)]
-Cell = StrictBool | StrictInt | Annotated[float, Field(allow_inf_nan=False)] | CellText | None
+# Any JSON value: the cells of the columns the champion reads are checked when the rows are
+# read (:func:`training.tabular.read_rows` names row and column), the others are ignored.
+Cell = Annotated[
+    Any,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": CELL_LENGTH},
+                {"type": "number"},
+                {"type": "boolean"},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
 Row = Annotated[dict[ColumnName, Cell], Field(min_length=1, max_length=1000)]
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from features.loaders import ContractError, Problem
 from features.mapping import MappingError
 from leadscore.settings import Settings
-from serving.auth import BearerAuth, RequestSizeLimit
+from serving.auth import BearerAuth, JsonOnly, RequestSizeLimit
 from serving.requests import (
     MAX_BATCH,
     ActivityIn,
@@ -175,13 +175,12 @@ class LeadScore:
 
     def _score_checked(self, items: list[LeadRequest], lang: str | None, prefix: str) -> list[Any]:
         scorer = self._scorer()
+        _unique_ids(items, prefix)
         inline = [item for item in items if item.lead is not None]
         stored = [item.lead_id for item in items if item.lead is None]
         results: dict[str, ScoreResult] = {}
         if inline:
             ids = [item.lead.lead_id for item in inline if item.lead]
-            if len(set(ids)) != len(ids):
-                raise InvalidArgument(f"{prefix or 'lead'}: lead_id values must be unique")
             tables = request_tables(inline)
             for result in scorer.score(tables, lead_ids=ids, lang=lang):
                 results[result.lead_id] = result
@@ -200,6 +199,22 @@ class LeadScore:
                 results[result.lead_id] = result
         order = [item.lead.lead_id if item.lead else item.lead_id for item in items]
         return [results[i] for i in order]
+
+
+def _unique_ids(items: list[LeadRequest], prefix: str) -> None:
+    """One answer per lead: a lead sent twice, inline or by id, would get one of its two scores
+    twice (and the other only in the audit log)."""
+    first: dict[str, int] = {}
+    for i, item in enumerate(items):
+        lead_id = item.lead.lead_id if item.lead else item.lead_id
+        assert lead_id is not None
+        if lead_id in first:
+            loc: tuple[str | int, ...] = (prefix, i) if prefix else ()
+            loc += ("lead", "lead_id") if item.lead else ("lead_id",)
+            raise client_error(
+                [(loc, f"lead_id {lead_id!r} is already given by {prefix}.{first[lead_id]}")]
+            )
+        first[lead_id] = i
 
 
 @contextmanager
@@ -241,9 +256,10 @@ def _row_errors(problems: list[Problem]) -> ValidationError:
 
 def _add_middleware() -> None:
     settings = Settings()
-    # the first added runs first: auth, then the size limit, then our GET /model
+    # the first added runs first: auth, the size limit, JSON only, then our GET /model
     LeadScore.add_asgi_middleware(BearerAuth, tokens=settings.token_set())
     LeadScore.add_asgi_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
+    LeadScore.add_asgi_middleware(JsonOnly)
     LeadScore.add_asgi_middleware(ModelRoute)
 
 

@@ -543,6 +543,8 @@ CELLS = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12),
     st.sampled_from(["Select", "organic", "2025-03-01", "10", "no", ""]),
+    # what no export cell holds: named by row and column
+    st.sampled_from([float("inf"), float("nan"), "a\x00b", "x" * 20_001, {"a": 1}, [1, 2]]),
 )
 
 

@@ -13,6 +13,7 @@ event-based models for the champion alias.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -306,6 +307,35 @@ def id_of(reading: dict[str, Any]) -> str:
     return (reading.get("mapping") or reading).get("id") or "lead_id"
 
 
+# A JSON cell may be long (an export's free-text notes); the request size limit bounds the whole.
+CELL_LENGTH = 20_000
+
+
+def cell_problem(value: object) -> str | None:
+    """Why a JSON value cannot be a cell of an export (None when it can): a cell is text, a
+    finite number, true/false or null, and text the audit log can store."""
+    if value is None or isinstance(value, bool | int):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{value} is not a number a file can hold"
+    if isinstance(value, str):
+        if len(value) > CELL_LENGTH:
+            return f"the cell is longer than {CELL_LENGTH:,} characters"
+        if "\x00" in value or not _encodes(value):
+            return "the cell holds NUL or half a surrogate pair"
+        return None
+    kind = {dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
+    return f"the cell is {kind}: send text, a number, true/false or null"
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def request_cell(value: object) -> object:
     """A JSON value as the cell a CSV export holds: text, or missing ("" is an empty cell)."""
     if value is None or value == "":
@@ -377,8 +407,9 @@ def read_rows(rows: list[dict[str, Any]], model: LeadModel, table: str = "rows")
 
     Every row carries its id and the columns the model reads (:func:`row_columns`; null for an
     empty cell), so whether a row scores never depends on the other rows sent with it; keys the
-    reading does not name are ignored. Raises :class:`features.loaders.ContractError` (rows
-    counted from 1, columns as the export names them) or :class:`features.mapping.MappingError`.
+    reading does not name are ignored, whatever they hold. Raises
+    :class:`features.loaders.ContractError` (rows counted from 1, columns as the export names
+    them) or :class:`features.mapping.MappingError`.
     """
     from features.loaders import ContractError, Problem, tabular_from_frame
 
@@ -396,6 +427,14 @@ def read_rows(rows: list[dict[str, Any]], model: LeadModel, table: str = "rows")
     ]
     if missing:
         raise ContractError(missing[:20])
+    bad = [
+        Problem(table, why, row=i + 1, column=c)
+        for i, row in enumerate(rows)
+        for c in needed + optional
+        if c in row and (why := cell_problem(row[c]))
+    ]
+    if bad:
+        raise ContractError(bad[:20])
     spelled = boolean_spellings(model)
     frame = pd.DataFrame(
         [

@@ -61,6 +61,11 @@ CORRUPTIONS = {
         lambda f: _set(10, "lead_id", f.loc[2, "lead_id"])(f),
         ("leads", 10, "lead_id"),
     ),
+    "lead_id too long for the audit log": (
+        "leads",
+        _set(6, "lead_id", "L" * 201),
+        ("leads", 6, "lead_id"),
+    ),
     "activity for unknown lead": (
         "activities",
         _set(7, "lead_id", "NOBODY"),
@@ -203,10 +208,14 @@ def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
 
 def test_tabular_mode_checks_label_and_ids(tmp_path: Path) -> None:
     path = tmp_path / "export.csv"
-    path.write_text("id,country,converted\na,DE,1\nb,AT,0\nb,CH,maybe\n")
+    path.write_text(f"id,country,converted\na,DE,1\nb,AT,0\nb,CH,maybe\n{'c' * 201},FR,0\n")
     data, problems = read_tabular(path, label="converted", id_column="id")
     assert data is None
-    assert _where(problems) == {("export.csv", 3, "converted"), ("export.csv", 3, "id")}
+    assert _where(problems) == {
+        ("export.csv", 3, "converted"),
+        ("export.csv", 3, "id"),
+        ("export.csv", 4, "id"),  # longer than the audit log's 200 characters
+    }
     path.write_text("id,country,converted\na,DE,1\nb,AT,0\n")
     data, problems = read_tabular(path, label="converted", id_column="id")
     assert not problems and data is not None
@@ -235,8 +244,9 @@ def test_validate_command_exit_codes(demo_csv: Path, tmp_path: Path) -> None:
 @given(
     values=st.lists(
         st.one_of(
-            # a NUL is a problem of the whole file (test_a_nul_is_named_where_it_is_...)
-            st.text(st.characters(exclude_characters="\x00"), max_size=12),
+            # a NUL is a problem of the whole file (test_a_nul_is_named_where_it_is_...); a lone
+            # surrogate cannot be written to a UTF-8 file at all
+            st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12),
             st.datetimes(
                 min_value=pd.Timestamp("2000-01-01"), max_value=pd.Timestamp("2030-01-01")
             ).map(lambda d: d.isoformat()),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -146,6 +148,13 @@ def test_score_batch_matches_single_scores(server: Server, crm: CRMTables) -> No
             "activity_type",
         ),
         ({"lead": {"lead_id": "X", "created_at": "2026-01-01", "employees": -5}}, "employees"),
+        (
+            {
+                "lead": {"lead_id": "X", "created_at": "2026-01-01T00:00:00"},
+                "activities": [{"occurred_at": "2300-01-01T00:00:00", "activity_type": "meeting"}],
+            },
+            "occurred_at",
+        ),
         ({"lead_id": "a", "lead": {"lead_id": "b", "created_at": "2026-01-01"}}, "lead_id"),
         ({}, "lead"),
     ],
@@ -176,6 +185,17 @@ def test_text_no_store_can_hold_is_a_4xx_naming_the_field(
     assert field in response.text
 
 
+def test_a_lead_sent_twice_in_a_batch_is_refused(server: Server, crm: CRMTables) -> None:
+    lead_id = str(crm.leads["lead_id"].iloc[10])
+    inline = inline_lead(crm, lead_id)
+    for twice in ([inline, {"lead_id": lead_id}], [{"lead_id": lead_id}, inline]):
+        response = server.client().post("/score_batch", json={"leads": twice})
+        assert response.status_code == 400, response.text
+        (error,) = response.json()["detail"]
+        assert error["loc"][:2] == ["leads", 1] and error["loc"][-1] == "lead_id"
+        assert "leads.0" in error["msg"]
+
+
 def test_malformed_and_oversized_bodies_are_4xx(server: Server) -> None:
     client = server.client()
     bad_json = client.post(
@@ -184,6 +204,16 @@ def test_malformed_and_oversized_bodies_are_4xx(server: Server) -> None:
     assert 400 <= bad_json.status_code < 500
     huge = {"lead": {"lead_id": "X", "created_at": "2026-01-01", "company": "x" * 6_000_000}}
     assert client.post("/score", json=huge).status_code == 413
+    body = json.dumps(huge).encode()
+    chunks = (body[i : i + 65_536] for i in range(0, len(body), 65_536))  # no Content-Length
+    streamed = client.post("/score", content=chunks, headers={"content-type": "application/json"})
+    assert streamed.status_code == 413, streamed.text
+    small = json.dumps({"lead_id": "NOPE"}).encode()
+    streamed = client.post("/score", content=iter([small[:5], small[5:]]))
+    assert streamed.status_code == 404, streamed.text  # read whole, then answered
+    for form in ("multipart/form-data; boundary=zz", "application/x-www-form-urlencoded"):
+        response = client.post("/score", content=small, headers={"content-type": form})
+        assert response.status_code == 415, response.text
 
 
 def test_model_endpoint_describes_the_champion(server: Server) -> None:

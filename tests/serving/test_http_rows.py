@@ -77,6 +77,9 @@ def test_rows_are_read_with_the_champions_mapping(
     [
         ({"Employees": "about fifty"}, ["rows", 0, "Employees"]),
         ({"Lead Number": None}, ["rows", 0, "Lead Number"]),
+        ({"Lead Number": "L" * 201}, ["rows", 0, "Lead Number"]),  # the audit log holds 200
+        ({"Country": {"name": "Germany"}}, ["rows", 0, "Country"]),
+        ({"Country": ["Germany"]}, ["rows", 0, "Country"]),
     ],
 )
 def test_a_bad_cell_is_a_4xx_naming_row_and_column(
@@ -85,7 +88,7 @@ def test_a_bad_cell_is_a_4xx_naming_row_and_column(
     (row,) = export_rows(export[0], 1)
     response = server.client().post("/score_rows", json={"rows": [{**row, **change}]})
     assert response.status_code == 400, response.text
-    assert response.json()["detail"][0]["loc"] == where
+    assert [error["loc"] for error in response.json()["detail"]] == [where]  # one error per cell
 
 
 def test_rows_without_their_id_or_columns_are_refused(
@@ -102,6 +105,8 @@ def test_rows_without_their_id_or_columns_are_refused(
     assert response.status_code == 400 and "Employees" in response.text
     notes = {**rows[0], "Notes": "called, left a message. " * 100}  # long text, not read
     assert client.post("/score_rows", json={"rows": [notes]}).status_code == 200
+    owner = {**rows[0], "Owner": {"name": "Jana", "team": ["DACH"]}}  # not read: ignored
+    assert client.post("/score_rows", json={"rows": [owner]}).status_code == 200
     for body in ({"rows": []}, {"rows": [{"Lead Number": {"nested": 1}}]}, {"rows": "x"}):
         assert client.post("/score_rows", json=body).status_code == 400
     assert server.client(token=None).post("/score_rows", json={"rows": rows}).status_code == 401
