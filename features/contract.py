@@ -95,6 +95,21 @@ PANDAS_DTYPES: dict[str, object] = {
 MAX_ID_LENGTH = 200
 
 
+# pandas 2 crashes the process (a segfault, pandas#63650) on text whose exponent overflows an
+# int, such as the hash "4e746882294308d4...": no file means a number that large, so such text
+# is not a number before pandas reads the rest.
+_HUGE_EXPONENT = r"[eE][+-]?0*[1-9]\d{4,}"
+
+
+def to_numeric(values: pd.Series) -> pd.Series:
+    """``pd.to_numeric(values, errors="coerce")``, safe for any text."""
+    if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+        huge = values.astype("string").str.contains(_HUGE_EXPONENT, regex=True, na=False)
+        if huge.any():
+            values = values.mask(huge.to_numpy(dtype=bool))
+    return pd.to_numeric(values, errors="coerce")
+
+
 def _schema(table: str) -> pa.DataFrameSchema:
     columns = {
         name: pa.Column(

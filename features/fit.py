@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from features.behaviour import value_codes
+from features.contract import to_numeric
 from features.quality import country_code, email_domain, is_freemail
 
 # First match wins, most senior first; German titles with and without gender endings.
@@ -141,7 +142,7 @@ def _numbers(values: pd.Series) -> np.ndarray:
     """The column as float (NaN where missing or not a number)."""
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         return values.to_numpy(dtype=float, na_value=np.nan)
-    return pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+    return to_numeric(values).astype(float).to_numpy()
 
 
 def region(code: str | None) -> str:

@@ -35,6 +35,7 @@ from features.contract import (
     CRMTables,
     TabularData,
     empty_table,
+    to_numeric,
 )
 
 FILE_SUFFIXES = (".parquet", ".csv", ".csv.gz")
@@ -160,9 +161,42 @@ def read_csv_raw(path: Path, table: str) -> tuple[pd.DataFrame | None, list[Prob
     except pd.errors.EmptyDataError:
         return None, [Problem(table, f"{path.name} is empty (not even a header row)")]
     except pd.errors.ParserError as error:
-        return None, [Problem(table, f"{path.name} cannot be read as CSV: {error}")]
+        other = sniffed_delimiter(path, ",")
+        hint = (
+            f"; it is separated by {DELIMITER_WORDS[other]}: export it with ',' as the "
+            f"delimiter, or read it with a mapping (read: {{delimiter: {other!r}}})"
+            if other
+            else ""
+        )
+        return None, [
+            Problem(table, f"{path.name} cannot be read as CSV: {str(error).strip()}{hint}")
+        ]
     problems = _delimiter_problem(frame, table, path.name) + nul_problem(path, table)
-    return (None, problems) if problems else (frame, [])
+    return (None, problems) if problems else (without_trailing_blank_rows(frame), [])
+
+
+def without_trailing_blank_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Excel saves rows of empty cells (",,,,") below the data; they hold nothing. Only those at
+    the end go, so every other row keeps its number."""
+    filled = np.flatnonzero(frame.notna().any(axis=1).to_numpy())
+    end = int(filled[-1]) + 1 if len(filled) else 0
+    return frame if end == len(frame) else frame.iloc[:end]
+
+
+DELIMITER_WORDS = {";": "semicolons", "\t": "tabs", "|": "pipes", ",": "commas"}
+
+
+def sniffed_delimiter(path: Path, used: str, encoding: str = "utf-8") -> str | None:
+    """The delimiter the header line uses when it is not ``used`` (a German Excel export
+    separates by semicolons), else None."""
+    try:
+        with path.open(encoding=encoding, errors="replace") as file:
+            header = file.readline()
+    except (OSError, LookupError):
+        return None
+    counts = {d: header.count(d) for d in DELIMITER_WORDS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > counts.get(used, 0) and best != used else None
 
 
 def _delimiter_problem(frame: pd.DataFrame, table: str, name: str) -> list[Problem]:
@@ -302,7 +336,7 @@ def _coerce_number(values: pd.Series, kind: str) -> pd.Series:
         return values.astype("Int64")
     if kind == "float" and pd.api.types.is_numeric_dtype(values):
         return values.astype("Float64")
-    numbers = pd.to_numeric(_as_text(values), errors="coerce")
+    numbers = to_numeric(_as_text(values))
     if kind == "int":
         whole = numbers.notna() & (numbers % 1 == 0)
         return numbers.where(whole).astype("Float64").astype("Int64")
@@ -493,6 +527,17 @@ def read_consent(values: pd.Series, column: str, table: str) -> tuple[pd.Series,
     return given.fillna(True).astype(bool), problems
 
 
+def export_columns(source: str | Path) -> list[str]:
+    """The header of a plain export, or [] when it cannot be read (reading it names why)."""
+    path = Path(source)
+    try:
+        if path.name.endswith(".parquet"):
+            return list(pq.read_schema(path).names)
+        return [str(c) for c in pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns]
+    except Exception:
+        return []
+
+
 def read_tabular(
     source: str | Path,
     label: str,
@@ -552,21 +597,21 @@ def tabular_from_frame(
     for column in (None if without_label else label, id_column, time_column):
         if column and column not in frame.columns:
             problems.append(Problem(table, "column is missing", column=column))
+    for column in sorted({"created_at", "as_of", "label", "slice"} & set(frame.columns)):
+        if column not in (label, time_column):  # training would overwrite or drop it
+            why = "the name is training's own; rename the column or read it with a mapping"
+            problems.append(Problem(table, why, column=column))
     if problems:
         return None, problems
     if without_label:
         frame = frame.drop(columns=[label], errors="ignore")
     else:
         labels = _coerce_bool(frame[label])
+        given = _as_text(frame[label])
         for row in _rows(labels.isna()):
-            problems.append(
-                Problem(
-                    table,
-                    f"label {frame[label].iloc[row - 1]!r} is not 0/1 or true/false",
-                    row=int(row),
-                    column=label,
-                )
-            )
+            cell = given.iloc[row - 1]
+            why = "label is empty" if pd.isna(cell) else f"label {cell!r} is not 0/1 or true/false"
+            problems.append(Problem(table, why, row=int(row), column=label))
         frame[label] = labels
     if id_column:
         ids = _as_text(frame[id_column])

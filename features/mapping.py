@@ -34,18 +34,28 @@ Errors name the YAML key (``label.join.key: ...``); problems in the data itself 
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from features.contract import STRING, TabularData
+from features.contract import STRING, TabularData, to_numeric
 from features.loaders import (
     _KIND_WORDS,
     CONSENT,
@@ -56,7 +66,9 @@ from features.loaders import (
     id_problems,
     nul_problem,
     read_consent,
+    sniffed_delimiter,
     unstorable_cells,
+    without_trailing_blank_rows,
 )
 
 # Names training gives a meaning of its own (training.tabular.RESERVED); a feature called so
@@ -98,11 +110,34 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _known_encoding(value: str) -> str:
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise ValueError(f"unknown encoding {value!r} (e.g. utf-8, latin-1, cp1252)") from None
+    return value
+
+
+Encoding = Annotated[str, AfterValidator(_known_encoding)]
+
+
+def _date_format(value: str | None) -> str | None:
+    """A strptime format pandas can read dates with ("%d.%m.%Y")."""
+    if value is None:
+        return None
+    try:
+        sample = datetime(2024, 12, 31, 23, 59, 58, tzinfo=UTC).strftime(value)
+        pd.to_datetime(pd.Series([sample]), format=value)
+    except ValueError as error:
+        raise ValueError(f"{value!r} is not a date format pandas can read: {error}") from None
+    return value
+
+
 class ReadSpec(_Section):
     """How to read the file; pandas decompresses ``.gz`` by itself."""
 
     delimiter: str = Field(",", min_length=1)
-    encoding: str = "utf-8"
+    encoding: Encoding = "utf-8"
     decimal: str = Field(".", min_length=1, max_length=1)
 
 
@@ -113,7 +148,7 @@ class JoinSpec(_Section):
     key: str
     on: str | None = None
     delimiter: str = Field(",", min_length=1)
-    encoding: str = "utf-8"
+    encoding: Encoding = "utf-8"
 
 
 class LabelSpec(_Section):
@@ -143,7 +178,7 @@ class TimeSpec(_Section):
     """The lead's date (``column`` with an optional strptime ``format``) or ``row_order``."""
 
     column: str | None = None
-    format: str | None = None
+    format: Annotated[str | None, AfterValidator(_date_format)] = None
     row_order: bool = False
     calendar: list[CalendarPart] = Field(default_factory=list)
 
@@ -277,14 +312,30 @@ def read_export(path: Path, spec: ReadSpec) -> pd.DataFrame:
     except UnicodeDecodeError as error:
         message = f"{path.name} is not {spec.encoding} ({error}); set read.encoding"
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError) as error:
-        message = f"{path.name} cannot be read with delimiter {spec.delimiter!r}: {error}"
+        message = (
+            f"{path.name} cannot be read with delimiter {spec.delimiter!r}: {str(error).strip()}"
+        )
+        other = None if parquet else sniffed_delimiter(path, spec.delimiter, spec.encoding)
+        if other:
+            message += f"; its header is separated by {other!r}: set read.delimiter"
     else:
+        other = None if parquet else sniffed_delimiter(path, spec.delimiter, spec.encoding)
+        if len(frame.columns) == 1 and other:
+            raise ContractError(
+                [
+                    Problem(
+                        table,
+                        f"{path.name} has one column with delimiter {spec.delimiter!r}; its "
+                        f"header is separated by {other!r}: set read.delimiter",
+                    )
+                ]
+            )
         unstorable = unstorable_cells(frame.reset_index(drop=True), table)
         if not parquet:
             unstorable = nul_problem(path, table, spec.encoding) + unstorable
         if unstorable:
             raise ContractError(unstorable)
-        return frame
+        return frame if parquet else without_trailing_blank_rows(frame)
     raise ContractError([Problem(table, message)])
 
 
@@ -384,7 +435,7 @@ def to_numbers(values: pd.Series, decimal: str = ".") -> pd.Series:
         values = values.map(
             lambda v: (None if "." in v else v.replace(decimal, ".")) if isinstance(v, str) else v
         )
-    numbers = pd.to_numeric(values, errors="coerce").astype("Float64")
+    numbers = to_numeric(values).astype("Float64")
     return numbers.mask(~np.isfinite(numbers.to_numpy(float, na_value=np.nan)))
 
 
@@ -457,7 +508,8 @@ def _parse_time(
         return parsed.astype("datetime64[ns]"), missing
     text = _text(raw)
     if spec.format:
-        parsed = pd.to_datetime(text, format=spec.format, errors="coerce")
+        parsed = pd.to_datetime(text, format=spec.format, errors="coerce", utc=True)
+        parsed = parsed.dt.tz_localize(None)  # a format with %z: in UTC, as ISO dates are
         expected = f"a date in the format {spec.format!r} (time.format)"
     else:
         parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
@@ -736,11 +788,17 @@ def column_reason(
     return texts["value"].format(column=column, value=value_text(value, lang))
 
 
+# A reason quotes a cell; a free-text cell of pages would swamp the reasons, the flags and the
+# audit log, so a quote stops here.
+QUOTE_LENGTH = 60
+
+
 def value_text(value: object, lang: str = "en") -> str:
     """A cell as read: numbers with the digits they were read with, whole ones without ".0"
-    (23, not 23.0), a German decimal comma."""
+    (23, not 23.0), a German decimal comma; long text cut at :data:`QUOTE_LENGTH`."""
     if not isinstance(value, float | np.floating):
-        return str(value)
+        text = str(value)
+        return text if len(text) <= QUOTE_LENGTH else text[: QUOTE_LENGTH - 1].rstrip() + "…"
     number = float(value)
     whole = number.is_integer() and abs(number) < 1e15
     shown = str(int(number)) if whole else f"{number:.15g}"

@@ -28,7 +28,7 @@ from features.behaviour import (
     type_codes,
     value_codes,
 )
-from features.contract import CRMTables
+from features.contract import CRMTables, to_numeric
 from features.dedupe import duplicate_groups, person_rows
 from features.fit import fit_columns
 from features.interest import DEFAULT_LOCATIONS, Location, interest_values, nearest_location
@@ -309,7 +309,7 @@ def _lead_columns(leads: pd.DataFrame, config: FeatureConfig) -> dict[str, np.nd
         if column not in leads:
             raise KeyError(f"extra feature {column!r} is not a column of the leads table")
         values = leads[column]
-        numeric = pd.to_numeric(values, errors="coerce")
+        numeric = to_numeric(values)
         out[column] = (
             numeric.astype(float).to_numpy()
             if numeric.notna().sum() == values.notna().sum()

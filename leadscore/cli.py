@@ -19,6 +19,8 @@ from leadscore.data_commands import (
     TimeOpt,
     is_tabular,
     open_table,
+    out_file,
+    parse_moment,
     write_frame,
 )
 
@@ -170,7 +172,10 @@ def features(
         ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write the feature table here (.parquet/.csv).")
+        Path | None,
+        typer.Option(
+            "--out", help="Write the feature table here (.parquet/.csv).", callback=out_file
+        ),
     ] = None,
     list_: Annotated[bool, typer.Option("--list", help="Print the feature registry.")] = False,
     lang: Annotated[str, typer.Option("--lang", help="Language of the reason texts.")] = "en",
@@ -202,15 +207,11 @@ def features(
         return
     if data is None or as_of is None or out is None:
         raise typer.BadParameter("give DATA, --as-of and --out (or --list)")
-    import pandas as pd
 
     from features.loaders import ContractError, load_tables
     from features.pipeline import build_features
 
-    try:
-        moment = pd.Timestamp(as_of)
-    except ValueError as error:
-        raise typer.BadParameter(f"--as-of {as_of!r} is not a date: {error}") from error
+    moment = parse_moment(as_of)
     try:
         tables = load_tables(data)
     except ContractError as error:
@@ -237,10 +238,7 @@ def table_features(table: TabularData, as_of: str | None) -> tuple[pd.DataFrame,
             raise typer.BadParameter(
                 "--as-of needs the lead's date (--time, or a mapping with a time column)"
             )
-        try:
-            moment = pd.Timestamp(as_of)
-        except ValueError as error:
-            raise typer.BadParameter(f"--as-of {as_of!r} is not a date: {error}") from error
+        moment = parse_moment(as_of)
         if moment.tzinfo is not None:  # dates are read as naive UTC
             moment = moment.tz_convert("UTC").tz_localize(None)
         frame = frame.loc[frame["created_at"] < moment].reset_index(drop=True)

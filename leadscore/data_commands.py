@@ -45,13 +45,43 @@ NewLeadsOpt = Annotated[
 ]
 
 
+# What --out writes, by the file's suffix (any case); pandas compresses .gz by itself.
+CSV_SUFFIXES = (".csv", ".csv.gz")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def out_file(out: Path | None) -> Path | None:
+    """``--out``, checked before any work (a score is audited before its file is written): a
+    file, not a folder, with a suffix that says CSV or Parquet."""
+    if out is None:
+        return None
+    if out.is_dir():
+        raise typer.BadParameter(f"{out} is a folder; give a file such as {out / 'scores.csv'}")
+    if not out.name.lower().endswith(CSV_SUFFIXES + PARQUET_SUFFIXES):
+        raise typer.BadParameter(f"{out.name}: write .csv, .csv.gz or .parquet")
+    return out
+
+
 def write_frame(frame: pd.DataFrame, out: Path) -> None:
-    """A result file: CSV by its suffix, Parquet otherwise."""
+    """A result file: CSV or Parquet by its suffix (:func:`out_file`)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".csv":
+    if out.name.lower().endswith(CSV_SUFFIXES):
         frame.to_csv(out, index=False)
     else:
         frame.to_parquet(out, index=False)
+
+
+def parse_moment(as_of: str) -> pd.Timestamp:
+    """``--as-of`` in ISO 8601 only: "02.01.2018" is 2 January to a German reader and
+    1 February to pandas."""
+    import pandas as pd
+
+    try:
+        return pd.to_datetime(as_of, format="ISO8601")
+    except (ValueError, TypeError) as error:
+        raise typer.BadParameter(
+            f"--as-of {as_of!r} is not an ISO 8601 date (e.g. 2026-06-01 or 2026-06-01T09:00)"
+        ) from error
 
 
 def is_tabular(label: str | None, mapping: Path | None) -> bool:

@@ -21,6 +21,8 @@ from leadscore.data_commands import (
     TimeOpt,
     is_tabular,
     open_table,
+    out_file,
+    parse_moment,
     write_frame,
 )
 
@@ -88,10 +90,16 @@ def _scorer(lang: str | None) -> Scorer:
 
     settings = Settings()
     runtime = Runtime(settings)
-    if not runtime.try_reload():
-        err_console.print(f"[red]No model to score with:[/red] {runtime.last_error}")
+    runtime.try_reload()
+    if runtime.scorer is None:  # perhaps only a tabular champion: that one reads an export
+        hint = (
+            "; a one-row-per-lead export is scored by the tabular champion: add --mapping FILE "
+            "or --label COLUMN"
+            if runtime.tabular is not None
+            else ""
+        )
+        err_console.print(f"[red]No CRM model to score with:[/red] {runtime.last_error}{hint}")
         raise typer.Exit(code=1)
-    assert runtime.scorer is not None
     if lang:
         runtime.scorer.lang = lang  # type: ignore[assignment]
     return runtime.scorer
@@ -108,21 +116,19 @@ def _tables(data: str) -> CRMTables:
 
 
 def _moment(as_of: str | None) -> pd.Timestamp | None:
-    import pandas as pd
-
     if as_of is None:
         return None
-    try:
-        return pd.Timestamp(as_of)
-    except ValueError as error:
-        raise typer.BadParameter(f"--as-of {as_of!r} is not a date") from error
+    return parse_moment(as_of)
 
 
 def score(
     data: Annotated[
         str, typer.Argument(help="CRM folder, database URL, or one export file in tabular mode.")
     ],
-    out: Annotated[Path, typer.Option("--out", help="Where to write scores (.parquet/.csv).")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Where to write scores (.parquet/.csv).", callback=out_file),
+    ],
     as_of: AsOfOpt = None,
     lang: LangOpt = None,
     show_top: Annotated[
@@ -214,8 +220,23 @@ def _open_export(
     if as_of is not None:
         raise typer.BadParameter("--as-of is for a CRM's events; an export's rows are as given")
     scorer = _tabular_scorer(lang)
+    if mapping is None and id_column is None:
+        id_column = _champions_id(scorer, data)
     table = open_table(data, label, mapping, time_column, id_column, True, scorer.model.categories)
     return scorer, table
+
+
+def _champions_id(scorer: TabularScorer, data: str) -> str | None:
+    """The id column the champion's plain export had (``--id`` at training), when this file
+    has it too: scores that can be joined back to the CRM without repeating ``--id``."""
+    from features.loaders import export_columns
+
+    reading = scorer.model.params.get("reading") or {}
+    column = None if reading.get("mapping") else reading.get("id")
+    if column and column in export_columns(data):
+        err_console.print(f"Ids from column {column!r}, as the champion was trained.")
+        return column
+    return None
 
 
 def _score_rows(

@@ -41,6 +41,26 @@ from serving.scorer import Scorer, ScoreResult
 from serving.tabular import MissingColumnsError
 
 logger = logging.getLogger("leadscore.service")
+
+
+class ClientErrorsInOneLine(logging.Filter):
+    """BentoML logs every answered 4xx with its traceback at ERROR: a CRM sending bad rows would
+    flood the log with tracebacks of the client's mistakes. Those become one INFO line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        client = isinstance(error, ValidationError) or (
+            isinstance(error, BentoMLException) and error.error_code < 500
+        )
+        if client and isinstance(record.args, tuple):
+            summary = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+            record.msg, record.args = "client error on %s [%s]: %s", (*record.args, summary)
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+logging.getLogger("bentoml._internal.server.http_app").addFilter(ClientErrorsInOneLine())
 _RUNTIMES: list[Runtime] = []  # the worker process's service state, for GET /model
 
 

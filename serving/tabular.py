@@ -23,7 +23,7 @@ import pandas as pd
 
 from features.contract import TabularData
 from features.loaders import CONSENT
-from features.mapping import calendar_columns, column_reason
+from features.mapping import calendar_columns, column_reason, value_text
 from features.texts import Lang
 from serving.audit import AuditLog, now_utc
 from serving.reasons import ReasonGroups, check_additivity, top_reasons
@@ -213,7 +213,7 @@ def unseen_values(features: pd.DataFrame, model: LeadModel, lang: Lang) -> list[
     for column, known in model.categories.items():
         values = features[column]
         for i in np.flatnonzero((values.notna() & ~values.isin(known)).to_numpy()):
-            flags[i].append(template.format(column=column, value=values.iloc[i]))
+            flags[i].append(template.format(column=column, value=value_text(values.iloc[i])))
     return flags
 
 

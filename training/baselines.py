@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from features.contract import to_numeric
 from features.pipeline import FeatureConfig
 from training.calibration import Calibrator
 from training.model import LeadModel
@@ -220,7 +221,7 @@ def logistic_frame(frame: pd.DataFrame, numeric: list[str], categorical: list[st
     """Numbers as float with NaN, categories as object with NaN, as the pipeline expects."""
     out = pd.DataFrame(index=frame.index)
     for column in numeric:
-        out[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+        out[column] = to_numeric(frame[column]).astype(float)
     for column in categorical:
         out[column] = frame[column].astype(object).where(frame[column].notna(), np.nan)
         out[column] = out[column].map(lambda v: v if isinstance(v, float) else str(v))

@@ -69,6 +69,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from features.contract import to_numeric
+
 Kind = Literal["too_predictive", "post_outcome", "id_like", "future_timestamp", "period_proxy"]
 Severity = Literal["leak", "watch"]
 KINDS: tuple[Kind, ...] = (
@@ -240,14 +242,14 @@ def as_analysable(values: pd.Series) -> pd.Series:
     if pd.api.types.is_bool_dtype(values):
         return values.astype("Float64").astype(float)
     if _is_numeric(values):
-        return pd.to_numeric(values, errors="coerce").astype(float)
+        return to_numeric(values).astype(float)
     if pd.api.types.is_datetime64_any_dtype(values):
         return values
     text = values.astype(object).where(values.notna(), None)
     text = pd.Series(
         [None if v is None else str(v).strip() or None for v in text], index=values.index
     )
-    numbers = pd.to_numeric(text, errors="coerce")
+    numbers = to_numeric(text)
     if text.notna().any() and numbers.notna().sum() == text.notna().sum():
         return numbers.astype(float)
     dates = _as_dates(text)
@@ -276,7 +278,7 @@ def _binary(values: pd.Series, name: str) -> np.ndarray:
     """0/1 from booleans, numbers or their text; anything else is an error naming the column."""
     words = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}
     text = values.astype(object).map(lambda v: words.get(str(v).strip().lower(), v))
-    numbers = pd.to_numeric(text, errors="coerce")
+    numbers = to_numeric(text)
     if numbers.isna().any() or not set(np.unique(numbers)) <= {0.0, 1.0}:
         raise ValueError(f"label column {name!r} must hold only 0/1, yes/no or true/false")
     return numbers.to_numpy(dtype=float).astype(int)
@@ -607,7 +609,7 @@ def audit_columns(
         if pd.api.types.is_datetime64_any_dtype(time):
             order = _date_numbers(time)
         else:
-            order = pd.to_numeric(time, errors="coerce").to_numpy(dtype=float)
+            order = to_numeric(time).to_numpy(dtype=float)
             time = None
     skip = {label, time_column, *SYSTEM_COLUMNS}
     audited = [c for c in (columns or frame.columns) if c not in skip]

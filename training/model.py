@@ -30,6 +30,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from features.contract import to_numeric
 from features.interest import Location
 from features.pipeline import FeatureConfig, model_columns
 from features.registry import FEATURES, REGISTRY_VERSION
@@ -150,9 +151,7 @@ def encode_frame(
         matrix[:, numeric] = block.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
         for j in numeric:
-            matrix[:, j] = pd.to_numeric(frame[columns[j]], errors="coerce").to_numpy(
-                dtype=np.float64, na_value=np.nan
-            )
+            matrix[:, j] = to_numeric(frame[columns[j]]).to_numpy(dtype=np.float64, na_value=np.nan)
     for j, column in enumerate(columns):
         if column in categories:
             lookup = _category_codes(column, tuple(categories[column]))
@@ -173,9 +172,7 @@ def _encode_columns(
         elif isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
             matrix[:, j] = values
         else:
-            matrix[:, j] = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(
-                dtype=np.float64, na_value=np.nan
-            )
+            matrix[:, j] = to_numeric(pd.Series(values)).to_numpy(dtype=np.float64, na_value=np.nan)
     return matrix
 
 

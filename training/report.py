@@ -143,6 +143,77 @@ def _counts_table(counts: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _data_section(window: dict[str, Any], share: dict[str, int]) -> list[str]:
+    """What the model learnt from and how it was split: CRM snapshots, or an export's rows
+    (by date when it has one, stratified by label when it has none)."""
+    counts = _counts_table(window.get("counts", {}))
+    if window.get("mode") == "tabular":
+        dated = window.get("test_from") is not None
+        how = (
+            f"Rows are assigned to slices by their date; the newest are the test rows. Data "
+            f"ends {window.get('data_end')}."
+            if dated
+            else "The table has no date: rows are split at random, stratified by the label."
+        )
+        rows = [
+            "| slice | rows from | rows |",
+            "| --- | --- | ---: |",
+            *[
+                f"| {name} | {(window.get(f'{key}_from') or 'start') if dated else '-'} "
+                f"| {share.get(key, 0):,} |"
+                for name, key in (
+                    ("fit", "fit"),
+                    ("valid (early stopping)", "valid"),
+                    ("cal (calibration)", "cal"),
+                    ("test", "test"),
+                )
+            ],
+        ]
+        return [
+            "## Data",
+            "",
+            "One row per lead of the export; label: its label column.",
+            "",
+            counts,
+            "",
+            "## Split",
+            "",
+            how,
+            "",
+            *rows,
+            "",
+        ]
+    return [
+        "## Data",
+        "",
+        f"Snapshots every {window.get('snapshot_every_days')} days from each lead's creation; "
+        f"label: a won deal within {window.get('horizon_days')} days after the snapshot. "
+        f"Data ends {window.get('data_end')}.",
+        "",
+        counts,
+        "",
+        "## Time split",
+        "",
+        "Leads are assigned to slices by creation time; snapshots whose label window reaches "
+        + (
+            "into the next slice were dropped (training: the calibration period; calibration: "
+            "the test period)."
+            if window.get("purge") == "each"
+            else "into the test period were dropped from training and calibration."
+        ),
+        "",
+        "| slice | leads created from | snapshots | purged |",
+        "| --- | --- | ---: | ---: |",
+        f"| fit | start | {share.get('fit', 0):,} | {window['purged'].get('fit', 0):,} |",
+        f"| valid (early stopping) | {window.get('valid_from')} | {share.get('valid', 0):,} "
+        f"| {window['purged'].get('valid', 0):,} |",
+        f"| cal (calibration) | {window.get('cal_from')} | {share.get('cal', 0):,} "
+        f"| {window['purged'].get('cal', 0):,} |",
+        f"| test | {window.get('test_from')} | {share.get('test', 0):,} | 0 |",
+        "",
+    ]
+
+
 def write_report(
     out_dir: Path,
     metrics: dict[str, dict[str, float] | None],
@@ -170,33 +241,7 @@ def write_report(
         "",
         f"**Gate decision:** {'promoted to champion' if promoted else 'not promoted'}: {reason}.",
         "",
-        "## Data",
-        "",
-        f"Snapshots every {window.get('snapshot_every_days')} days from each lead's creation; "
-        f"label: a won deal within {window.get('horizon_days')} days after the snapshot. "
-        f"Data ends {window.get('data_end')}.",
-        "",
-        _counts_table(window.get("counts", {})),
-        "",
-        "## Time split",
-        "",
-        "Leads are assigned to slices by creation time; snapshots whose label window reaches "
-        + (
-            "into the next slice were dropped (training: the calibration period; calibration: "
-            "the test period)."
-            if window.get("purge") == "each"
-            else "into the test period were dropped from training and calibration."
-        ),
-        "",
-        "| slice | leads created from | snapshots | purged |",
-        "| --- | --- | ---: | ---: |",
-        f"| fit | start | {share.get('fit', 0):,} | {window['purged'].get('fit', 0):,} |",
-        f"| valid (early stopping) | {window.get('valid_from')} | {share.get('valid', 0):,} "
-        f"| {window['purged'].get('valid', 0):,} |",
-        f"| cal (calibration) | {window.get('cal_from')} | {share.get('cal', 0):,} "
-        f"| {window['purged'].get('cal', 0):,} |",
-        f"| test | {window.get('test_from')} | {share.get('test', 0):,} | 0 |",
-        "",
+        *_data_section(window, share),
         "## Test window: challenger, baselines and champion",
         "",
         metric_table(metrics),

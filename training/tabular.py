@@ -234,7 +234,8 @@ def family_note(model: LeadModel) -> str:
 def audit_and_refuse(
     data: TabularData, prepared: Prepared, allow: tuple[str, ...] = ()
 ) -> tuple[Prepared, dict[str, str]]:
-    """Leakage audit on the training rows only; flagged columns leave the model unless allowed."""
+    """Leakage audit on the training rows only; flagged columns leave the model unless allowed,
+    and so do columns no training row fills."""
     from training.leakage import audit_columns, refuse_flagged
 
     training = prepared.frame["slice"].to_numpy() != "test"
@@ -242,6 +243,12 @@ def audit_and_refuse(
         data.frame.loc[training].reset_index(drop=True), data.label, data.time_column
     )
     kept, dropped = refuse_flagged(prepared.columns, report, allow)
+    # a column no training row fills teaches nothing, and its type would be a guess that
+    # the next file (where it is filled) contradicts
+    rows = prepared.frame.loc[training]
+    for column in [c for c in kept if rows[c].isna().all()]:
+        kept.remove(column)
+        dropped[column] = "empty in every training row: nothing to learn from"
     return dataclasses.replace(prepared, columns=kept), dropped
 
 
@@ -487,6 +494,9 @@ def run_tabular(
         why = f"all {objected:,} objected to profiling" if objected else "the table has none"
         raise ColdStartError(0, config.min_positives, f"the rows that may be profiled ({why})")
     label = data.label
+    positives = int(data.frame[label].sum())
+    if positives < config.min_positives:  # before the split, which a handful of rows breaks
+        raise ColdStartError(positives, config.min_positives, "the table")
     progress("Splitting")
     config = drift_defaults(data, config)
     prepared = prepare_tabular(data, config)
@@ -521,6 +531,10 @@ def run_tabular(
     if objected:
         notes.append(f"{objected:,} row(s) objected to profiling and were left out of training.")
     verdict = (champion_metrics, before, promoted, reason)
+    shown = [family]
+    if refused:
+        listed = ", ".join(refused)
+        shown.insert(0, f"Left out {len(refused)} column(s), why in the report: {listed}")
     return report_and_register(
-        result, settings, params, verdict, notes, progress, name=name, shown=[family]
+        result, settings, params, verdict, notes, progress, name=name, shown=shown
     )

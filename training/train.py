@@ -243,6 +243,7 @@ def data_window(prepared: Prepared, config: TrainConfig) -> dict[str, Any]:
         "purged": prepared.split.purged,
         "counts": prepared.labelled.counts,
         "weekly_volume": prepared.weekly_volume,
+        "mode": prepared.mode,
     }
 
 

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from features.contract import to_numeric
 from features.loaders import ContractError, Problem, load_tables, read_crm, read_tabular, write_sql
 from leadscore.cli import app
 
@@ -208,14 +209,22 @@ def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
 
 def test_tabular_mode_checks_label_and_ids(tmp_path: Path) -> None:
     path = tmp_path / "export.csv"
-    path.write_text(f"id,country,converted\na,DE,1\nb,AT,0\nb,CH,maybe\n{'c' * 201},FR,0\n")
+    path.write_text(f"id,country,converted\na,DE,1\nb,AT,0\nb,CH,maybe\n{'c' * 201},FR,0\nd,IT,\n")
     data, problems = read_tabular(path, label="converted", id_column="id")
     assert data is None
     assert _where(problems) == {
         ("export.csv", 3, "converted"),
         ("export.csv", 3, "id"),
         ("export.csv", 4, "id"),  # longer than the audit log's 200 characters
+        ("export.csv", 5, "converted"),
     }
+    assert {p.message for p in problems if p.column == "converted"} == {
+        "label 'maybe' is not 0/1 or true/false",
+        "label is empty",
+    }
+    path.write_text("id,slice,converted\na,DE,1\nb,AT,0\n")
+    data, problems = read_tabular(path, label="converted", id_column="id")
+    assert _where(problems) == {("export.csv", None, "slice")}  # a name training uses itself
     path.write_text("id,country,converted\na,DE,1\nb,AT,0\n")
     data, problems = read_tabular(path, label="converted", id_column="id")
     assert not problems and data is not None
@@ -268,3 +277,42 @@ def test_any_timestamp_text_is_parsed_or_named(values: list[str], tmp_path: Path
     bad_rows = {i + 1 for i, ok in enumerate(parsed.notna()) if not ok}
     assert {p.row for p in problems if p.column == "created_at"} == bad_rows
     assert (tables is None) == bool(problems)
+
+
+def test_a_hash_that_looks_like_a_huge_number_is_read_as_text(tmp_path: Path) -> None:
+    # pandas 2 crashed the process on "4e746882..." (an exponent beyond any int)
+    hashes = ["4e746882294308d42eeed71ba0aacbf8", "1a2b", "9e99999999999999"]
+    assert to_numeric(pd.Series(hashes, dtype=object)).isna().all()
+    assert to_numeric(pd.Series(["1e5", "1e00005", "-2.5"], dtype=object)).tolist() == [
+        1e5,
+        1e5,
+        -2.5,
+    ]
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "ref,source,converted\n" + "".join(f"{h},web,{i % 2}\n" for i, h in enumerate(hashes))
+    )
+    data, problems = read_tabular(path, label="converted")
+    assert not problems and data is not None
+    assert data.frame["ref"].tolist() == hashes
+
+
+def test_a_semicolon_export_is_named_even_with_commas_in_its_cells(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_text("id;note;converted\n1;a,b;1\n2;c;0\n3;d,e,f;1\n")  # German Excel
+    data, problems = read_tabular(path, label="converted")
+    assert data is None and "separated by semicolons" in problems[0].message
+
+
+def test_empty_rows_excel_saves_below_the_data_are_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_text("id,country,converted\na,DE,1\n,,\nb,AT,0\n,,\n,,\n")
+    data, problems = read_tabular(path, label="converted", id_column="id")
+    # the empty row between two leads is still a row without an id (row 2), named as such
+    assert data is None and _where(problems) == {
+        ("excel.csv", 2, "id"),
+        ("excel.csv", 2, "converted"),
+    }
+    path.write_text("id,country,converted\na,DE,1\nb,AT,0\n,,\n,,\n")
+    data, problems = read_tabular(path, label="converted", id_column="id")
+    assert not problems and data is not None and data.frame["lead_id"].tolist() == ["a", "b"]

@@ -178,6 +178,39 @@ def test_conflicting_choices_name_their_section() -> None:
     assert [p.split(":")[0] for p in problems_of(error)] == ["label", "time"]
 
 
+def test_an_unknown_encoding_or_date_format_is_named_by_its_key() -> None:
+    mapping = {
+        **MAPPING,
+        "read": {"encoding": "latin1x"},
+        "time": {"column": "Created", "format": "%d.%Q.%Y"},
+    }
+    with pytest.raises(MappingError) as error:
+        apply_mapping(export(), mapping)
+    assert [p.split(":")[0] for p in problems_of(error)] == ["read.encoding", "time.format"]
+
+
+@pytest.mark.parametrize("text", ["id;y\n1;1\n2;0\n", "id;note;y\n1;a,b;1\n2;c,d,e;0\n"])
+def test_a_delimiter_other_than_the_mappings_is_named(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_text(text)
+    with pytest.raises(ContractError, match=r"separated by ';': set read\.delimiter"):
+        apply_mapping(path, {"label": {"column": "y"}, "id": "id"})
+
+
+def test_dates_with_a_utc_offset_are_read_in_utc() -> None:
+    offsets = export().assign(
+        Created=["2025-01-03 09:00 +0100"] * 2 + ["2025-01-06 09:00 +0000"] * 2
+    )
+    time = {"column": "Created", "format": "%Y-%m-%d %H:%M %z"}
+    data = apply_mapping(offsets, {**MAPPING, "time": time})
+    assert data.frame["created_at"].tolist() == [
+        pd.Timestamp("2025-01-03 08:00"),
+        pd.Timestamp("2025-01-03 08:00"),
+        pd.Timestamp("2025-01-06 09:00"),
+        pd.Timestamp("2025-01-06 09:00"),
+    ]
+
+
 def test_columns_the_data_lacks_are_named_with_key_and_a_suggestion() -> None:
     mapping = {
         "id": "LeadID",
@@ -326,6 +359,7 @@ def test_a_column_named_like_the_contracts_consent_is_consent(tmp_path: Path) ->
         (3.0, "en", "Lead Source: 3"),
         (2.5, "de", "Lead Source: 2,5"),
         (float("nan"), "de", "Lead Source: nicht angegeben"),
+        ("called twice " * 50, "en", "Lead Source: " + ("called twice " * 5)[:59].rstrip() + "…"),
     ],
 )
 def test_column_reasons_name_the_column_and_the_leads_value(

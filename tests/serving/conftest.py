@@ -124,6 +124,7 @@ class Server:
     url: str
     env: dict[str, str]
     process: subprocess.Popen[bytes]
+    log: Path
 
     def client(self, token: str | None = TOKEN) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -166,7 +167,7 @@ def server(
     else:
         process.kill()
         raise RuntimeError(f"server not ready: {Path(log.name).read_text()[-3000:]}")
-    yield Server(url, env, process)
+    yield Server(url, env, process, Path(log.name))
     process.terminate()
     try:
         process.wait(timeout=20)

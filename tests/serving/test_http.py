@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pandas as pd
 import pytest
@@ -183,6 +184,17 @@ def test_text_no_store_can_hold_is_a_4xx_naming_the_field(
     )
     assert 400 <= response.status_code < 500, response.text
     assert field in response.text
+
+
+def test_a_clients_mistake_is_one_line_in_the_log_not_a_traceback(server: Server) -> None:
+    before = server.log.read_text(errors="replace")
+    for _ in range(3):
+        bad = server.client().post("/score", json={"lead": {"lead_id": "X", "created_at": "soon"}})
+        assert bad.status_code == 400
+    time.sleep(0.5)
+    added = server.log.read_text(errors="replace")[len(before) :]
+    assert added.count("client error on /score [POST]: ValidationError") == 3, added
+    assert "Traceback" not in added
 
 
 def test_a_lead_sent_twice_in_a_batch_is_refused(server: Server, crm: CRMTables) -> None:
