@@ -8,6 +8,7 @@ on these dtypes: ids and texts are pyarrow-backed strings, timestamps are timezo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pandas as pd
 import pandera.pandas as pa
@@ -90,6 +91,13 @@ PANDAS_DTYPES: dict[str, object] = {
 }
 
 
+# The moments a CRM's timestamps may hold. Features count nanoseconds between a lead's events
+# and ``as_of``, which overflow beyond 292 years and wrap around silently, so anything outside
+# is refused where it comes in.
+EARLIEST = datetime(1900, 1, 1)
+LATEST = datetime(2199, 12, 31, 23, 59, 59)
+MOMENT_RANGE = "the years 1900 to 2199"
+
 # The audit log (PostgreSQL included) stores a lead id in 200 characters; longer is refused
 # where it comes in, named, instead of failing the audit write.
 MAX_ID_LENGTH = 200
@@ -103,6 +111,8 @@ _HUGE_EXPONENT = r"[eE][+-]?0*[1-9]\d{4,}"
 
 def to_numeric(values: pd.Series) -> pd.Series:
     """``pd.to_numeric(values, errors="coerce")``, safe for any text."""
+    if isinstance(values.dtype, pd.CategoricalDtype):  # pandas parses its text the same way
+        values = values.astype(object)
     if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
         huge = values.astype("string").str.contains(_HUGE_EXPONENT, regex=True, na=False)
         if huge.any():

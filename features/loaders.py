@@ -12,6 +12,7 @@ second line of a CSV file); database tables are read ordered by their required c
 from __future__ import annotations
 
 import csv
+import gzip
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,10 @@ import sqlalchemy as sa
 from features.contract import (
     COLUMNS,
     DEFAULTS,
+    EARLIEST,
+    LATEST,
     MAX_ID_LENGTH,
+    MOMENT_RANGE,
     PANDAS_DTYPES,
     REQUIRED,
     SCHEMAS,
@@ -164,7 +168,8 @@ def read_csv_raw(path: Path, table: str) -> tuple[pd.DataFrame | None, list[Prob
         other = sniffed_delimiter(path, ",")
         hint = (
             f"; it is separated by {DELIMITER_WORDS[other]}: export it with ',' as the "
-            f"delimiter, or read it with a mapping (read: {{delimiter: {other!r}}})"
+            f"delimiter (an export of one row per lead can also be read with a mapping: "
+            f"read: {{delimiter: {other!r}}})"
             if other
             else ""
         )
@@ -190,9 +195,10 @@ def sniffed_delimiter(path: Path, used: str, encoding: str = "utf-8") -> str | N
     """The delimiter the header line uses when it is not ``used`` (a German Excel export
     separates by semicolons), else None."""
     try:
-        with path.open(encoding=encoding, errors="replace") as file:
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rt", encoding=encoding, errors="replace") as file:
             header = file.readline()
-    except (OSError, LookupError):
+    except (OSError, LookupError, EOFError):
         return None
     counts = {d: header.count(d) for d in DELIMITER_WORDS}
     best = max(counts, key=lambda d: counts[d])
@@ -385,6 +391,17 @@ def type_table(frame: pd.DataFrame, table: str) -> tuple[pd.DataFrame, list[Prob
                     column=column,
                 )
             )
+        if kind == "timestamp":
+            outside = converted.notna() & ((converted < EARLIEST) | (converted > LATEST))
+            problems += [
+                Problem(
+                    table,
+                    f"{given.iloc[row - 1]!r} is outside {MOMENT_RANGE}",
+                    row=int(row),
+                    column=column,
+                )
+                for row in _rows(outside)
+            ]
         if default is not None:
             converted = converted.fillna(default)
         typed[column] = converted
@@ -597,8 +614,10 @@ def tabular_from_frame(
     for column in (None if without_label else label, id_column, time_column):
         if column and column not in frame.columns:
             problems.append(Problem(table, "column is missing", column=column))
-    for column in sorted({"created_at", "as_of", "label", "slice"} & set(frame.columns)):
-        if column not in (label, time_column):  # training would overwrite or drop it
+    # names training gives its own columns (created_at too, but that is the contract's date
+    # and stays the export's unless --time names it)
+    for column in sorted({"as_of", "label", "slice"} & set(frame.columns)):
+        if column != label:
             why = "the name is training's own; rename the column or read it with a mapping"
             problems.append(Problem(table, why, column=column))
     if problems:

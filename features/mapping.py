@@ -16,6 +16,7 @@ A mapping, every key but ``label`` optional (names after ``rename``)::
     missing_by_column: {pdays: [999]}            # sentinels that are missing in one column only
     id: prospect_id                              # unique per row; row numbers without it
     label: {column: Converted, positive: ["1"]}  # or {column: y} for yes/no, 1/0, true/false
+    # label: {column: Status, positive: [Converted], empty_is_negative: true}  # "" means no
     # label: {name: won, join: {file: closed_deals.csv, key: mql_id}}  # positive if id listed
     time: {column: first_contact_date, format: "%Y-%m-%d", calendar: [weekday]}
     # time: {row_order: true}                    # rows are chronological, no date column
@@ -158,6 +159,8 @@ class LabelSpec(_Section):
     positive: list[str] | None = None
     name: str | None = None
     join: JoinSpec | None = None
+    # an export that marks only conversions ("Converted" or nothing): an empty cell is a no
+    empty_is_negative: bool = False
 
     _texts = field_validator("positive", mode="before")(_text_list)
 
@@ -165,8 +168,10 @@ class LabelSpec(_Section):
     def _one_source(self) -> LabelSpec:
         if (self.column is None) == (self.join is None):
             raise ValueError("give either column (the label is in the file) or join")
-        if self.join is not None and self.positive is not None:
-            raise ValueError("positive only applies to a label column, not to a join")
+        if self.join is not None and (self.positive is not None or self.empty_is_negative):
+            raise ValueError(
+                "positive and empty_is_negative only apply to a label column, not to a join"
+            )
         return self
 
     @property
@@ -444,9 +449,12 @@ def _label_from_column(
 ) -> tuple[pd.Series, list[Problem]]:
     column = spec.column or ""
     text = _text(raw)
-    problems = [
-        Problem(table, "label is empty", row=int(r), column=column) for r in _rows(text.isna())
-    ]
+    why = "label is empty (set label.empty_is_negative if an empty cell means no)"
+    problems = (
+        []
+        if spec.empty_is_negative
+        else [Problem(table, why, row=int(r), column=column) for r in _rows(text.isna())]
+    )
     if spec.positive is not None:
         positive = {p.strip() for p in spec.positive}
         labels = text.isin(positive).fillna(False).astype("boolean")
@@ -455,8 +463,10 @@ def _label_from_column(
             problems.append(
                 Problem(table, f"no value is in label.positive {spec.positive} (values: {seen})")
             )
-        return labels.mask(text.isna()), problems
+        return (labels if spec.empty_is_negative else labels.mask(text.isna())), problems
     labels = _coerce_bool(text)
+    if spec.empty_is_negative:
+        labels = labels.mask(text.isna(), False)
     for row in _rows(labels.isna() & text.notna()):
         problems.append(
             Problem(

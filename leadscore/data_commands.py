@@ -72,16 +72,17 @@ def write_frame(frame: pd.DataFrame, out: Path) -> None:
 
 
 def parse_moment(as_of: str) -> pd.Timestamp:
-    """``--as-of`` in ISO 8601 only: "02.01.2018" is 2 January to a German reader and
+    """``--as-of`` in ISO 8601 (or ``now``): "02.01.2018" is 2 January to a German reader and
     1 February to pandas."""
     import pandas as pd
 
     try:
-        return pd.to_datetime(as_of, format="ISO8601")
+        moment = pd.to_datetime(as_of.strip() or "empty", format="ISO8601")
     except (ValueError, TypeError) as error:
         raise typer.BadParameter(
             f"--as-of {as_of!r} is not an ISO 8601 date (e.g. 2026-06-01 or 2026-06-01T09:00)"
         ) from error
+    return moment
 
 
 def is_tabular(label: str | None, mapping: Path | None) -> bool:

@@ -24,7 +24,17 @@ from pydantic import (
     model_validator,
 )
 
-from features.contract import COLUMNS, MAX_ID_LENGTH, PANDAS_DTYPES, STRING, CRMTables, empty_table
+from features.contract import (
+    COLUMNS,
+    EARLIEST,
+    LATEST,
+    MAX_ID_LENGTH,
+    MOMENT_RANGE,
+    PANDAS_DTYPES,
+    STRING,
+    CRMTables,
+    empty_table,
+)
 from training.tabular import CELL_LENGTH
 
 # What no store can hold: NUL (PostgreSQL text and JSON refuse it) and a lone surrogate (no
@@ -52,14 +62,19 @@ Identifier = Annotated[
     ),
 ]
 MAX_ACTIVITIES = 5000
-# pandas holds a timestamp as nanoseconds since 1970 (1677-09-21 to 2262-04-11); a moment outside
-# would wrap around silently, so the range is checked with a day's room for any UTC offset.
-EARLIEST, LATEST = datetime(1677, 9, 23), datetime(2262, 4, 9)
 
 
 def _in_range(moment: datetime) -> datetime:
-    if not EARLIEST <= moment.replace(tzinfo=None) <= LATEST:
-        raise ValueError(f"{moment.isoformat()} is outside the years 1678 to 2261")
+    """As a file's timestamps (:data:`features.contract.EARLIEST` to ``LATEST``, in UTC): beyond,
+    the features' nanosecond arithmetic would wrap around silently."""
+    inside = EARLIEST.year - 1 <= moment.year <= LATEST.year + 1  # UTC is then within reach
+    if inside and moment.tzinfo is not None:
+        moment_utc = moment.astimezone(UTC).replace(tzinfo=None)
+        inside = EARLIEST <= moment_utc <= LATEST
+    elif inside:
+        inside = EARLIEST <= moment <= LATEST
+    if not inside:
+        raise ValueError(f"{moment.isoformat()} is outside {MOMENT_RANGE}")
     return moment
 
 

@@ -49,11 +49,13 @@ class ClientErrorsInOneLine(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        client = isinstance(error, ValidationError) or (
+        # "Input": the request's own model (a response that fails its model is our bug)
+        client = (isinstance(error, ValidationError) and error.title == "Input") or (
             isinstance(error, BentoMLException) and error.error_code < 500
         )
         if client and isinstance(record.args, tuple):
-            summary = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+            first = (str(error).splitlines() or [""])[0][:200]
+            summary = f"{type(error).__name__}: {first}"
             record.msg, record.args = "client error on %s [%s]: %s", (*record.args, summary)
             record.exc_info = record.exc_text = None
             record.levelno, record.levelname = logging.INFO, "INFO"

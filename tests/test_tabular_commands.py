@@ -674,10 +674,13 @@ def test_a_column_empty_in_training_is_left_out_and_does_not_block_scoring(
     code, output = run("train", str(tmp_path / "export.csv"), *plain)
     assert code == 0, output
     assert "Left out 2 column(s)" in output, output
-    report = Path(
-        re.search(r"Report: (\S+?report\.md)", output.replace("\n", "")).group(1)
-    ).read_text()
+    found = re.search(r"Report: (\S+?report\.md)", output.replace("\n", ""))
+    assert found is not None, output
+    report = Path(found.group(1)).read_text()
     assert "Refused `Country`: empty in every training row" in report
+    assert "One row per lead of the export" in report and "scored snapshots" not in report
+    importance = pd.read_csv(Path(found.group(1)).with_name("importance.csv"))
+    assert set(importance["group"]) == {"export column"}  # not the CRM registry's "fit"
     from leadscore.settings import Settings
     from training.registry import load_champion
     from training.tabular import TABULAR_MODEL_NAME

@@ -308,7 +308,10 @@ class LeadModel:
         )
 
     def feature_groups(self) -> dict[str, str]:
-        """Column -> registry group; declared extra columns count as ``fit``."""
+        """Column -> registry group; declared extra columns count as ``fit``. A table's
+        columns are the export's, whatever their names: one group, ``export column``."""
+        if self.mode == "tabular":
+            return dict.fromkeys(self.columns, "export column")
         return {c: FEATURES[c].group if c in FEATURES else "fit" for c in self.columns}
 
     # ---- persistence

@@ -246,9 +246,14 @@ def write_report(
         "",
         metric_table(metrics),
         "",
-        f"Sales capacity: the top {metrics['lightgbm']['sales_share']:.1%} of scored snapshots "  # type: ignore[index]
-        f"(about {window.get('weekly_volume', 0):,.0f} open leads are up for a decision per "
-        "week; the capacity is divided by that volume).",
+        f"Sales capacity: the top {metrics['lightgbm']['sales_share']:.1%} of scored "  # type: ignore[index]
+        f"{'rows' if window.get('mode') == 'tabular' else 'snapshots'} "
+        + (
+            f"(about {window.get('weekly_volume', 0):,.0f} open leads are up for a decision per "
+            "week; the capacity is divided by that volume)."
+            if window.get("weekly_volume")
+            else "(the default share: without dates there is no weekly volume to divide by)."
+        ),
         "",
         "![reliability](reliability.png)",
         "",

@@ -524,7 +524,7 @@ def run_tabular(
     family = family_note(result.model)
     notes = [
         "Tabular mode: features are the table's columns minus those the leakage audit "
-        "refused (see `leadscore audit-data`).",
+        "refused (see `leadscore audit-data`) and those no training row fills.",
         *[f"Refused `{column}`: {why}" for column, why in refused.items()],
         family,
     ]

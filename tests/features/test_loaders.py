@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from features.contract import to_numeric
 from features.loaders import ContractError, Problem, load_tables, read_crm, read_tabular, write_sql
 from leadscore.cli import app
+from training.tabular import feature_frame
 
 
 def _copy(src: Path, dst: Path) -> Path:
@@ -66,6 +67,11 @@ CORRUPTIONS = {
         "leads",
         _set(6, "lead_id", "L" * 201),
         ("leads", 6, "lead_id"),
+    ),
+    "created_at centuries ago": (
+        "leads",
+        _set(3, "created_at", "1700-01-01T00:00:00"),  # its age in nanoseconds would wrap around
+        ("leads", 3, "created_at"),
     ),
     "activity for unknown lead": (
         "activities",
@@ -282,19 +288,20 @@ def test_any_timestamp_text_is_parsed_or_named(values: list[str], tmp_path: Path
 def test_a_hash_that_looks_like_a_huge_number_is_read_as_text(tmp_path: Path) -> None:
     # pandas 2 crashed the process on "4e746882..." (an exponent beyond any int)
     hashes = ["4e746882294308d42eeed71ba0aacbf8", "1a2b", "9e99999999999999"]
-    assert to_numeric(pd.Series(hashes, dtype=object)).isna().all()
+    for dtype in (object, "string", "category"):
+        assert to_numeric(pd.Series(hashes, dtype=dtype)).isna().all()
     assert to_numeric(pd.Series(["1e5", "1e00005", "-2.5"], dtype=object)).tolist() == [
         1e5,
         1e5,
         -2.5,
     ]
-    path = tmp_path / "export.csv"
-    path.write_text(
-        "ref,source,converted\n" + "".join(f"{h},web,{i % 2}\n" for i, h in enumerate(hashes))
-    )
-    data, problems = read_tabular(path, label="converted")
+    # a Parquet export keeps a pandas category column as one; training types it by its values
+    frame = pd.DataFrame({"ref": pd.Categorical(hashes), "converted": [1, 0, 1]})
+    frame.to_parquet(tmp_path / "export.parquet")
+    data, problems = read_tabular(tmp_path / "export.parquet", label="converted")
     assert not problems and data is not None
-    assert data.frame["ref"].tolist() == hashes
+    features, _ = feature_frame(data)
+    assert features["ref"].tolist() == hashes
 
 
 def test_a_semicolon_export_is_named_even_with_commas_in_its_cells(tmp_path: Path) -> None:

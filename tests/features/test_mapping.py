@@ -197,6 +197,20 @@ def test_a_delimiter_other_than_the_mappings_is_named(tmp_path: Path, text: str)
         apply_mapping(path, {"label": {"column": "y"}, "id": "id"})
 
 
+def test_an_export_marking_only_conversions_can_say_that_empty_means_no() -> None:
+    marked = export().assign(Kunde=["Converted", "", "", "Converted"])
+    label = {"column": "customer", "positive": ["Converted"]}
+    with pytest.raises(ContractError, match="empty_is_negative"):
+        apply_mapping(marked, {**MAPPING, "label": label})
+    data = apply_mapping(marked, {**MAPPING, "label": {**label, "empty_is_negative": True}})
+    assert data.frame["customer"].tolist() == [True, False, False, True]
+    yes_no = export().assign(Kunde=["ja", "", "nein", ""])
+    data = apply_mapping(
+        yes_no, {**MAPPING, "label": {"column": "customer", "empty_is_negative": True}}
+    )
+    assert data.frame["customer"].tolist() == [True, False, False, False]
+
+
 def test_dates_with_a_utc_offset_are_read_in_utc() -> None:
     offsets = export().assign(
         Created=["2025-01-03 09:00 +0100"] * 2 + ["2025-01-06 09:00 +0000"] * 2
