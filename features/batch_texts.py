@@ -31,6 +31,7 @@ from features.texts import (
     label_text,
     number_field,
     number_text,
+    trend_text,
 )
 
 DASH = "—"
@@ -303,6 +304,9 @@ def _flags(c: Citing) -> list[str]:
 # One entry per placeholder of features.texts, each for many rows at once.
 _PLACEHOLDERS: dict[str, Callable[[Citing], list[str]]] = {
     "n": lambda c: [p or "0" for p in c.plain],
+    "trend": lambda c: [
+        trend_text(float(v), c.lang) if k else DASH for v, k in zip(c.values, c.known, strict=True)
+    ],
     "days": lambda c: [
         f"{float(v):.0f}" if k else DASH for v, k in zip(c.values, c.known, strict=True)
     ],

@@ -250,7 +250,12 @@ def read_folder_raw(folder: Path) -> tuple[dict[str, pd.DataFrame | None], list[
 
 
 def read_sql_raw(url: str) -> tuple[dict[str, pd.DataFrame | None], list[Problem]]:
-    engine = sa.create_engine(sqlalchemy_url(url))
+    parsed = sa.engine.make_url(sqlalchemy_url(url))
+    file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if file not in (None, "", ":memory:") and not Path(file).is_file():  # type: ignore[arg-type]
+        # SQLite would create an empty database there and report its tables missing
+        return dict.fromkeys(TABLES), [Problem("database", f"{file} does not exist")]
+    engine = sa.create_engine(parsed)
     frames: dict[str, pd.DataFrame | None] = {}
     problems: list[Problem] = []
     try:

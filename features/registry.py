@@ -420,10 +420,12 @@ _OTHER_FEATURES = [
         "numeric",
         "Actions in the last 14 days against the 14 before (ratio, smoothed): heating up or "
         "cooling down.",
-        "Activity is picking up: {n} actions in the last 14 days",
-        "Die Aktivität nimmt zu: {n} Aktionen in den letzten 14 Tagen",
-        "Activity is slowing down: {n} actions in the last 14 days",
-        "Die Aktivität lässt nach: {n} Aktionen in den letzten 14 Tagen",
+        # the value is a smoothed ratio, not a count; {trend} says which way it points, so the
+        # text stays true whichever way the model weighs it
+        "Pace of activity: {trend}",
+        "Aktivitätstempo: {trend}",
+        "Pace of activity: {trend}",
+        "Aktivitätstempo: {trend}",
     ),
     Feature(
         "marketing_actions",

@@ -206,8 +206,28 @@ def _value(c: _Cited) -> str:
     return "—" if is_missing(c.value) else label_text(c.value)
 
 
+TRENDS = {
+    "en": (
+        "fewer actions in the last 14 days than in the 14 before",
+        "as many actions in the last 14 days as in the 14 before",
+        "more actions in the last 14 days than in the 14 before",
+    ),
+    "de": (
+        "weniger Aktionen in den letzten 14 Tagen als in den 14 davor",
+        "so viele Aktionen in den letzten 14 Tagen wie in den 14 davor",
+        "mehr Aktionen in den letzten 14 Tagen als in den 14 davor",
+    ),
+}
+
+
+def trend_text(ratio: float, lang: Lang) -> str:
+    """Recent actions against the period before (``velocity_14d``, a ratio around 1)."""
+    return TRENDS.get(lang, TRENDS["en"])[(ratio > 1) - (ratio < 1) + 1]
+
+
 _PLACEHOLDERS: dict[str, Callable[[_Cited], str]] = {
     "n": lambda c: c.plain or "0",
+    "trend": lambda c: trend_text(float(c.value), c.lang) if c.known else "—",  # type: ignore[arg-type]
     "days": lambda c: f"{float(c.value):.0f}" if c.known else "—",  # type: ignore[arg-type]
     "value": _value,
     "pct": lambda c: f"{float(c.value):.0%}" if c.known else "—",  # type: ignore[arg-type]

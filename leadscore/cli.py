@@ -18,6 +18,7 @@ from leadscore.data_commands import (
     NewLeadsOpt,
     TimeOpt,
     is_tabular,
+    language,
     open_table,
     out_file,
     parse_moment,
@@ -178,7 +179,10 @@ def features(
         ),
     ] = None,
     list_: Annotated[bool, typer.Option("--list", help="Print the feature registry.")] = False,
-    lang: Annotated[str, typer.Option("--lang", help="Language of the reason texts.")] = "en",
+    lang: Annotated[
+        str,
+        typer.Option("--lang", help="Language of the reason texts: en or de.", callback=language),
+    ] = "en",
     label: LabelOpt = None,
     mapping: MappingOpt = None,
     id_column: IdOpt = None,
@@ -276,5 +280,16 @@ def _register_commands() -> None:
 _register_commands()
 
 
-def main() -> None:  # pragma: no cover
-    app()
+def main() -> None:
+    """The console script: a bad ``LEADSCORE_*`` setting is named, not shown as a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        app()
+    except ValidationError as error:
+        if error.title != "Settings":
+            raise
+        for problem in error.errors():
+            name = "LEADSCORE_" + "_".join(map(str, problem["loc"])).upper()
+            err_console.print(f"{name}: {problem['msg']}", style="red", markup=False)
+        raise SystemExit(2) from None

@@ -71,6 +71,13 @@ def write_frame(frame: pd.DataFrame, out: Path) -> None:
         frame.to_parquet(out, index=False)
 
 
+def language(value: str | None) -> str | None:
+    """``--lang``: reasons and notes are written in English and German."""
+    if value is not None and value not in ("en", "de"):
+        raise typer.BadParameter(f"{value!r}: reasons and notes are written in en or de")
+    return value
+
+
 def parse_moment(as_of: str) -> pd.Timestamp:
     """``--as-of`` in ISO 8601 (or ``now``): "02.01.2018" is 2 January to a German reader and
     1 February to pandas."""
@@ -82,6 +89,8 @@ def parse_moment(as_of: str) -> pd.Timestamp:
         raise typer.BadParameter(
             f"--as-of {as_of!r} is not an ISO 8601 date (e.g. 2026-06-01 or 2026-06-01T09:00)"
         ) from error
+    if moment.tzinfo is not None:  # the CRM's timestamps are read as naive UTC
+        moment = moment.tz_convert("UTC").tz_localize(None)
     return moment
 
 

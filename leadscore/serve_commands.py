@@ -20,6 +20,7 @@ from leadscore.data_commands import (
     MappingOpt,
     TimeOpt,
     is_tabular,
+    language,
     open_table,
     out_file,
     parse_moment,
@@ -38,7 +39,8 @@ console = Console()
 err_console = Console(stderr=True)
 
 LangOpt = Annotated[
-    str | None, typer.Option("--lang", help="Language of reasons and notes: en or de.")
+    str | None,
+    typer.Option("--lang", help="Language of reasons and notes: en or de.", callback=language),
 ]
 AsOfOpt = Annotated[
     str | None, typer.Option("--as-of", help="Score as of this moment (default: now).")
@@ -455,12 +457,26 @@ def _tabular_hint(settings: Settings) -> str | None:
 
 def audit(
     lead_id: Annotated[str, typer.Argument(help="The lead whose scores to show.")],
+    erase: Annotated[
+        bool,
+        typer.Option(
+            "--erase", help="Erase every score of this lead (a person who asks to be forgotten)."
+        ),
+    ] = False,
 ) -> None:
     """Every score this lead was given, with model version, route and reasons."""
     from leadscore.settings import Settings
     from serving.audit import AuditLog
 
     log = AuditLog(Settings().audit_url())
+    if erase:
+        removed = log.erase(lead_id)
+        console.print(
+            f"Erased {removed} score record(s) of {lead_id!r} (with their reasons and handover "
+            "notes). leadscore keeps no other copy of a lead: erase it in the CRM too, and the "
+            "next training will not see it."
+        )
+        return
     history = log.history(lead_id)
     if history.empty:
         console.print(f"No scores recorded for {lead_id!r}.")

@@ -187,7 +187,7 @@ def train(
     from training.evaluate import Capacity, GateTolerance
     from training.model import BoosterParams
     from training.snapshots import SnapshotConfig
-    from training.split import SplitConfig
+    from training.split import DataError, SplitConfig
     from training.train import ColdStartError, TrainConfig
     from training.workflow import register_rules, run_training
 
@@ -257,7 +257,7 @@ def train(
                     tune_trials=tune,
                     tune_timeout_s=tune_minutes * 60,
                 )
-        except ColdStartError as error:
+        except (ColdStartError, DataError) as error:
             progress.stop()
             err_console.print(f"[red]{error}[/red]")
             raise typer.Exit(code=2) from error
@@ -290,6 +290,8 @@ def models(
     from training import registry
     from training.model import ModelMismatchError
 
+    if promote and rollback:
+        raise typer.BadParameter("give --promote VERSION or --rollback, not both")
     settings = _settings()
     name = registry.MODEL_NAME
     if tabular:

@@ -10,10 +10,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from features.batch_texts import BatchEvents
+from features.batch_texts import BatchEvents, dates_of
 from features.registry import MARKETING_ACTIONS
-from features.texts import Event, Lang, event_phrase
+from features.texts import Event, Lang, event_phrase, format_date
 from serving.routing import Route
+
+# A marketing action this recent is news to sales ("just took"); an older one is dated.
+JUST_DAYS = 7
 
 ORDINALS = {
     "en": ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth"],
@@ -62,6 +65,7 @@ def handover_note(
     """A short note in English or German, built from the lead's own events."""
     marketing = [e for e in events if e.activity_type in MARKETING_ACTIONS]
     latest = list(dict.fromkeys(event_phrase(e.activity_type, e.asset, lang) for e in marketing))
+    newest = marketing[0] if marketing else None
     return compose_note(
         _who(lead),
         int(lead.get("marketing_actions") or 0),  # type: ignore[call-overload]
@@ -72,6 +76,9 @@ def handover_note(
         (route.action, route.team, route.track, route.why),
         quality_texts,
         lang,
+        None
+        if newest is None or newest.age_days <= JUST_DAYS
+        else format_date(newest.occurred_at, lang),
     )
 
 
@@ -85,9 +92,12 @@ def compose_note(
     route: tuple[str, str | None, str | None, str],
     quality_texts: Sequence[str],
     lang: Lang,
+    latest_on: str | None = None,
 ) -> str:
     """The note from its parts: who, the latest distinct marketing actions (oldest first), the
-    strongest reason for buying, the score and what to do next."""
+    strongest reason for buying, the score and what to do next. ``latest_on``: the date of the
+    newest action when it is older than :data:`JUST_DAYS` (a "just" would be news that is
+    not)."""
     action, team, track, why = route
     parts = []
     if count and latest:
@@ -95,12 +105,18 @@ def compose_note(
         nth = _ordinal(count, lang)
         if lang == "de":
             joint = ":" if count == len(latest) else "; zuletzt:"
+            when = f"am {latest_on}" if latest_on else "gerade"
             parts.append(
-                f"{who} hat gerade die {nth} Marketing-Aktion ausgeführt{joint} {actions}."
+                f"{who} hat {when} die {nth} Marketing-Aktion ausgeführt{joint} {actions}."
             )
         else:
             joint = ":" if count == len(latest) else "; the latest:"
-            parts.append(f"{who} just took the {nth} marketing action{joint} {actions}.")
+            when = (
+                f"took the {nth} marketing action on {latest_on}"
+                if latest_on
+                else (f"just took the {nth} marketing action")
+            )
+            parts.append(f"{who} {when}{joint} {actions}.")
     else:
         parts.append(
             f"{who}: "
@@ -160,6 +176,13 @@ def handover_notes(
     kept = [words[i] for i in ids[np.searchsorted(marketing, distinct)].tolist()]
     latest = events.lists(distinct, kept, np.arange(n))
     counts = column("marketing_actions") if "marketing_actions" in lead else [0] * n
+    newest = events.first(marketing)
+    found = newest >= 0
+    old = np.zeros(n, dtype=bool)
+    old[found] = events.age[newest[found]] > JUST_DAYS
+    on = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    on[old] = events.occurred_at[newest[old]]
+    dates = [d if o else None for d, o in zip(dates_of(on, lang), old.tolist(), strict=True)]
     return [
         compose_note(
             who,
@@ -171,8 +194,9 @@ def handover_notes(
             route,
             flags,
             lang,
+            date,
         )
-        for who, count, recent, top, score, grade, route, flags in zip(
+        for who, count, recent, top, score, grade, route, flags, date in zip(
             _who_column(lead, n),
             counts,
             latest,
@@ -181,6 +205,7 @@ def handover_notes(
             grades,
             routes,
             quality_texts,
+            dates,
             strict=True,
         )
     ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -51,6 +54,28 @@ def test_bad_as_of_and_bad_data_are_named(tmp_path: Path) -> None:
     missing = runner.invoke(app, ["validate", str(tmp_path / "nowhere")])
     assert missing.exit_code == 1
     assert "does not exist" in missing.output
+
+
+def test_as_of_with_a_utc_offset_and_languages_are_checked(tmp_path: Path) -> None:
+    crm = tmp_path / "crm"
+    assert runner.invoke(app, ["demo-data", "--out", str(crm), "--leads", "300"]).exit_code == 0
+    frames = []
+    for moment in ("2026-06-01T02:00:00+02:00", "2026-06-01"):  # the same moment in UTC
+        out = tmp_path / f"{len(frames)}.parquet"
+        built = runner.invoke(app, ["features", str(crm), "--as-of", moment, "--out", str(out)])
+        assert built.exit_code == 0, built.output
+        frames.append(pd.read_parquet(out))
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    french = runner.invoke(app, ["features", "--list", "--lang", "fr"])
+    assert french.exit_code == 2 and "en or de" in french.output
+
+
+def test_a_bad_setting_in_the_environment_is_named_without_a_traceback() -> None:
+    script = Path(sys.executable).with_name("leadscore")
+    env = {**os.environ, "LEADSCORE_LANGUAGE": "fr"}
+    done = subprocess.run([str(script), "models"], env=env, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "LEADSCORE_LANGUAGE" in done.stderr and "Traceback" not in done.stderr
 
 
 @pytest.mark.slow

@@ -157,6 +157,13 @@ def test_score_writes_reasons_routes_and_audit_for_new_leads(workspace: Path) ->
         )
         assert code == 0, output
         assert log.count() == before + 200
+        # a person who asks to be forgotten: every score of theirs goes, nobody else's
+        gone = str(new["Lead ID"].iloc[0])
+        code, shown = run("audit", gone)
+        assert code == 0 and "Scores given to" in shown, shown
+        code, shown = run("audit", gone, "--erase")
+        assert code == 0 and "Erased 1 score record(s)" in shown, shown
+        assert log.history(gone).empty and log.count() == before + 199
     scores = pd.read_csv(out)
     assert scores["lead_id"].tolist() == new["Lead ID"].tolist()
     objected = new["Profiling OK"].eq("no").to_numpy()

@@ -363,6 +363,9 @@ def promote(
         raise RegistryError(f"{name} has no version {version}") from error
     load_version(settings, str(version), name)  # raises ModelMismatchError if incompatible
     previous = version_by_alias(client, CHAMPION, name)
+    if previous is not None and str(previous.version) == str(version):
+        # a second entry would make the next rollback "return" to this same version
+        raise RegistryError(f"version {version} of {name} is the champion already")
     client.set_registered_model_alias(name, CHAMPION, str(version))
     _record(
         client,

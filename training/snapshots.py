@@ -24,6 +24,7 @@ import pandas as pd
 
 from features.contract import CRMTables
 from features.pipeline import FeatureConfig, build_features
+from training.split import DataError
 
 DAY = pd.Timedelta(days=1)
 
@@ -62,7 +63,7 @@ def data_end(tables: CRMTables) -> pd.Timestamp:
     ]
     known = [pd.Timestamp(m) for m in moments if not pd.isna(m)]
     if not known:
-        raise ValueError("the data has no timestamps at all")
+        raise DataError("the data has no timestamps at all: no lead, activity or outcome")
     return max(known)
 
 

@@ -29,6 +29,11 @@ import pandas as pd
 SLICES = ("fit", "valid", "cal", "test")
 
 
+class DataError(ValueError):
+    """The data cannot carry this step (too short a history, no timestamps): the user's data,
+    said as one line, not a bug."""
+
+
 @dataclass(frozen=True)
 class SplitConfig:
     """Shares of labelled snapshots per slice; ``valid`` is taken out of the training share."""
@@ -103,7 +108,7 @@ def choose_boundaries(
                 best = (int(kept[i]), t_cal[i], t_test)
     if best is None:
         span = (created.max() - created.min()) / np.timedelta64(1, "D")
-        raise ValueError(
+        raise DataError(
             f"the data covers {span:.0f} days of lead creation, too short for a time split "
             "with this horizon; use more history, a shorter --horizon-days, or the points model"
         )

@@ -76,12 +76,19 @@ IMPORTANCE_ROWS = 3000
 class ColdStartError(RuntimeError):
     """Too few closed deals to learn from; the points model is the way to start."""
 
-    def __init__(self, positives: int, minimum: int, where: str) -> None:
+    def __init__(self, positives: int, minimum: int, where: str, deals: int | None = None) -> None:
         self.positives = positives
         self.minimum = minimum
         self.where = where
+        # CRM snapshots: a won deal is a positive in each snapshot of the 90 days before it
+        # closed, so the examples a model learns from outnumber the deals
+        counted = (
+            f"{positives} won example(s) (from {deals} won deal(s))"
+            if deals is not None
+            else f"{positives} won deal(s)"
+        )
         super().__init__(
-            f"Cold start: only {positives} won deal(s) in {where}, a learned model needs at "
+            f"Cold start: only {counted} in {where}, a learned model needs at "
             f"least {minimum}. Score with the points model instead: `leadscore train DATA "
             f"--rules` registers the rules in {RULES_PATH.name} (edit them with sales), "
             "calibrated on the deals you have; it serves through the same interface and is "
@@ -172,9 +179,13 @@ def check_positives(frame: pd.DataFrame, minimum: int) -> None:
     """Stop with :class:`ColdStartError` unless training has ``minimum`` won deals and every
     other slice has both outcomes. ``frame`` needs ``slice`` and ``label``."""
     slices = frame["slice"]
-    positives = int(frame.loc[slices.isin(("fit", "valid")), "label"].sum())
+    training = frame.loc[slices.isin(("fit", "valid"))]
+    positives = int(training["label"].sum())
     if positives < minimum:
-        raise ColdStartError(positives, minimum, "the training period")
+        deals = int(training.loc[training["label"] == 1, "lead_id"].nunique())
+        raise ColdStartError(
+            positives, minimum, "the training period", deals if deals != positives else None
+        )
     for name in ("valid", "cal", "test"):
         labels = frame.loc[slices == name, "label"]
         if labels.nunique() < 2:

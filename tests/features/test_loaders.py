@@ -208,6 +208,14 @@ def test_sqlite_and_postgres_load_identically(
             )
 
 
+def test_a_mistyped_sqlite_path_is_named_not_created(tmp_path: Path) -> None:
+    tables, problems = read_crm(f"sqlite:///{tmp_path / 'nope.db'}")
+    assert tables is None and [p.message for p in problems] == [
+        f"{tmp_path / 'nope.db'} does not exist"
+    ]
+    assert not (tmp_path / "nope.db").exists()
+
+
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
     """Databases keep no row order: compare the same rows, sorted."""
     return frame.sort_values(list(frame.columns)).reset_index(drop=True)

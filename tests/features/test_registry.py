@@ -17,7 +17,7 @@ from features.texts import Event, events_by_snap, format_date, render_reason
 
 PLACEHOLDERS = {
     "n", "days", "value", "pct", "last", "assets", "recent", "intent", "actions", "topics",
-    "created", "title", "email_domain", "flags",
+    "created", "title", "email_domain", "flags", "trend",
 }  # fmt: skip
 
 
@@ -34,6 +34,20 @@ def test_every_feature_has_all_templates(name: str) -> None:
             assert template.strip(), f"{name}: empty {direction}_{lang}"
             assert _fields(template) <= PLACEHOLDERS, f"{name}: unknown placeholder in {template}"
     assert feature.up_en != feature.up_de
+
+
+@pytest.mark.parametrize(
+    ("ratio", "says"), [(3.0, "more actions"), (1.0, "as many actions"), (0.5, "fewer actions")]
+)
+def test_the_pace_of_activity_says_which_way_it_went_whatever_the_sign(
+    ratio: float, says: str
+) -> None:
+    # velocity_14d is a smoothed ratio; it once read "1 action in the last 14 days" for 0.5
+    for direction in ("up", "down"):
+        text = render_reason("velocity_14d", ratio, direction, {}, [], "en")
+        assert text == f"Pace of activity: {says} in the last 14 days " + (
+            "as in the 14 before" if ratio == 1 else "than in the 14 before"
+        )
 
 
 def test_registry_and_model_columns_agree() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -36,9 +37,15 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_too_few_won_deals_stop_with_a_pointer_to_the_points_model(small_crm: Path) -> None:
-    with pytest.raises(ColdStartError, match=r"only \d+ won deal\(s\).*--rules") as error:
-        prepare(load_tables(small_crm), TrainConfig(min_positives=100))
+    tables = load_tables(small_crm)
+    # a won deal is a positive in each of its snapshots: the message counts both
+    pattern = r"only (\d+) won example\(s\) \(from (\d+) won deal\(s\)\).*--rules"
+    with pytest.raises(ColdStartError, match=pattern) as error:
+        prepare(tables, TrainConfig(min_positives=100))
     assert error.value.positives < 100
+    examples, deals = map(int, re.search(pattern, str(error.value)).groups())  # type: ignore[union-attr]
+    assert examples == error.value.positives and deals < examples
+    assert deals <= int(tables.outcomes["won"].sum())
 
 
 def test_cli_cold_start_exits_with_the_message_and_registers_nothing(
@@ -48,6 +55,24 @@ def test_cli_cold_start_exits_with_the_message_and_registers_nothing(
     assert result.exit_code == 2
     assert "Cold start" in result.output and "leadscore train DATA --rules" in result.output
     assert not list((tmp_path / "models").rglob("booster.txt"))
+
+
+@pytest.mark.parametrize("rules", [[], ["--rules"]])
+def test_cli_training_on_an_empty_crm_says_why_without_a_traceback(
+    tmp_path: Path, rules: list[str]
+) -> None:
+    crm = tmp_path / "crm"
+    crm.mkdir()
+    for table, header in (
+        ("leads", "lead_id,created_at"),
+        ("activities", "lead_id,occurred_at,activity_type"),
+        ("outcomes", "lead_id,closed_at,won"),
+    ):
+        (crm / f"{table}.csv").write_text(header + "\n")
+    result = runner.invoke(app, ["train", str(crm), *rules], env=_env(tmp_path))
+    assert result.exit_code == 2, result.output
+    assert "no timestamps at all" in result.output and result.exception is not None
+    assert not isinstance(result.exception, ValueError)  # typer's exit, not a traceback
 
 
 def test_cli_rules_registers_the_points_model_as_champion(small_crm: Path, tmp_path) -> None:

@@ -97,6 +97,8 @@ def test_a_person_can_promote_and_roll_back(story: Story) -> None:
     registry.promote(settings, story.worse.version.version, "sales wants it", name=name)
     _, info = registry.load_champion(settings, name)
     assert info.version == story.worse.version.version
+    with pytest.raises(registry.RegistryError, match="champion already"):  # rollback stays true
+        registry.promote(settings, story.worse.version.version, "again", name=name)
     back = registry.rollback(settings, name=name)
     assert back.version == story.better.version.version
     back = registry.rollback(settings, name=name)

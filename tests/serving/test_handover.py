@@ -1,0 +1,38 @@
+"""The handover note says what the lead did, and when, in the lead's own actions."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from features.texts import Event
+from serving.handover import handover_note
+from serving.routing import Route
+
+AS_OF = pd.Timestamp("2026-11-20")
+LEAD = {"first_name": "Anna", "last_name": "Müller", "company": "ACME GmbH", "marketing_actions": 3}
+ROUTE = Route(action="sales", team="DACH-Nord", why="grade A goes to sales")
+
+
+def events(days_ago: float) -> list[Event]:
+    """Three marketing actions, the newest ``days_ago`` before the scoring moment."""
+    kinds = [("demo_request", None), ("whitepaper_download", "Guide"), ("blog_read", "Post")]
+    return [
+        Event(AS_OF - pd.Timedelta(days=days_ago + i), kind, asset, None, days_ago + i)
+        for i, (kind, asset) in enumerate(kinds)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("days_ago", "lang", "says"),
+    [
+        (2, "en", "Anna Müller (ACME GmbH) just took the third marketing action:"),
+        (40, "en", "Anna Müller (ACME GmbH) took the third marketing action on 11 Oct 2026:"),
+        (2, "de", "Anna Müller (ACME GmbH) hat gerade die dritte Marketing-Aktion ausgeführt:"),
+        (40, "de", "Anna Müller (ACME GmbH) hat am 11.10.2026 die dritte Marketing-Aktion"),
+    ],
+)
+def test_the_note_says_just_only_for_recent_actions(days_ago: int, lang: str, says: str) -> None:
+    note = handover_note(LEAD, events(days_ago), 71, "A", ROUTE, ["Asked for a demo"], [], lang)  # type: ignore[arg-type]
+    assert note.startswith(says), note
+    assert ("Guide" in note) and ("DACH-Nord" in note) and "71 (A)" in note
