@@ -94,9 +94,21 @@ PANDAS_DTYPES: dict[str, object] = {
 # The moments a CRM's timestamps may hold. Features count nanoseconds between a lead's events
 # and ``as_of``, which overflow beyond 292 years and wrap around silently, so anything outside
 # is refused where it comes in.
-EARLIEST = datetime(1900, 1, 1)
+EARLIEST = datetime(1950, 1, 1)
 LATEST = datetime(2199, 12, 31, 23, 59, 59)
-MOMENT_RANGE = "the years 1900 to 2199"
+MOMENT_RANGE = "the years 1950 to 2199 (in UTC)"
+
+
+def within_moments(values: pd.Series) -> pd.Series:
+    """Typed timestamps (any unit: Parquet keeps microseconds) as nanoseconds, those outside
+    :data:`EARLIEST` - :data:`LATEST` as NaT: nanoseconds cannot hold year 1500 or 9999 (a
+    CRM's placeholder for "never"), and converting them would raise."""
+    if getattr(values.dt, "tz", None) is not None:
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values.where(values.isna() | ((values >= EARLIEST) & (values <= LATEST))).astype(
+        "datetime64[ns]"
+    )
+
 
 # The audit log (PostgreSQL included) stores a lead id in 200 characters; longer is refused
 # where it comes in, named, instead of failing the audit write.

@@ -40,6 +40,7 @@ from features.contract import (
     TabularData,
     empty_table,
     to_numeric,
+    within_moments,
 )
 
 FILE_SUFFIXES = (".parquet", ".csv", ".csv.gz")
@@ -252,7 +253,7 @@ def read_folder_raw(folder: Path) -> tuple[dict[str, pd.DataFrame | None], list[
 def read_sql_raw(url: str) -> tuple[dict[str, pd.DataFrame | None], list[Problem]]:
     parsed = sa.engine.make_url(sqlalchemy_url(url))
     file = parsed.database if parsed.get_backend_name() == "sqlite" else None
-    if file not in (None, "", ":memory:") and not Path(file).is_file():  # type: ignore[arg-type]
+    if file and file != ":memory:" and not file.startswith("file:") and not Path(file).is_file():
         # SQLite would create an empty database there and report its tables missing
         return dict.fromkeys(TABLES), [Problem("database", f"{file} does not exist")]
     engine = sa.create_engine(parsed)
@@ -323,10 +324,7 @@ def unstorable_cells(frame: pd.DataFrame, table: str) -> list[Problem]:
 
 def _coerce_timestamp(values: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):
-        parsed = values
-        if getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-        return parsed.astype("datetime64[ns]")
+        return within_moments(values)
     text = _as_text(values)
     parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
     return parsed.dt.tz_localize(None).astype("datetime64[ns]")
@@ -387,17 +385,13 @@ def type_table(frame: pd.DataFrame, table: str) -> tuple[pd.DataFrame, list[Prob
             _as_text(raw) if raw.dtype == object or isinstance(raw.dtype, pd.StringDtype) else raw
         )
         unconverted = given.notna() & converted.isna()
-        for row in _rows(unconverted):
-            problems.append(
-                Problem(
-                    table,
-                    f"{given.iloc[row - 1]!r} is not {_KIND_WORDS[kind]}",
-                    row=int(row),
-                    column=column,
-                )
-            )
-        if kind == "timestamp":
-            outside = converted.notna() & ((converted < EARLIEST) | (converted > LATEST))
+        if kind == "timestamp":  # typed moments out of range are NaT in ``converted``
+            moments = converted
+            if pd.api.types.is_datetime64_any_dtype(raw):
+                tz = getattr(raw.dt, "tz", None)
+                moments = raw.dt.tz_convert("UTC").dt.tz_localize(None) if tz else raw
+            outside = moments.notna() & ((moments < EARLIEST) | (moments > LATEST))
+            unconverted &= ~outside
             problems += [
                 Problem(
                     table,
@@ -407,6 +401,15 @@ def type_table(frame: pd.DataFrame, table: str) -> tuple[pd.DataFrame, list[Prob
                 )
                 for row in _rows(outside)
             ]
+        for row in _rows(unconverted):
+            problems.append(
+                Problem(
+                    table,
+                    f"{given.iloc[row - 1]!r} is not {_KIND_WORDS[kind]}",
+                    row=int(row),
+                    column=column,
+                )
+            )
         if default is not None:
             converted = converted.fillna(default)
         typed[column] = converted

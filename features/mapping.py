@@ -56,7 +56,7 @@ from pydantic import (
     model_validator,
 )
 
-from features.contract import STRING, TabularData, to_numeric
+from features.contract import STRING, TabularData, to_numeric, within_moments
 from features.loaders import (
     _KIND_WORDS,
     CONSENT,
@@ -511,7 +511,7 @@ def _parse_time(
     """The lead's date per row; ``required``: an empty one is a problem (training splits by it;
     a new lead to score may lack it)."""
     if pd.api.types.is_datetime64_any_dtype(raw):  # typed dates (Parquet): nothing to parse
-        parsed = raw.dt.tz_convert("UTC").dt.tz_localize(None) if raw.dt.tz else raw
+        parsed = within_moments(raw)
         empty = parsed.isna() if required else pd.Series(False, index=raw.index)
         why = "time is empty; every row needs its date for a time split"
         missing = [Problem(table, why, row=int(r), column=spec.column or "") for r in _rows(empty)]

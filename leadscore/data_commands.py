@@ -83,14 +83,22 @@ def parse_moment(as_of: str) -> pd.Timestamp:
     1 February to pandas."""
     import pandas as pd
 
+    from features.contract import EARLIEST, LATEST, MOMENT_RANGE
+
+    if as_of.strip().lower() == "now":  # in UTC, as the data and the default are
+        return pd.Timestamp.now(tz="UTC").tz_localize(None)
     try:
         moment = pd.to_datetime(as_of.strip() or "empty", format="ISO8601")
+    except pd.errors.OutOfBoundsDatetime as error:
+        raise typer.BadParameter(f"--as-of {as_of!r} is outside {MOMENT_RANGE}") from error
     except (ValueError, TypeError) as error:
         raise typer.BadParameter(
             f"--as-of {as_of!r} is not an ISO 8601 date (e.g. 2026-06-01 or 2026-06-01T09:00)"
         ) from error
     if moment.tzinfo is not None:  # the CRM's timestamps are read as naive UTC
         moment = moment.tz_convert("UTC").tz_localize(None)
+    if not EARLIEST <= moment <= LATEST:  # ages in nanoseconds would wrap around
+        raise typer.BadParameter(f"--as-of {as_of!r} is outside {MOMENT_RANGE}")
     return moment
 
 

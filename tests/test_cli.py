@@ -66,6 +66,8 @@ def test_as_of_with_a_utc_offset_and_languages_are_checked(tmp_path: Path) -> No
         assert built.exit_code == 0, built.output
         frames.append(pd.read_parquet(out))
     pd.testing.assert_frame_equal(frames[0], frames[1])
+    far = runner.invoke(app, ["features", str(crm), "--as-of", "2300-01-01", "--out", "x.csv"])
+    assert far.exit_code == 2 and "outside" in far.output  # ages would wrap around
     french = runner.invoke(app, ["features", "--list", "--lang", "fr"])
     assert french.exit_code == 2 and "en or de" in french.output
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -331,3 +332,21 @@ def test_empty_rows_excel_saves_below_the_data_are_dropped(tmp_path: Path) -> No
     path.write_text("id,country,converted\na,DE,1\nb,AT,0\n,,\n,,\n")
     data, problems = read_tabular(path, label="converted", id_column="id")
     assert not problems and data is not None and data.frame["lead_id"].tolist() == ["a", "b"]
+
+
+def test_parquet_moments_pandas_cannot_hold_are_named_not_a_crash(
+    demo_parquet: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "crm"
+    folder.mkdir()
+    for path in demo_parquet.glob("*.parquet"):
+        frame = pd.read_parquet(path)
+        if path.stem == "leads":  # microseconds, as pyarrow writes; 9999: a CRM's "never"
+            frame["created_at"] = frame["created_at"].astype("datetime64[us]")
+            frame.loc[3, "created_at"] = pd.Timestamp("1500-01-01").as_unit("us")
+            frame.loc[5, "created_at"] = np.datetime64("9999-12-31", "us")
+        frame.to_parquet(folder / path.name)
+    tables, problems = read_crm(folder)
+    assert tables is None
+    outside = {(p.row, p.column) for p in problems if "outside the years" in p.message}
+    assert outside == {(4, "created_at"), (6, "created_at")}

@@ -90,7 +90,7 @@ def test_json_and_file_paths_give_the_same_tables(request: LeadRequest) -> None:
         ({"lead": {"lead_id": "   ", "created_at": "2026-01-01"}}, "lead_id"),
         # features count nanoseconds: 300 years before as_of they would wrap around
         ({"lead": {"lead_id": "A", "created_at": "1699-12-31"}}, "created_at"),
-        ({"lead": {"lead_id": "A", "created_at": "1900-01-01T00:30:00+01:00"}}, "created_at"),
+        ({"lead": {"lead_id": "A", "created_at": "1950-01-01T00:30:00+01:00"}}, "created_at"),
         (
             {
                 "lead": {"lead_id": "A", "created_at": "2026-01-01"},
@@ -116,12 +116,12 @@ def test_what_a_file_would_reject_json_rejects_too(body: dict, field: str) -> No
 def test_the_earliest_and_latest_moments_are_kept_as_sent() -> None:
     request = LeadRequest.model_validate(
         {
-            "lead": {"lead_id": "A", "created_at": "1900-01-01T05:00:00+05:00"},
+            "lead": {"lead_id": "A", "created_at": "1950-01-01T05:00:00+05:00"},
             "activities": [{"occurred_at": "2199-12-31T23:00:00", "activity_type": "x"}],
         }
     )
     tables = request_tables([request])
-    assert tables.leads["created_at"].iloc[0] == pd.Timestamp("1900-01-01T00:00:00")
+    assert tables.leads["created_at"].iloc[0] == pd.Timestamp("1950-01-01T00:00:00")
     assert tables.activities["occurred_at"].iloc[0] == pd.Timestamp("2199-12-31T23:00:00")
 
 
