@@ -86,12 +86,13 @@ def metrics_table(metrics: dict[str, dict[str, float] | None], title: str) -> Ta
 def _print_outcome(outcome: RunOutcome) -> None:
     window = outcome.result.model.data_window
     won = f"({int(outcome.result.test_labels.sum())} won of {len(outcome.result.test_labels):,})"
-    what = (
-        f"Test window: {'rows' if window.get('mode') == 'tabular' else 'leads'} created from "
-        f"{window.get('test_from')}"
-        if window.get("test_from") is not None
-        else "Test rows: a stratified share (the table has no date)"
-    )
+    if window.get("row_order"):
+        what = f"Test window: from the file's {window.get('test_from')} on"
+    elif window.get("test_from") is not None:
+        noun = "rows" if window.get("mode") == "tabular" else "leads"
+        what = f"Test window: {noun} created from {window.get('test_from')}"
+    else:
+        what = "Test rows: a stratified share (the table has no date)"
     console.print(metrics_table(outcome.metrics, f"{what} {won}"))
     verdict = (
         "[green]promoted to champion[/green]"

@@ -436,6 +436,25 @@ def test_row_order_is_no_date_for_thresholds(workspace: Path) -> None:
     assert code == 1 and "row order is no date" in output
 
 
+def test_a_row_order_run_reports_row_numbers_not_dates(
+    workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEADSCORE_MODELS_DIR", str(tmp_path / "models"))
+    ordered = tmp_path / "ordered.yaml"
+    ordered.write_text(
+        MAPPING.replace('time: {column: signed_up, format: "%Y-%m-%d"}', "time: {row_order: true}")
+    )
+    code, output = run("train", str(workspace / "export.csv"), "--mapping", str(ordered))
+    assert code == 0, output
+    flat = " ".join(output.split())
+    assert "Test window: from the file's row " in flat and "1970" not in flat
+    found = re.search(r"Report: (\S+?report\.md)", output.replace("\n", ""))
+    assert found is not None, output
+    report = Path(found.group(1)).read_text()
+    assert "the last are the test rows" in report and "| test | row " in report
+    assert "1970" not in report.split("## Parameters")[0]
+
+
 def test_features_as_of_with_a_time_zone(workspace: Path, tmp_path: Path) -> None:
     code, output = run(
         "features",

@@ -149,12 +149,16 @@ def _data_section(window: dict[str, Any], share: dict[str, int]) -> list[str]:
     counts = _counts_table(window.get("counts", {}))
     if window.get("mode") == "tabular":
         dated = window.get("test_from") is not None
-        how = (
-            f"Rows are assigned to slices by their date; the newest are the test rows. Data "
-            f"ends {window.get('data_end')}."
-            if dated
-            else "The table has no date: rows are split at random, stratified by the label."
-        )
+        if window.get("row_order"):
+            how = "The rows are in time order (the row_order mapping): the last are the test rows."
+        elif dated:
+            how = (
+                f"Rows are assigned to slices by their date; the newest are the test rows. Data "
+                f"ends {window.get('data_end')}."
+            )
+        else:
+            how = "The table has no date: rows are split at random, stratified by the label."
+
         rows = [
             "| slice | rows from | rows |",
             "| --- | --- | ---: |",

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import TabularData
-from features.mapping import to_numbers
+from features.mapping import ROW_ORDER_COLUMN, to_numbers
 from training import registry
 from training.evaluate import PERIOD_DAYS, capacity_share, gate
 from training.snapshots import LabelledSnapshots
@@ -183,6 +183,7 @@ def prepare_tabular(data: TabularData, config: TrainConfig) -> Prepared:
         feature_config=config.feature_config,
         columns=columns,
         mode="tabular",
+        row_order=data.time_column == ROW_ORDER_COLUMN,
     )
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import CRMTables
+from features.mapping import ROW_ORDER_ORIGIN
 from features.pipeline import FeatureConfig, model_columns
 from features.registry import FEATURES
 from training.baselines import RULES_PATH, LogisticBaseline, fit_logistic, load_rules, rules_model
@@ -150,6 +151,9 @@ class Prepared:
     tables: CRMTables | None = None
     columns: list[str] = field(default_factory=list)
     mode: Mode = "crm"
+    # a table whose rows are chronological without dates (a mapping's ``time: {row_order:
+    # true}``): its "dates" count rows, and the report says row numbers
+    row_order: bool = False
 
     def part(self, *names: str) -> pd.DataFrame:
         return self.frame[self.frame["slice"].isin(names)]
@@ -241,7 +245,14 @@ def thresholds_from(probability: np.ndarray, sales_share: float) -> dict[str, fl
 
 
 def data_window(prepared: Prepared, config: TrainConfig) -> dict[str, Any]:
-    bounds = {k: (None if v is None else str(v)) for k, v in prepared.split.boundaries.items()}
+    def bound(value: object) -> str | None:
+        if value is None:
+            return None
+        if prepared.row_order:  # rows counted as seconds from the origin
+            return f"row {int((pd.Timestamp(value) - ROW_ORDER_ORIGIN).total_seconds()):,}"
+        return str(value)
+
+    bounds = {k: bound(v) for k, v in prepared.split.boundaries.items()}
     return {
         "first_snapshot": str(prepared.frame["as_of"].min()),
         "last_snapshot": str(prepared.frame["as_of"].max()),
@@ -255,6 +266,7 @@ def data_window(prepared: Prepared, config: TrainConfig) -> dict[str, Any]:
         "counts": prepared.labelled.counts,
         "weekly_volume": prepared.weekly_volume,
         "mode": prepared.mode,
+        "row_order": prepared.row_order,
     }
 
 
