@@ -99,15 +99,36 @@ LATEST = datetime(2199, 12, 31, 23, 59, 59)
 MOMENT_RANGE = "the years 1950 to 2199 (in UTC)"
 
 
+def naive_utc(values: pd.Series) -> pd.Series:
+    """Typed timestamps in UTC without a zone, in their own unit, as the contract holds them."""
+    if getattr(values.dt, "tz", None) is not None:
+        return values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values
+
+
+def outside_moments(values: pd.Series) -> pd.Series:
+    """Naive timestamps (any unit) outside :data:`EARLIEST` - :data:`LATEST`."""
+    return values.notna() & ((values < EARLIEST) | (values > LATEST))
+
+
 def within_moments(values: pd.Series) -> pd.Series:
     """Typed timestamps (any unit: Parquet keeps microseconds) as nanoseconds, those outside
     :data:`EARLIEST` - :data:`LATEST` as NaT: nanoseconds cannot hold year 1500 or 9999 (a
     CRM's placeholder for "never"), and converting them would raise."""
-    if getattr(values.dt, "tz", None) is not None:
-        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-    return values.where(values.isna() | ((values >= EARLIEST) & (values <= LATEST))).astype(
-        "datetime64[ns]"
-    )
+    values = naive_utc(values)
+    return values.mask(outside_moments(values)).astype("datetime64[ns]")
+
+
+def storable(value: str) -> bool:
+    """False for text no store can hold: NUL (PostgreSQL text and JSON refuse it) or half a
+    surrogate pair (no UTF-8 encoder takes it)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # The audit log (PostgreSQL included) stores a lead id in 200 characters; longer is refused
@@ -119,13 +140,17 @@ MAX_ID_LENGTH = 200
 # int, such as the hash "4e746882294308d4...": no file means a number that large, so such text
 # is not a number before pandas reads the rest.
 _HUGE_EXPONENT = r"[eE][+-]?0*[1-9]\d{4,}"
+NUMBERS = frozenset({"floating", "integer", "mixed-integer-float", "decimal", "boolean", "empty"})
 
 
 def to_numeric(values: pd.Series) -> pd.Series:
     """``pd.to_numeric(values, errors="coerce")``, safe for any text."""
     if isinstance(values.dtype, pd.CategoricalDtype):  # pandas parses its text the same way
         values = values.astype(object)
-    if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+    texts = isinstance(values.dtype, pd.StringDtype) or (
+        values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in NUMBERS
+    )  # numbers in an object column (one lead's row on the scoring path) cannot crash it
+    if texts:
         huge = values.astype("string").str.contains(_HUGE_EXPONENT, regex=True, na=False)
         if huge.any():
             values = values.mask(huge.to_numpy(dtype=bool))

@@ -27,8 +27,6 @@ import sqlalchemy as sa
 from features.contract import (
     COLUMNS,
     DEFAULTS,
-    EARLIEST,
-    LATEST,
     MAX_ID_LENGTH,
     MOMENT_RANGE,
     PANDAS_DTYPES,
@@ -39,6 +37,8 @@ from features.contract import (
     CRMTables,
     TabularData,
     empty_table,
+    naive_utc,
+    outside_moments,
     to_numeric,
     within_moments,
 )
@@ -386,11 +386,8 @@ def type_table(frame: pd.DataFrame, table: str) -> tuple[pd.DataFrame, list[Prob
         )
         unconverted = given.notna() & converted.isna()
         if kind == "timestamp":  # typed moments out of range are NaT in ``converted``
-            moments = converted
-            if pd.api.types.is_datetime64_any_dtype(raw):
-                tz = getattr(raw.dt, "tz", None)
-                moments = raw.dt.tz_convert("UTC").dt.tz_localize(None) if tz else raw
-            outside = moments.notna() & ((moments < EARLIEST) | (moments > LATEST))
+            typed_raw = pd.api.types.is_datetime64_any_dtype(raw)
+            outside = outside_moments(naive_utc(raw) if typed_raw else converted)
             unconverted &= ~outside
             problems += [
                 Problem(

@@ -324,8 +324,9 @@ def read_export(path: Path, spec: ReadSpec) -> pd.DataFrame:
         if other:
             message += f"; its header is separated by {other!r}: set read.delimiter"
     else:
-        other = None if parquet else sniffed_delimiter(path, spec.delimiter, spec.encoding)
-        if len(frame.columns) == 1 and other:
+        one_column = not parquet and len(frame.columns) == 1
+        other = sniffed_delimiter(path, spec.delimiter, spec.encoding) if one_column else None
+        if other:
             raise ContractError(
                 [
                     Problem(

@@ -242,9 +242,7 @@ def table_features(table: TabularData, as_of: str | None) -> tuple[pd.DataFrame,
             raise typer.BadParameter(
                 "--as-of needs the lead's date (--time, or a mapping with a time column)"
             )
-        moment = parse_moment(as_of)
-        if moment.tzinfo is not None:  # dates are read as naive UTC
-            moment = moment.tz_convert("UTC").tz_localize(None)
+        moment = parse_moment(as_of)  # naive UTC, as the dates are read
         frame = frame.loc[frame["created_at"] < moment].reset_index(drop=True)
         frame.attrs = dict(table.frame.attrs)
     values, columns = feature_frame(dataclasses.replace(table, frame=frame))

@@ -232,9 +232,10 @@ def _champions_id(scorer: TabularScorer, data: str) -> str | None:
     """The id column the champion's plain export had (``--id`` at training), when this file
     has it too: scores that can be joined back to the CRM without repeating ``--id``."""
     from features.loaders import export_columns
+    from training.tabular import mapping_of
 
     reading = scorer.model.params.get("reading") or {}
-    column = None if reading.get("mapping") else reading.get("id")
+    column = None if mapping_of(scorer.model) else reading.get("id")
     if column and column in export_columns(data):
         err_console.print(f"Ids from column {column!r}, as the champion was trained.")
         return column

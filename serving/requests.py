@@ -34,24 +34,14 @@ from features.contract import (
     STRING,
     CRMTables,
     empty_table,
+    storable,
 )
 from training.tabular import CELL_LENGTH
 
 # What no store can hold: NUL (PostgreSQL text and JSON refuse it) and a lone surrogate (no
 # UTF-8 encoder takes it). Declared text fields refuse both through this pattern (pydantic
-# itself refuses lone surrogates); extra fields are checked by :func:`storable`.
+# itself refuses lone surrogates); extra fields are checked by :func:`features.contract.storable`.
 NO_NUL = r"^[^\x00]*$"
-
-
-def storable(value: str) -> bool:
-    """False for text the audit log could not store: a client's error, named like any other."""
-    if "\x00" in value:
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 Text = Annotated[str, StringConstraints(max_length=500, pattern=NO_NUL)]

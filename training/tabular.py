@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from features.contract import TabularData
+from features.contract import TabularData, storable
 from features.mapping import ROW_ORDER_COLUMN, to_numbers
 from training import registry
 from training.evaluate import PERIOD_DAYS, capacity_share, gate
@@ -329,19 +329,11 @@ def cell_problem(value: object) -> str | None:
     if isinstance(value, str):
         if len(value) > CELL_LENGTH:
             return f"the cell is longer than {CELL_LENGTH:,} characters"
-        if "\x00" in value or not _encodes(value):
+        if not storable(value):
             return "the cell holds NUL or half a surrogate pair"
         return None
     kind = {dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
     return f"the cell is {kind}: send text, a number, true/false or null"
-
-
-def _encodes(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def request_cell(value: object) -> object:
