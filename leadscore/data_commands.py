@@ -254,6 +254,81 @@ def audit_data(
         raise typer.Exit(code=1)
 
 
+def nurture(
+    data: Annotated[
+        str, typer.Argument(help="A CRM folder (leads/activities/outcomes) or a database URL.")
+    ],
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Count only events and deals strictly before this moment."),
+    ] = None,
+    min_sent: Annotated[
+        int, typer.Option("--min-sent", min=1, help="Leave out emails sent to fewer leads.")
+    ] = 1,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Also write the table here (.csv/.parquet).", callback=out_file),
+    ] = None,
+) -> None:
+    """Nurture emails compared: position in the track, opens, clicks, what clicks led to, deals."""
+    import pandas as pd
+
+    from features.loaders import ContractError, load_tables
+    from features.nurture import nurture_table
+
+    moment = parse_moment(as_of) if as_of is not None else None
+    try:
+        tables = load_tables(data)
+    except ContractError as error:
+        err_console.print(str(error), markup=False)
+        raise typer.Exit(code=1) from error
+    frame = nurture_table(tables, moment)
+    frame = frame.loc[frame["sent"] >= min_sent].reset_index(drop=True)
+    if out is not None:
+        write_frame(frame, out)
+    if frame.empty:
+        console.print(f"No email sent to {min_sent}+ leads in {data}.")
+        return
+    title = f"{len(frame)} emails in {data}" + (f" before {moment}" if moment else "")
+    table = Table(title=title)
+    table.add_column("#", justify="right")
+    table.add_column("email", ratio=1, overflow="fold")
+    for name in ("sent", "opened", "clicked"):
+        table.add_column(name, justify="right")
+    table.add_column("clicks led to", overflow="fold")
+    table.add_column("won after", justify="right")
+    shown: object = ""
+    for row in frame.itertuples():
+        if row.track != shown:  # one section per track, the newsletter and one-offs last
+            shown = row.track
+            name = "no track" if row.track is None else str(row.track).replace("_", " ")
+            table.add_section()
+            table.add_row("", f"[bold]{name}[/bold]")
+        table.add_row(
+            "" if pd.isna(row.position) else str(row.position),
+            row.email or "(no subject)",
+            f"{row.sent:,}",
+            f"{row.open_rate:.0%}",
+            f"{row.click_rate:.1%}",
+            row.clicks_led_to,
+            f"{row.conversion:.1%}",
+        )
+    console.print(table)
+    outcomes = tables.outcomes
+    won = outcomes["won"].fillna(False).astype(bool)
+    if moment is not None:
+        won &= outcomes["closed_at"] < moment
+    base = outcomes.loc[won, "lead_id"].nunique() / max(len(tables.leads), 1)
+    console.print(
+        f"Rates are shares of the leads each email was sent to; 'won' counts deals won after it "
+        f"was sent (descriptive, not causal; recent emails have had less time). Of all leads, "
+        f"{base:.1%} won."
+    )
+    if out is not None:
+        console.print(f"Wrote {len(frame)} rows to {out}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the data commands to the ``leadscore`` app."""
     app.command("audit-data")(audit_data)
+    app.command("nurture")(nurture)
