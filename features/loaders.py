@@ -15,6 +15,7 @@ import csv
 import gzip
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,8 @@ import sqlalchemy as sa
 from features.contract import (
     COLUMNS,
     DEFAULTS,
+    EARLIEST,
+    LATEST,
     MAX_ID_LENGTH,
     MOMENT_RANGE,
     PANDAS_DTYPES,
@@ -360,6 +363,50 @@ _KIND_WORDS = {
 }
 
 
+def moment_problems(
+    raw: pd.Series,
+    parsed: pd.Series,
+    table: str,
+    column: str,
+    expected: str | None = None,
+    fmt: str | None = None,
+) -> list[Problem]:
+    """Cells of a date column that are no date (``expected`` says what is), or a date outside
+    :data:`MOMENT_RANGE`; ``parsed`` is the column as read (NaT where it was neither)."""
+    expected = expected or _KIND_WORDS["timestamp"]
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        outside, text = outside_moments(naive_utc(raw)), raw.astype(str)
+        unparsed = pd.Series(False, index=raw.index)
+    else:
+        text = _as_text(raw)
+        unparsed = text.notna() & parsed.isna()
+        outside = outside_moments(parsed)
+        for row in _rows(unparsed):  # rare: read cell by cell
+            outside.iloc[row - 1] = _beyond_nanoseconds(str(text.iloc[row - 1]), fmt)
+    problems = [
+        Problem(
+            table, f"{text.iloc[row - 1]!r} is outside {MOMENT_RANGE}", row=int(row), column=column
+        )
+        for row in _rows(outside)
+    ]
+    problems += [
+        Problem(table, f"{text.iloc[row - 1]!r} is not {expected}", row=int(row), column=column)
+        for row in _rows(unparsed & ~outside)
+    ]
+    return problems
+
+
+def _beyond_nanoseconds(cell: str, fmt: str | None) -> bool:
+    """A date pandas could not hold in nanoseconds (year 2300, 1500) but Python can read."""
+    try:
+        moment = datetime.strptime(cell, fmt) if fmt else datetime.fromisoformat(cell.strip())
+    except ValueError:
+        return False
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return not EARLIEST <= moment <= LATEST
+
+
 def type_table(frame: pd.DataFrame, table: str) -> tuple[pd.DataFrame, list[Problem]]:
     """Contract columns to their dtypes; a value that does not convert is a problem."""
     problems: list[Problem] = []
@@ -384,29 +431,18 @@ def type_table(frame: pd.DataFrame, table: str) -> tuple[pd.DataFrame, list[Prob
         given = (
             _as_text(raw) if raw.dtype == object or isinstance(raw.dtype, pd.StringDtype) else raw
         )
-        unconverted = given.notna() & converted.isna()
         if kind == "timestamp":  # typed moments out of range are NaT in ``converted``
-            typed_raw = pd.api.types.is_datetime64_any_dtype(raw)
-            outside = outside_moments(naive_utc(raw) if typed_raw else converted)
-            unconverted &= ~outside
+            problems += moment_problems(raw, converted, table, column)
+        else:
             problems += [
-                Problem(
-                    table,
-                    f"{given.iloc[row - 1]!r} is outside {MOMENT_RANGE}",
-                    row=int(row),
-                    column=column,
-                )
-                for row in _rows(outside)
-            ]
-        for row in _rows(unconverted):
-            problems.append(
                 Problem(
                     table,
                     f"{given.iloc[row - 1]!r} is not {_KIND_WORDS[kind]}",
                     row=int(row),
                     column=column,
                 )
-            )
+                for row in _rows(given.notna() & converted.isna())
+            ]
         if default is not None:
             converted = converted.fillna(default)
         typed[column] = converted
@@ -645,15 +681,7 @@ def tabular_from_frame(
         frame["lead_id"] = pd.Series([f"row-{i + 1}" for i in range(len(frame))], dtype=STRING)
     if time_column:
         times = _coerce_timestamp(frame[time_column])
-        for row in _rows(times.isna() & _as_text(frame[time_column]).notna()):
-            problems.append(
-                Problem(
-                    table,
-                    f"{frame[time_column].iloc[row - 1]!r} is not {_KIND_WORDS['timestamp']}",
-                    row=int(row),
-                    column=time_column,
-                )
-            )
+        problems += moment_problems(frame[time_column], times, table, time_column)
         frame["created_at"] = times
     if CONSENT in frame.columns:
         frame[CONSENT], found = read_consent(frame[CONSENT], CONSENT, table)

@@ -65,6 +65,7 @@ from features.loaders import (
     Problem,
     _coerce_bool,
     id_problems,
+    moment_problems,
     nul_problem,
     read_consent,
     sniffed_delimiter,
@@ -358,6 +359,20 @@ def _holds_dates(values: pd.Series) -> bool:
     return bool(len(known)) and all(isinstance(v, pd.Timestamp) for v in known.head(100))
 
 
+def _as_dates(values: pd.Series) -> pd.Series:
+    """Timestamp cells as a UTC date column, in microseconds where nanoseconds cannot hold one
+    (9999-12-31, a CRM's "never"): the range check then names it instead of a crash."""
+    try:
+        return pd.to_datetime(values, utc=True)
+    except pd.errors.OutOfBoundsDatetime:
+        stamps = [pd.Timestamp(v) for v in values]  # None stays NaT
+        utc = [
+            t if pd.isna(t) or t.tzinfo is None else t.tz_convert("UTC").tz_localize(None)
+            for t in stamps
+        ]
+        return pd.Series(utc, index=values.index, dtype="datetime64[us]").dt.tz_localize("UTC")
+
+
 def _rows(mask: pd.Series) -> np.ndarray:
     return np.flatnonzero(mask.to_numpy(bool))[:MAX_PROBLEMS_PER_CHECK] + 1
 
@@ -511,12 +526,14 @@ def _parse_time(
 ) -> tuple[pd.Series, list[Problem]]:
     """The lead's date per row; ``required``: an empty one is a problem (training splits by it;
     a new lead to score may lack it)."""
+    column = spec.column or ""
+    why = "time is empty; every row needs its date for a time split"
     if pd.api.types.is_datetime64_any_dtype(raw):  # typed dates (Parquet): nothing to parse
         parsed = within_moments(raw)
-        empty = parsed.isna() if required else pd.Series(False, index=raw.index)
-        why = "time is empty; every row needs its date for a time split"
-        missing = [Problem(table, why, row=int(r), column=spec.column or "") for r in _rows(empty)]
-        return parsed.astype("datetime64[ns]"), missing
+        empty = raw.isna() if required else pd.Series(False, index=raw.index)
+        problems = moment_problems(raw, parsed, table, column)
+        problems += [Problem(table, why, row=int(r), column=column) for r in _rows(empty)]
+        return parsed.astype("datetime64[ns]"), problems
     text = _text(raw)
     if spec.format:
         parsed = pd.to_datetime(text, format=spec.format, errors="coerce", utc=True)
@@ -526,18 +543,9 @@ def _parse_time(
         parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
         parsed = parsed.dt.tz_localize(None)
         expected = _KIND_WORDS["timestamp"] + "; or set time.format"
-    column = spec.column or ""
-    problems = [
-        Problem(table, f"{text.iloc[r - 1]!r} is not {expected}", row=int(r), column=column)
-        for r in _rows(parsed.isna() & text.notna())
-    ]
+    problems = moment_problems(text, parsed, table, column, expected, spec.format)
     problems += [
-        Problem(
-            table,
-            "time is empty; every row needs its date for a time split",
-            row=int(r),
-            column=column,
-        )
+        Problem(table, why, row=int(r), column=column)
         for r in _rows(text.isna() if required else pd.Series(False, index=text.index))
     ]
     return parsed.astype("datetime64[ns]"), problems
@@ -623,7 +631,7 @@ def apply_mapping(
     for column in columns:
         values = raw[column]
         if column == time_source and _holds_dates(values):  # other dates stay text for the audit
-            values = pd.to_datetime(values, utc=True)
+            values = _as_dates(values)
         elif not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_datetime64_any_dtype(
             values
         ):

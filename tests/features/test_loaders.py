@@ -350,3 +350,31 @@ def test_parquet_moments_pandas_cannot_hold_are_named_not_a_crash(
     assert tables is None
     outside = {(p.row, p.column) for p in problems if "outside the years" in p.message}
     assert outside == {(4, "created_at"), (6, "created_at")}
+
+
+def test_dates_outside_the_range_are_named_as_such_in_every_date_column(tmp_path: Path) -> None:
+    """Year 2300 does not fit pandas' nanoseconds; 2250 and 1900 do; all three are out of range,
+    in a CRM's timestamps and in a plain export's time column alike."""
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "id,signed_up,converted\n"
+        "a,2300-01-01,1\nb,2250-06-01,0\nc,1900-01-01,1\nd,2025-02-30,0\ne,2025-03-01,1\n"
+    )
+    data, problems = read_tabular(path, label="converted", id_column="id", time_column="signed_up")
+    assert data is None
+    messages = {p.row: p.message for p in problems}
+    assert set(messages) == {1, 2, 3, 4}
+    assert all("is outside the years 1950 to 2199" in messages[row] for row in (1, 2, 3))
+    assert "'2025-02-30' is not a timestamp" in messages[4]  # no such day: not a range problem
+
+
+def test_a_crm_timestamp_beyond_nanoseconds_is_out_of_range_not_unreadable(
+    demo_csv: Path, tmp_path: Path
+) -> None:
+    folder = _copy(demo_csv, tmp_path / "crm")
+    leads = pd.read_csv(folder / "leads.csv", dtype=str)
+    leads.loc[0, "created_at"] = "2300-01-01T00:00:00+02:00"
+    leads.to_csv(folder / "leads.csv", index=False)
+    _, problems = read_crm(folder)
+    assert [(p.row, p.column) for p in problems] == [(1, "created_at")]
+    assert "is outside the years 1950 to 2199" in problems[0].message

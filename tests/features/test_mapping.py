@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -455,3 +456,27 @@ def test_a_parquet_date_column_needs_no_format_and_new_leads_may_lack_it(tmp_pat
         pd.Timestamp("2025-02-01 10:30"),
     ]
     assert pd.isna(new.frame["created_at"].iloc[2])
+
+
+def test_a_mapped_date_outside_the_range_is_named_as_such(tmp_path: Path) -> None:
+    text = export().assign(Created=["03.01.2025", "04.01.2300", "06.01.1900", "31.02.2025"])
+    with pytest.raises(ContractError) as error:
+        apply_mapping(text, MAPPING)
+    assert [(p.row, p.message) for p in error.value.problems] == [
+        (2, "'04.01.2300' is outside the years 1950 to 2199 (in UTC)"),
+        (3, "'06.01.1900' is outside the years 1950 to 2199 (in UTC)"),
+        (4, "'31.02.2025' is not a date in the format '%d.%m.%Y' (time.format)"),
+    ]
+    typed = pd.DataFrame(  # Parquet keeps microseconds: 9999-12-31 is a CRM's "never"
+        {
+            "id": ["a", "b"],
+            "won": ["1", "0"],
+            "when": np.array(["2025-01-07", "9999-12-31"], dtype="datetime64[us]"),
+        }
+    )
+    typed.to_parquet(tmp_path / "export.parquet")
+    mapping = {"id": "id", "label": {"column": "won"}, "time": {"column": "when"}}
+    with pytest.raises(ContractError) as error:
+        apply_mapping(tmp_path / "export.parquet", mapping)
+    assert [(p.row, p.column) for p in error.value.problems] == [(2, "when")]
+    assert "'9999-12-31 00:00:00+00:00' is outside the years" in error.value.problems[0].message
