@@ -79,13 +79,13 @@ def language(value: str | None) -> str | None:
 
 
 def parse_moment(as_of: str) -> pd.Timestamp:
-    """``--as-of`` in ISO 8601 (or ``now``): "02.01.2018" is 2 January to a German reader and
-    1 February to pandas."""
+    """``--as-of`` in ISO 8601 (or ``now``, ``today``: this moment): "02.01.2018" is 2 January to
+    a German reader and 1 February to pandas."""
     import pandas as pd
 
     from features.contract import EARLIEST, LATEST, MOMENT_RANGE
 
-    if as_of.strip().lower() == "now":  # in UTC, as the data and the default are
+    if as_of.strip().lower() in ("now", "today"):  # in UTC, as the data and the default are
         return pd.Timestamp.now(tz="UTC").tz_localize(None)
     try:
         moment = pd.to_datetime(as_of.strip() or "empty", format="ISO8601")

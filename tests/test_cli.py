@@ -88,3 +88,23 @@ def test_a_hundred_thousand_demo_leads_pass_validate(tmp_path: Path) -> None:
     checked = runner.invoke(app, ["validate", str(crm)])
     assert checked.exit_code == 0, checked.output
     assert "100,000 leads" in " ".join(checked.output.split())
+
+
+def test_as_of_is_iso_8601_in_utc_and_now_or_today_is_this_moment_in_utc() -> None:
+    import typer
+
+    from leadscore.data_commands import parse_moment
+
+    assert parse_moment("2026-06-01T00:00+02:00") == pd.Timestamp("2026-05-31 22:00")
+    assert parse_moment(" 2026-06-01 ") == pd.Timestamp("2026-06-01")
+    utc_now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    for word in ("now", "today", "Today"):
+        assert abs(parse_moment(word) - utc_now) < pd.Timedelta(minutes=1)
+    for text, why in (
+        ("02.01.2018", "not an ISO 8601 date"),
+        ("", "not an ISO 8601 date"),
+        ("2300-01-01", "outside the years 1950 to 2199"),
+        ("1900-01-01", "outside the years 1950 to 2199"),
+    ):
+        with pytest.raises(typer.BadParameter, match=why):
+            parse_moment(text)
