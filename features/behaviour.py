@@ -334,6 +334,26 @@ def recent_of(ev: Events, activities: pd.DataFrame, limit: int = 30) -> pd.DataF
     return pd.DataFrame(recent_arrays(ev, activities, limit))
 
 
+def _ties_by_content(order: np.ndarray, ev: Events, activities: pd.DataFrame) -> np.ndarray:
+    """Events of one moment in the order of what they are (type, asset, ...), not of where the
+    CRM stored them: the same CRM from a file or a database cites the same events alike."""
+    snap, age = ev.snap[order], ev.age_days[order]
+    same = (snap[1:] == snap[:-1]) & (age[1:] == age[:-1])
+    if not same.any():
+        return order
+    tied = np.flatnonzero(np.r_[same, False] | np.r_[False, same])
+    rows = ev.row[order[tied]]
+    keys = {"tie": np.cumsum(np.r_[True, ~same])[tied]}
+    for name in ("activity_type", "asset", "topic", "channel", "campaign"):
+        if name in activities:
+            keys[name] = activities[name].array.take(rows).fillna("").astype(str)
+    keys["row"] = rows
+    by_content = pd.DataFrame(keys).sort_values(list(keys), kind="stable").index.to_numpy()
+    order = order.copy()
+    order[tied] = order[tied[by_content]]
+    return order
+
+
 def recent_arrays(
     ev: Events,
     activities: pd.DataFrame,
@@ -345,7 +365,7 @@ def recent_arrays(
     ``codes`` (:func:`value_codes` of activity columns, e.g. ``asset``) add a ``<name>_code``
     column each: the value's code, -1 where it is missing or empty. Texts compare assets by code.
     """
-    order = np.lexsort((ev.row, ev.age_days, ev.snap))
+    order = _ties_by_content(np.lexsort((ev.row, ev.age_days, ev.snap)), ev, activities)
     snap = ev.snap[order]
     starts = np.flatnonzero(np.r_[True, snap[1:] != snap[:-1]]) if len(snap) else snap
     rank = np.arange(len(snap)) - np.repeat(starts, np.diff(np.r_[starts, len(snap)]))

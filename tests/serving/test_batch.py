@@ -195,3 +195,36 @@ def test_the_batch_writes_days_that_read_one_as_one_lead_does(
         frame = scorer.score_frame(features, events, crm.leads, lang)  # type: ignore[arg-type]
         texts = frame.filter(like="_text").stack()
         assert texts.str.contains(one + r"\b").any()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_order_a_crm_stores_its_events_in_changes_no_text(
+    scorer: Scorer, crm: CRMTables, seed: int
+) -> None:
+    """A database returns events of the same moment in its own order, a file in the file's:
+    the reasons and notes of the same CRM must not depend on which one it came from."""
+    some = crm.for_leads(crm.leads["lead_id"].sample(800, random_state=seed))
+    same_moment = some.activities.duplicated(["lead_id", "occurred_at"], keep=False)
+    assert same_moment.sum() > 20  # the demo has such events: a click and the visit it led to
+    shuffled = CRMTables(
+        some.leads,
+        some.activities.sample(frac=1, random_state=seed).reset_index(drop=True),
+        some.outcomes,
+    )
+    moment = crm.activities["occurred_at"].max()
+    stored = scorer.score_frame(
+        *feature_columns_and_events(some, _snapshots(some, moment), scorer.model.feature_config),
+        some.leads,
+        "en",
+        request_id="r",
+    )
+    reordered = scorer.score_frame(
+        *feature_columns_and_events(
+            shuffled, _snapshots(shuffled, moment), scorer.model.feature_config
+        ),
+        shuffled.leads,
+        "en",
+        request_id="r",
+    )
+    varying = ["scored_at"]
+    pd.testing.assert_frame_equal(stored.drop(columns=varying), reordered.drop(columns=varying))
