@@ -21,9 +21,10 @@ import pandas as pd
 
 from features.behaviour import TYPE_INDEX, type_codes
 from features.contract import ACTIVITY_TYPES
-from features.registry import FEATURES, HIGH_INTENT, MARKETING_ACTIONS, PHYSICAL
+from features.registry import FEATURES, HIGH_INTENT, MARKETING_ACTIONS, OUTBOUND, PHYSICAL
 from features.texts import (
     Lang,
+    days_before,
     event_phrase,
     format_date,
     is_missing,
@@ -92,6 +93,23 @@ class BatchEvents:
         table = np.zeros(len(TYPE_INDEX) + 1, dtype=bool)  # code -1 reads the last entry
         table[[TYPE_INDEX[t] for t in types if t in TYPE_INDEX]] = True
         return np.flatnonzero(table[self.type_code])
+
+    @cached_property
+    def is_own(self) -> np.ndarray:
+        """Per event: one of the lead's own actions, not an email we sent."""
+        mask = np.ones(len(self.snap), dtype=bool)
+        mask[self.of_types(OUTBOUND)] = False
+        return mask
+
+    @cached_property
+    def own(self) -> np.ndarray:
+        """Positions of the lead's own actions, in event order."""
+        return np.flatnonzero(self.is_own)
+
+    def own_in_rows(self, rows: np.ndarray) -> np.ndarray:
+        """:meth:`in_rows`, the lead's own actions only."""
+        positions = self.in_rows(rows)
+        return positions[self.is_own[positions]]
 
     def in_rows(self, rows: np.ndarray) -> np.ndarray:
         """Positions of all events of these rows, in event order (``rows`` ascending)."""
@@ -224,7 +242,7 @@ def _window_events(c: Citing) -> np.ndarray:
     """The events behind a count feature (its type and window), or all events of the rows."""
     spec = FEATURES[c.feature]
     if spec.activity_type is None:
-        return c.events.in_rows(c.rows)
+        return c.events.own_in_rows(c.rows)
     window = int(c.feature.rsplit("_", 1)[1].rstrip("d"))
     positions = c.events.of_types((spec.activity_type,))
     return positions[c.events.age[positions] < window]
@@ -248,13 +266,17 @@ def _assets(c: Citing) -> list[str]:
 
 
 def _recent(c: Citing) -> list[str]:
-    events = c.events
-    first = np.where(events.start < events.end, events.start, -1)
-    return events.dated(first[c.rows], c.lang)
+    return c.events.dated(c.events.first(c.events.own)[c.rows], c.lang)
 
 
 def _intent(c: Citing) -> list[str]:
-    return c.events.dated(c.events.first(c.events.of_types(HIGH_INTENT))[c.rows], c.lang)
+    found = c.events.first(c.events.of_types(HIGH_INTENT))[c.rows]
+    texts = c.events.dated(found, c.lang)
+    as_of = _lead_field(c, "as_of")
+    for i in np.flatnonzero((found < 0) & np.asarray(c.known, dtype=bool)).tolist():
+        # older than the recent events a reason cites: the day follows from the value itself
+        texts[i] = format_date(days_before(as_of[i], c.values[i]), c.lang)
+    return texts
 
 
 def _actions(c: Citing) -> list[str]:
@@ -266,9 +288,9 @@ def _actions(c: Citing) -> list[str]:
 
 
 def _topics(c: Citing) -> list[str]:
-    positions = c.events.in_rows(c.rows)
+    positions = c.events.own_in_rows(c.rows)
     kept = c.events.first_k(positions, 4, c.events.codes(positions, "topic"))
-    topics = c.events.topic[kept].tolist()
+    topics = [label_text(t) for t in c.events.topic[kept].tolist()]
     return [", ".join(names) or DASH for names in c.events.lists(kept, topics, c.rows)]
 
 
@@ -390,6 +412,11 @@ def feature_reasons(
     spec = FEATURES[feature]
     values = np.asarray(lead[feature])[rows]
     kinds = _kinds(values)
+    if spec.by_value:  # what the lead did or did not do, whichever way the model weighs it
+        known = np.asarray(kinds.known, dtype=bool)
+        some = np.zeros(len(values), dtype=bool)
+        some[known] = values[known].astype(float) > 0
+        up = np.where(known, some, up)
     direction = np.where(np.asarray(kinds.missing, dtype=bool), 2, np.where(up, 0, 1))
     out = np.empty(len(rows), dtype=object)
     for code, key in enumerate(("up", "down", "missing")):

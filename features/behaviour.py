@@ -21,6 +21,7 @@ from features.registry import (
     ENGAGEMENT_WEIGHTS,
     HIGH_INTENT,
     MARKETING_ACTIONS,
+    OUTBOUND,
     PHYSICAL,
     WINDOWS,
     count_name,
@@ -43,6 +44,7 @@ def _type_table(types: tuple[str, ...]) -> np.ndarray:
 
 
 _HIGH_INTENT = _type_table(HIGH_INTENT)
+_OUTBOUND = _type_table(OUTBOUND)
 _MARKETING = _type_table(MARKETING_ACTIONS)
 _PHYSICAL = _type_table(PHYSICAL)
 
@@ -270,15 +272,16 @@ def behaviour_arrays(
         for counts in per_window:
             out[next(names)] = counts[t]
 
-    out["n_activities_30d"] = _per_snap(snap[age < 30], n)
-    out["days_since_last_activity"] = _min_age(snap, age, n)
+    own = ~_OUTBOUND[code]  # the lead's own actions: an email we sent is none of them
+    out["n_activities_30d"] = _per_snap(snap[own & (age < 30)], n)
+    out["days_since_last_activity"] = _min_age(snap[own], age[own], n)
     intent = _HIGH_INTENT[code]
     out["days_since_high_intent"] = _min_age(snap[intent], age[intent], n)
     decay = np.power(0.5, age / half_life_days)
     out["engagement_decayed"] = _per_snap(snap, n, _WEIGHT[code] * decay)
     rows = ev.row
-    out["distinct_assets"] = _distinct(snap, asset_codes[rows], n)
-    out["distinct_topics"] = _distinct(snap, topic_codes[rows], n)
+    out["distinct_assets"] = _distinct(snap[own], asset_codes[rows[own]], n)
+    out["distinct_topics"] = _distinct(snap[own], topic_codes[rows[own]], n)
 
     sent = _per_snap(snap[code == TYPE_INDEX["email_sent"]], n)
     opened = _per_snap(snap[code == TYPE_INDEX["email_open"]], n)
@@ -287,8 +290,8 @@ def behaviour_arrays(
         out["email_open_rate"] = np.where(sent > 0, np.minimum(opened / sent, 1.0), np.nan)
         out["email_click_rate"] = np.where(sent > 0, np.minimum(clicked / sent, 1.0), np.nan)
 
-    recent = _per_snap(snap[age < 14], n)
-    before = _per_snap(snap[(age >= 14) & (age < 28)], n)
+    recent = _per_snap(snap[own & (age < 14)], n)
+    before = _per_snap(snap[own & (age >= 14) & (age < 28)], n)
     out["velocity_14d"] = (recent + 1.0) / (before + 1.0)
     out["marketing_actions"] = _per_snap(snap[_MARKETING[code]], n)
     out["physical_touches"] = _per_snap(snap[_PHYSICAL[code]], n)

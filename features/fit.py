@@ -1,7 +1,7 @@
 """Fit (firmographic) features: who the lead is, read from the leads table.
 
 Job titles are free text in English and German; seniority and function are read with keyword
-rules, which are easy to extend and to explain to sales ("Decision maker: Geschäftsführerin").
+rules, which are easy to extend and to explain to sales ("Seniority fits: Geschäftsführerin").
 Parsing runs once per distinct title, so a million leads cost as much as their distinct titles.
 """
 
@@ -17,19 +17,23 @@ from features.behaviour import value_codes
 from features.contract import to_numeric
 from features.quality import country_code, email_domain, is_freemail
 
-# First match wins, most senior first; German titles with and without gender endings.
+# First match wins, most senior first; German titles with and without gender endings, and as
+# the second half of a compound ("Marketingleiterin", "Vertriebsmanager/in"). An assistant's
+# title names the boss ("Assistentin der Geschäftsführung"), so assistants are read first.
 SENIORITY_RULES: tuple[tuple[str, str], ...] = (
+    ("junior", r"\b(assistant|assistenz\w*|assistent\w*)\b"),
     (
         "c_level",
         r"\b(ceo|cmo|cto|cfo|coo|cro|cio|chief|founder|co-founder|gründer\w*|owner|inhaber\w*|"
-        r"geschäftsführ\w*|managing director|president|vorstand\w*|partner)\b",
+        r"geschäftsführ\w*|managing director|president|vorst[aä]nd\w*|partner)\b",
     ),
+    ("manager", r"\b(teamleit\w*|teamlead\w*|team lead)\b"),
     (
         "head",
-        r"\b(head|vp|vice president|director|direktor\w*|leiter\w*|leitung|bereichsleit\w*|"
-        r"abteilungsleit\w*|prokurist\w*)\b",
+        r"\b(head|vp|vice president|director|direktor\w*|(?!begleit)\w*leit(?:er\w*|ung)|"
+        r"prokurist\w*)\b",
     ),
-    ("manager", r"\b(manager\w*|teamlead\w*|team lead|lead|teamleit\w*|senior)\b"),
+    ("manager", r"\b(\w*manager\w*|lead|senior)\b"),
     (
         "junior",
         r"\b(werkstudent\w*|student\w*|praktikant\w*|intern|internship|trainee|azubi|"
@@ -38,8 +42,8 @@ SENIORITY_RULES: tuple[tuple[str, str], ...] = (
     (
         "specialist",
         r"\b(specialist|spezialist\w*|referent\w*|consultant|berater\w*|analyst\w*|"
-        r"coordinator|koordinator\w*|executive|expert\w*|engineer|entwickler\w*|developer|"
-        r"sachbearbeiter\w*|mitarbeiter\w*|officer)\b",
+        r"coordinator|koordinator\w*|executive|expert\w*|engineer|\w*entwickler\w*|developer|"
+        r"sachbearbeiter\w*|mitarbeiter\w*|officer|representative)\b",
     ),
 )
 FUNCTION_RULES: tuple[tuple[str, str], ...] = (

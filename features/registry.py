@@ -21,7 +21,7 @@ from typing import Literal
 
 import pandas as pd
 
-REGISTRY_VERSION = "1"
+REGISTRY_VERSION = "2"  # 2: emails we send are not the lead's activity
 WINDOWS = (7, 30, 90)
 
 Group = Literal["behaviour", "fit", "quality", "interest"]
@@ -43,6 +43,9 @@ class Feature:
     activity_type: str | None = None
     missing_en: str = "No data on this yet"
     missing_de: str = "Dazu liegen noch keine Daten vor"
+    # A count: ``up`` says what the lead did and ``down`` that it did none of it, chosen by the
+    # value, not by the model's sign (a model may weigh 8 blog reads down; they were still read).
+    by_value: bool = False
 
     def template(
         self, lang: str, direction: Literal["up", "down", "missing"], one: bool = False
@@ -106,10 +109,10 @@ ACTIVITY_WORDS: dict[str, ActivityWords] = {
         "Hat in den letzten {window} Tagen an keinem Webinar teilgenommen",
     ),
     "email_sent": ActivityWords(
-        "Was sent {n} nurture emails in the last {window} days",
-        "Hat in den letzten {window} Tagen {n} Nurture-E-Mails erhalten",
-        "Was sent no nurture email in the last {window} days",
-        "Hat in den letzten {window} Tagen keine Nurture-E-Mail erhalten",
+        "Was sent {n} emails in the last {window} days",
+        "Hat in den letzten {window} Tagen {n} E-Mails erhalten",
+        "Was sent no email in the last {window} days",
+        "Hat in den letzten {window} Tagen keine E-Mail erhalten",
     ),
     "email_open": ActivityWords(
         "Opened {n} emails in the last {window} days ({assets})",
@@ -247,6 +250,9 @@ EVENT_NAMES: dict[str, tuple[str, str]] = {
     "meeting": ("a meeting", "ein Termin"),
 }
 
+# What we did to a lead, not what the lead did: no sign of its activity or interest.
+OUTBOUND = ("email_sent",)
+
 # Actions that show buying intent; recency of the last one is a feature of its own.
 HIGH_INTENT = (
     "pricing_page_view",
@@ -314,6 +320,7 @@ def _count_features() -> list[Feature]:
                     down_en=_partial(words.none_en, fill),
                     down_de=_partial(words.none_de, fill),
                     activity_type=activity_type,
+                    by_value=True,
                 )
             )
     return out
@@ -330,19 +337,21 @@ _OTHER_FEATURES = [
         "n_activities_30d",
         "behaviour",
         "numeric",
-        "All tracked actions in the last 30 days: overall activity.",
+        "The lead's own actions in the last 30 days (not the emails we sent): overall activity.",
         "Took {n} actions in the last 30 days, most recently {recent}",
         "Hat in den letzten 30 Tagen {n} Aktionen ausgeführt, zuletzt {recent}",
-        "Took only {n} actions in the last 30 days",
-        "Hat in den letzten 30 Tagen nur {n} Aktionen ausgeführt",
+        "Took no action in the last 30 days",
+        "Hat in den letzten 30 Tagen keine Aktion ausgeführt",
+        by_value=True,
     ),
     Feature(
         "days_since_last_activity",
         "behaviour",
         "numeric",
-        "Recency: interest fades, and a silent lead is rarely ready to buy.",
-        "Active recently: last action {days} days ago ({recent})",
-        "Kürzlich aktiv: letzte Aktion vor {days} Tagen ({recent})",
+        "Recency of the lead's own last action: interest fades, and a silent lead is rarely "
+        "ready to buy.",
+        "Last action {days} days ago ({recent})",
+        "Letzte Aktion vor {days} Tagen ({recent})",
         "No activity for {days} days",
         "Seit {days} Tagen keine Aktivität",
         missing_en="No activity recorded yet",
@@ -353,8 +362,8 @@ _OTHER_FEATURES = [
         "behaviour",
         "numeric",
         "Recency of the last buying signal (pricing page, demo, webinar, meeting, call).",
-        "Showed buying intent {days} days ago: {intent}",
-        "Hat vor {days} Tagen Kaufinteresse gezeigt: {intent}",
+        "Showed buying intent {days} days ago ({intent})",
+        "Hat vor {days} Tagen Kaufinteresse gezeigt ({intent})",
         "No buying signal for {days} days (last: {intent})",
         "Seit {days} Tagen kein Kaufsignal (zuletzt: {intent})",
         missing_en="No buying signal yet (no pricing page, demo, webinar or meeting)",
@@ -374,45 +383,50 @@ _OTHER_FEATURES = [
         "distinct_assets",
         "behaviour",
         "numeric",
-        "Breadth of interest: how many different assets the lead touched.",
+        "Breadth of interest: how many different assets the lead touched (emails we sent "
+        "count once opened or clicked).",
         "Engaged with {n} different pieces of content, e.g. {assets}",
         "Hat sich mit {n} verschiedenen Inhalten beschäftigt, z. B. {assets}",
-        "Engaged with only {n} pieces of content",
-        "Hat sich nur mit {n} Inhalten beschäftigt",
+        "Has not engaged with any content yet",
+        "Hat sich noch mit keinem Inhalt beschäftigt",
+        by_value=True,
     ),
     Feature(
         "distinct_topics",
         "behaviour",
         "numeric",
         "How many interest fields the lead's content covers.",
-        "Looked into {n} topics: {topics}",
-        "Hat sich über {n} Themen informiert: {topics}",
-        "Looked into only {n} topics",
-        "Hat sich nur über {n} Themen informiert",
+        "Looked into {n} topics ({topics})",
+        "Hat sich über {n} Themen informiert ({topics})",
+        "Has not looked into any topic yet",
+        "Hat sich noch über kein Thema informiert",
+        by_value=True,
     ),
     Feature(
         "email_open_rate",
         "behaviour",
         "numeric",
-        "Share of nurture emails opened; empty when none were sent.",
-        "Opens most nurture emails ({pct} of those sent)",
-        "Öffnet die meisten Nurture-E-Mails ({pct} der gesendeten)",
-        "Opens few nurture emails ({pct} of those sent)",
-        "Öffnet wenige Nurture-E-Mails ({pct} der gesendeten)",
-        missing_en="Has not been sent any nurture email yet",
-        missing_de="Hat noch keine Nurture-E-Mail erhalten",
+        "Share of the emails we sent (nurture and newsletter) that the lead opened; empty when "
+        "none were sent.",
+        # the share as it is, either way: "most" or "few" would be the model's sign, not a fact
+        "Opened {pct} of the emails we sent",
+        "Hat {pct} der gesendeten E-Mails geöffnet",
+        "Opened {pct} of the emails we sent",
+        "Hat {pct} der gesendeten E-Mails geöffnet",
+        missing_en="Has not been sent any email yet",
+        missing_de="Hat noch keine E-Mail erhalten",
     ),
     Feature(
         "email_click_rate",
         "behaviour",
         "numeric",
-        "Share of nurture emails clicked; empty when none were sent.",
-        "Clicks in nurture emails ({pct} of those sent)",
-        "Klickt in Nurture-E-Mails ({pct} der gesendeten)",
-        "Rarely clicks in nurture emails ({pct} of those sent)",
-        "Klickt selten in Nurture-E-Mails ({pct} der gesendeten)",
-        missing_en="Has not been sent any nurture email yet",
-        missing_de="Hat noch keine Nurture-E-Mail erhalten",
+        "Share of the emails we sent that the lead clicked in; empty when none were sent.",
+        "Clicked in {pct} of the emails we sent",
+        "Hat in {pct} der gesendeten E-Mails geklickt",
+        "Clicked in {pct} of the emails we sent",
+        "Hat in {pct} der gesendeten E-Mails geklickt",
+        missing_en="Has not been sent any email to click in yet",
+        missing_de="Hat noch keine E-Mail zum Anklicken erhalten",
     ),
     Feature(
         "velocity_14d",
@@ -434,8 +448,9 @@ _OTHER_FEATURES = [
         "Which marketing action this is (first, second, third ...), as the handover note says.",
         "Has taken {n} marketing actions: {actions}",
         "Hat {n} Marketing-Aktionen ausgeführt: {actions}",
-        "Has taken only {n} marketing actions",
-        "Hat erst {n} Marketing-Aktionen ausgeführt",
+        "Has not taken any marketing action yet",
+        "Hat noch keine Marketing-Aktion ausgeführt",
+        by_value=True,
     ),
     Feature(
         "physical_touches",
@@ -446,6 +461,7 @@ _OTHER_FEATURES = [
         "Hatte {n} Offline-Kontakte mit uns ({assets})",
         "No offline contact yet",
         "Noch kein Offline-Kontakt",
+        by_value=True,
     ),
     Feature(
         "lead_age_days",
@@ -523,10 +539,11 @@ _OTHER_FEATURES = [
         "fit",
         "category",
         "Seniority parsed from the free-text job title (English and German).",
-        "Decision maker: {title} ({value})",
-        "Entscheider: {title} ({value})",
-        "Not a decision maker: {title} ({value})",
-        "Keine Entscheidungsperson: {title} ({value})",
+        # the level as parsed, either way: whether it is a decision maker's is the model's view
+        "Seniority fits: {title} ({value})",
+        "Hierarchiestufe passt: {title} ({value})",
+        "Seniority fits less well: {title} ({value})",
+        "Hierarchiestufe passt weniger: {title} ({value})",
         missing_en="No job title given",
         missing_de="Keine Berufsbezeichnung angegeben",
     ),
@@ -535,10 +552,10 @@ _OTHER_FEATURES = [
         "fit",
         "category",
         "Function parsed from the job title: marketing, sales, IT, management, other.",
-        "Works in a function we sell to: {title} ({value})",
-        "Arbeitet in einem passenden Bereich: {title} ({value})",
-        "Works in a function we rarely sell to: {title} ({value})",
-        "Arbeitet in einem selten passenden Bereich: {title} ({value})",
+        "Function fits: {title} ({value})",
+        "Bereich passt: {title} ({value})",
+        "Function fits less well: {title} ({value})",
+        "Bereich passt weniger: {title} ({value})",
         missing_en="No job title given",
         missing_de="Keine Berufsbezeichnung angegeben",
     ),

@@ -26,6 +26,7 @@ from features.registry import (
     HIGH_INTENT,
     MARKETING_ACTIONS,
     NUMBER_FIELDS,
+    OUTBOUND,
     PHYSICAL,
     UNKNOWN,
 )
@@ -147,10 +148,15 @@ def is_missing(value: object) -> bool:
     return isinstance(value, float | np.floating) and math.isnan(value)
 
 
+def _own(events: Sequence[Event]) -> list[Event]:
+    """The lead's own actions: an email we sent is not one."""
+    return [e for e in events if e.activity_type not in OUTBOUND]
+
+
 def _relevant(feature: str, events: Sequence[Event]) -> list[Event]:
     spec = FEATURES[feature]
     if spec.activity_type is None:
-        return list(events)
+        return _own(events)
     window = int(feature.rsplit("_", 1)[1].rstrip("d"))
     return [e for e in events if e.activity_type == spec.activity_type and e.age_days < window]
 
@@ -197,7 +203,17 @@ def _last(c: _Cited) -> str:
 
 def _intent(c: _Cited) -> str:
     found = _of_types(c, HIGH_INTENT)
-    return _dated(found[0], c.lang) if found else "—"
+    if found:
+        return _dated(found[0], c.lang)
+    # older than the recent events a reason cites: the day follows from the value itself
+    return format_date(days_before(c.lead.get("as_of"), c.value), c.lang) if c.known else "—"
+
+
+def days_before(as_of: object, days: object) -> pd.Timestamp | None:
+    """The moment ``days`` days before ``as_of`` (None if either is unknown)."""
+    if as_of is None or is_missing(as_of) or is_missing(days):
+        return None
+    return pd.Timestamp(as_of) - pd.to_timedelta(float(days), unit="D")  # type: ignore[arg-type]
 
 
 def _value(c: _Cited) -> str:
@@ -233,11 +249,15 @@ _PLACEHOLDERS: dict[str, Callable[[_Cited], str]] = {
     "pct": lambda c: f"{float(c.value):.0%}" if c.known else "—",  # type: ignore[arg-type]
     "last": _last,
     "assets": _assets,
-    "recent": lambda c: _dated(c.events[0], c.lang) if c.events else "—",
+    "recent": lambda c: _dated(own[0], c.lang) if (own := _own(c.events)) else "—",
     "intent": _intent,
     "actions": _actions,
     "topics": lambda c: (
-        ", ".join(list(dict.fromkeys(e.topic for e in c.events if e.topic))[:4]) or "—"
+        ", ".join(
+            label_text(t)
+            for t in list(dict.fromkeys(e.topic for e in _own(c.events) if e.topic))[:4]
+        )
+        or "—"
     ),
     "created": lambda c: format_date(c.lead.get("created_at"), c.lang),
     "title": lambda c: field_text(c.lead, "job_title"),
@@ -282,6 +302,9 @@ def render_reason(
     """The sentence sales reads for one feature of one lead."""
     spec = FEATURES[feature]
     key: Literal["up", "down", "missing"] = "missing" if is_missing(value) else direction
+    numeric = isinstance(value, int | float | np.number) and not isinstance(value, bool)
+    if spec.by_value and key != "missing" and numeric:
+        key = "up" if float(value) > 0 else "down"  # type: ignore[arg-type]
     template = spec.template(lang, key)
     wanted = template_fields(template)
     context = reason_context(feature, value, lead, events, lang, wanted)

@@ -199,10 +199,10 @@ def test_days_are_singular_when_they_read_one(days: float, en: str, de: str) -> 
     )
     intent = Event(pd.Timestamp("2026-11-20"), "demo_request", None, None, 1.0)
     assert render_reason("days_since_high_intent", days, "up", {}, [intent], "en") == (
-        f"Showed buying intent {en} ago: a demo request on 20 Nov 2026"
+        f"Showed buying intent {en} ago (a demo request on 20 Nov 2026)"
     )
     assert render_reason("days_since_high_intent", days, "up", {}, [intent], "de") == (
-        f"Hat vor {de} Kaufinteresse gezeigt: eine Demo-Anfrage am 20.11.2026"
+        f"Hat vor {de} Kaufinteresse gezeigt (eine Demo-Anfrage am 20.11.2026)"
     )
 
 
@@ -243,13 +243,12 @@ def test_counts_are_singular_when_they_read_one(
 @pytest.mark.parametrize(
     ("feature", "n", "direction", "text"),
     [
-        ("marketing_actions", 1, "down", "Hat erst 1 Marketing-Aktion ausgeführt"),
-        ("distinct_topics", 1, "down", "Hat sich nur über 1 Thema informiert"),
+        ("marketing_actions", 1, "up", "Hat 1 Marketing-Aktion ausgeführt: —"),
+        ("distinct_topics", 1, "up", "Hat sich über 1 Thema informiert (—)"),
         ("physical_touches", 1, "up", "Hatte 1 Offline-Kontakt mit uns (—)"),
-        ("distinct_assets", 1, "down", "Hat sich nur mit 1 Inhalt beschäftigt"),
         ("distinct_assets", 1, "up", "Hat sich mit 1 einzigen Inhalt beschäftigt, z. B. —"),
         ("n_blog_read_7d", 1, "up", "Hat in den letzten 7 Tagen 1 Blogartikel gelesen (—)"),
-        ("distinct_topics", 2, "down", "Hat sich nur über 2 Themen informiert"),
+        ("distinct_topics", 2, "up", "Hat sich über 2 Themen informiert (—)"),
         ("employees", 1, "up", "Unternehmensgröße passt: 1 Person"),
     ],
 )
@@ -258,6 +257,50 @@ def test_german_uses_the_singular_of_every_counted_noun(
 ) -> None:
     """Nouns the old word list missed said "1 Marketing-Aktionen", "1 Themen"."""
     assert render_reason(feature, n, direction, {}, [], "de") == text  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("direction", ["up", "down"])
+def test_a_count_says_what_the_lead_did_whichever_way_the_model_weighs_it(direction: str) -> None:
+    """The sign is the model's (shown beside the text); the sentence is about the lead. A model
+    may weigh 8 blog reads down: they were still read, and "read no blog article" would be false."""
+    read = Event(pd.Timestamp("2026-11-20"), "blog_read", "Lead Scoring 101", None, 3.0)
+    assert render_reason("n_blog_read_90d", 8, direction, {}, [read], "en") == (  # type: ignore[arg-type]
+        "Read 8 blog articles in the last 90 days ('Lead Scoring 101')"
+    )
+    assert render_reason("n_blog_read_90d", 0, direction, {}, [], "en") == (  # type: ignore[arg-type]
+        "Read no blog article in the last 90 days"
+    )
+    assert render_reason("marketing_actions", 0, direction, {}, [], "de") == (  # type: ignore[arg-type]
+        "Hat noch keine Marketing-Aktion ausgeführt"
+    )
+    assert render_reason("n_activities_30d", 0, direction, {}, [], "en") == (  # type: ignore[arg-type]
+        "Took no action in the last 30 days"
+    )
+    assert render_reason("physical_touches", 2, direction, {}, [], "en") == (  # type: ignore[arg-type]
+        "Met us offline 2 times (—)"
+    )
+
+
+def test_emails_we_sent_are_not_cited_as_the_leads_actions() -> None:
+    sent = Event(pd.Timestamp("2026-11-20"), "email_sent", "Newsletter November", None, 2.0)
+    visit = Event(pd.Timestamp("2026-10-01"), "pricing_page_view", None, "pricing", 52.0)
+    lead = {"as_of": pd.Timestamp("2026-11-22")}
+    assert render_reason("days_since_last_activity", 52.0, "up", lead, [sent, visit], "en") == (
+        "Last action 52 days ago (the pricing page on 1 Oct 2026)"
+    )
+    assert render_reason("distinct_topics", 1, "up", lead, [sent, visit], "en") == (
+        "Looked into 1 topic (pricing)"
+    )
+
+
+def test_a_buying_signal_older_than_the_cited_events_is_dated_by_its_value() -> None:
+    lead = {"as_of": pd.Timestamp("2026-12-07 10:00")}
+    assert render_reason("days_since_high_intent", 739.0, "down", lead, [], "en") == (
+        "No buying signal for 739 days (last: 28 Nov 2024)"
+    )
+    assert render_reason("days_since_high_intent", 739.0, "down", lead, [], "de") == (
+        "Seit 739 Tagen kein Kaufsignal (zuletzt: 28.11.2024)"
+    )
 
 
 def test_the_singular_changes_the_templates_words_never_the_cited_names() -> None:

@@ -14,7 +14,7 @@ from features.batch_texts import BatchEvents, feature_reasons
 from features.contract import CRMTables
 from features.pipeline import feature_columns_and_events
 from features.registry import FEATURES
-from features.texts import number_field, render_reason, template_fields
+from features.texts import number_field, number_text, render_reason, template_fields
 from leadscore.settings import Settings
 from serving.audit import AuditLog
 from serving.routing import load_routing
@@ -110,6 +110,33 @@ def test_score_command_writes_every_lead_and_audits_every_score(
     first = scores.dropna(subset=["reason_1_text"]).iloc[0]
     assert first["reasons"].startswith(first["reason_1_text"])
     assert {"action", "team", "track", "why", "handover_note", "quality_flags"} <= set(scores)
+
+
+def test_score_says_how_many_leads_did_not_exist_yet_and_explain_refuses_one(
+    models_dir: Path, crm_dir: Path, crm: CRMTables, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "LEADSCORE_MODELS_DIR": str(models_dir),
+        "LEADSCORE_AUDIT_DATABASE": f"sqlite:///{tmp_path / 'audit.db'}",
+    }
+    env.pop("MLFLOW_TRACKING_URI", None)
+    moment = crm.leads["created_at"].quantile(0.9).floor("D")
+    later = crm.leads.loc[crm.leads["created_at"] > moment]
+    out = tmp_path / "scores.csv"
+    done = leadscore(
+        "score", str(crm_dir), "--out", str(out), "--as-of", moment.isoformat(), env=env
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{len(later):,} lead(s) created after" in " ".join(done.stdout.split())
+    scores = pd.read_csv(out, dtype=str)
+    assert len(scores) == len(crm.leads) - len(later)
+    assert not scores["score"].dropna().str.contains(".", regex=False).any()  # 64, not 64.0
+
+    young = str(later["lead_id"].iloc[0])
+    refused = leadscore("explain", young, str(crm_dir), "--as-of", moment.isoformat(), env=env)
+    assert refused.returncode == 1
+    assert "after --as-of" in " ".join(refused.stderr.split())
 
 
 def test_a_moment_before_any_lead_scores_nobody_without_failing(
@@ -228,3 +255,42 @@ def test_the_order_a_crm_stores_its_events_in_changes_no_text(
     )
     varying = ["scored_at"]
     pd.testing.assert_frame_equal(stored.drop(columns=varying), reordered.drop(columns=varying))
+
+
+def test_every_reason_says_what_the_lead_did_whichever_way_the_model_weighed_it(
+    scorer: Scorer, crm: CRMTables
+) -> None:
+    """The sign beside a reason is the model's; the sentence is about the lead and must be true:
+    a count is said as it is ("read 8 blog articles", never "read no blog article" for 8), and
+    an email we sent is never cited as the lead's own action."""
+    moment = crm.activities["occurred_at"].max()
+    features, events = feature_columns_and_events(
+        crm, _snapshots(crm, moment), scorer.model.feature_config
+    )
+    frame = scorer.score_frame(features, events, crm.leads, "en")
+    values = pd.DataFrame({k: np.asarray(v) for k, v in features.items() if np.ndim(v) == 1})
+    values = values.drop_duplicates("lead_id").set_index("lead_id")
+    checked = 0
+    for k in range(1, 8):
+        for lead_id, feature, text in (
+            frame[["lead_id", f"reason_{k}_feature", f"reason_{k}_text"]]
+            .dropna()
+            .itertuples(index=False)
+        ):
+            spec = FEATURES[feature]
+            if feature in ("days_since_last_activity", "n_activities_30d"):
+                assert " sent on " not in text, text  # "email 'Newsletter' sent" is ours
+            if feature == "days_since_high_intent":
+                assert "(last: —)" not in text, text
+            if not spec.by_value:
+                continue
+            value = float(values.at[lead_id, feature])
+            if value == 0:
+                assert text == spec.template("en", "down"), (feature, value, text)
+            elif number_text(value) == "1":  # "once", "1 webinar"
+                assert text != spec.template("en", "down"), (feature, value, text)
+            else:
+                assert number_field(template_fields(spec.template("en", "up"))) == "n"
+                assert f" {number_text(value)} " in f" {text} ", (feature, value, text)
+            checked += 1
+    assert checked > 500
