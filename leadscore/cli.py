@@ -279,7 +279,9 @@ _register_commands()
 
 
 def main() -> None:
-    """The console script: a bad ``LEADSCORE_*`` setting is named, not shown as a traceback."""
+    """The console script: a bad ``LEADSCORE_*`` setting is named, and a database that cannot be
+    read (a damaged model store, an audit log on a server that is down) is one line, not a
+    traceback of MLflow's and SQLAlchemy's insides."""
     from pydantic import ValidationError
 
     try:
@@ -291,3 +293,35 @@ def main() -> None:
             name = "LEADSCORE_" + "_".join(map(str, problem["loc"])).upper()
             err_console.print(f"{name}: {problem['msg']}", style="red", markup=False)
         raise SystemExit(2) from None
+    except Exception as error:
+        broken = _database_error(error)
+        if broken is None:
+            raise
+        why = getattr(broken, "orig", None) or broken
+        err_console.print(f"A database cannot be used: {why}", style="red", markup=False)
+        err_console.print(_stores(), markup=False, soft_wrap=True)  # URLs stay whole
+        raise SystemExit(2) from None
+
+
+def _database_error(error: BaseException) -> BaseException | None:
+    """The SQLAlchemy database error behind ``error`` (MLflow wraps them), if there is one."""
+    from sqlalchemy.exc import DBAPIError
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, DBAPIError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _stores() -> str:
+    from leadscore.settings import Settings
+
+    settings = Settings()
+    return (
+        f"The model store is {settings.tracking_uri()}, the audit log "
+        f"{settings.audit_url()}; a CRM given as a database URL is the third."
+    )

@@ -63,6 +63,9 @@ CARD_WORDS: dict[str, dict[str, str]] = {
         "none": "none",
         "handover_note": "Handover note",
         "row_says": "What the row says",
+        "sales": "sales",
+        "nurture": "nurture",
+        "review": "review",
     },
     "de": {
         "lead": "Lead",
@@ -78,6 +81,9 @@ CARD_WORDS: dict[str, dict[str, str]] = {
         "none": "keine",
         "handover_note": "Übergabenotiz",
         "row_says": "Was die Zeile sagt",
+        "sales": "Vertrieb",
+        "nurture": "Nurturing",
+        "review": "Prüfung",
     },
 }
 
@@ -159,11 +165,15 @@ def score(
 
     scorer = _scorer(lang)
     tables = _tables(data)
+    moment = _moment(as_of)
     with err_console.status(f"Scoring {len(tables.leads):,} leads"):
-        scored = scorer.score_table(tables, as_of=_moment(as_of), lang=lang)
+        scored = scorer.score_table(tables, as_of=moment, lang=lang)
     frame = readable_scores(scored)
     write_frame(frame, out)
     console.print(routes_table(frame, f"leads scored with model v{scorer.ref.version}"))
+    later = tables.leads["lead_id"].nunique() - len(frame)
+    if later > 0 and moment is not None:
+        console.print(f"{later:,} lead(s) created after {moment} left out: they did not exist yet.")
     console.print(f"Wrote {out}")
     best = scored[scored["consent_profiling"]].nlargest(show_top, "probability")
     for result in results_from_frame(best):
@@ -194,6 +204,7 @@ def readable_scores(scored: pd.DataFrame) -> pd.DataFrame:
     frame = scored.drop(columns=["quality_texts"])
     frame.insert(frame.columns.get_loc("why") + 1, "reasons", reasons)
     frame["quality_flags"] = [", ".join(flags) for flags in scored["quality_flags"]]
+    frame["score"] = frame["score"].astype("Int64")  # 64, not 64.0; empty without consent
     return frame
 
 
@@ -341,7 +352,15 @@ def explain(
     leads = tables.leads.drop_duplicates("lead_id").set_index("lead_id", drop=False)
     person = person_of(leads, scorer.model.feature_config)
     group = list(person.index[person == person[lead_id]])
-    result = scorer.score(tables.for_leads(group), lead_ids=[lead_id], as_of=_moment(as_of))[0]
+    moment = _moment(as_of)
+    created = leads.at[lead_id, "created_at"]
+    if moment is not None and not created <= moment:  # batch scoring leaves such leads out too
+        err_console.print(
+            f"[red]lead_id {lead_id!r} was created on {created:%Y-%m-%d %H:%M}, after --as-of "
+            f"{moment:%Y-%m-%d %H:%M}: there was no lead to score yet[/red]"
+        )
+        raise typer.Exit(code=1)
+    result = scorer.score(tables.for_leads(group), lead_ids=[lead_id], as_of=moment)[0]
     console.print(lead_card(result, tables, group, lang or scorer.lang))
 
 
@@ -364,9 +383,8 @@ def lead_card(result: ScoreResult, tables: CRMTables, group: list[str], lang: st
             f"[bold]{result.score}[/bold] ({result.grade}), p = {result.probability:.3f}",
         )
     route = result.route
-    head.add_row(
-        w["route"], f"{route.action} {route.team or route.track or ''}  [dim]{route.why}[/dim]"
-    )
+    action = w.get(route.action, route.action)
+    head.add_row(w["route"], f"{action} {route.team or route.track or ''}  [dim]{route.why}[/dim]")
     head.add_row(
         w["model"],
         f"{result.model.name} v{result.model.version}, {w['as_of']} {result.as_of[:16]}",

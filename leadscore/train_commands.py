@@ -17,6 +17,8 @@ from rich.table import Table
 from leadscore.data_commands import IdOpt, LabelOpt, MappingOpt, TimeOpt, is_tabular, open_table
 
 if TYPE_CHECKING:
+    from leadscore.settings import Settings
+    from serving.routing import RoutingConfig
     from training.workflow import RunOutcome
 
 console = Console()
@@ -369,6 +371,7 @@ def thresholds(
     """The probability cut-off that would have sent N leads per period to sales, with precision."""
     from training import registry
     from training.evaluate import Capacity
+    from training.model import ModelMismatchError
     from training.workflow import stored_thresholds, table_thresholds
     from training.workflow import thresholds as advise
 
@@ -389,7 +392,7 @@ def thresholds(
         else:
             advice = stored_thresholds(settings, Capacity(capacity, per))
             source = "the champion's test window (newest labelled snapshots)"
-    except (registry.RegistryError, ValueError) as error:
+    except (registry.RegistryError, ModelMismatchError, ValueError) as error:
         err_console.print(f"[red]{error}[/red]")
         raise typer.Exit(code=1) from error
     table = Table(title=f"{capacity} leads per {per} to sales (champion v{advice.model_version})")
@@ -399,9 +402,31 @@ def thresholds(
     table.add_row("score cut-off (0-100)", f"{round(advice.cutoff * 100)}")
     table.add_row(f"leads up for a decision per {per}", f"{advice.volume:,.0f}")
     table.add_row("share handed over", f"{advice.share:.1%}")
-    table.add_row("expected precision", f"{advice.expected_precision:.0%}")
+    table.add_row("expected precision (mean probability above)", f"{advice.expected_precision:.0%}")
+    routing, in_force = _sales_cutoff(settings, advice.grade_cutoffs)
+    if in_force is not None:
+        table.add_row("cut-off routing uses now", f"{in_force:.3f}")
     console.print(table)
     console.print(f"From {source}.")
+    if in_force is not None and abs(in_force - advice.cutoff) >= 0.0005:
+        console.print(
+            f"Routing hands over from {in_force:.3f} (grades {', '.join(routing.sales_grades)}; "
+            "the model's cut-offs come from its calibration slice at training). To hand over "
+            f"from {advice.cutoff:.3f}, set it in the routing file: grades: "
+            f"{{{routing.sales_grades[-1]}: {advice.cutoff:.3f}}}."
+        )
+
+
+def _sales_cutoff(
+    settings: Settings, model_cutoffs: dict[str, float]
+) -> tuple[RoutingConfig, float | None]:
+    """The lowest probability routing sends to sales now (the routing file over the model's)."""
+    from serving.routing import load_routing
+
+    routing = load_routing(settings.routing_file)
+    cutoffs = routing.cutoffs(model_cutoffs)
+    grades = [g for g in routing.sales_grades if g in cutoffs]
+    return routing, (min(cutoffs[g] for g in grades) if grades and model_cutoffs else None)
 
 
 def register(app: typer.Typer) -> None:

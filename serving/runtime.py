@@ -121,7 +121,7 @@ class Runtime:
                     model, str(info.version), self.routing, self.audit, self.settings.language
                 )
             except Exception as error:
-                self.tabular_error = f"{type(error).__name__}: {error}"
+                self.tabular_error = error_text(error)
                 return False
             self.tabular, self.tabular_error = scorer, None
             logger.info("serving %s version %s for /score_rows", info.name, info.version)
@@ -146,8 +146,11 @@ class Runtime:
                     self.settings.language,
                 )
             except Exception as error:
-                self.last_error = f"{type(error).__name__}: {error}"
-                logger.warning("champion not (re)loaded, keeping the current one: %s", error)
+                self.last_error = error_text(error)
+                kept = (
+                    f"keeping version {self.scorer.ref.version}" if self.scorer else "none loaded"
+                )
+                logger.warning("champion not (re)loaded, %s: %s", kept, self.last_error)
                 return False
             self.scorer = scorer
             self.last_error = None
@@ -245,3 +248,13 @@ def source_stamp(source: str) -> object:
         if file.is_file():
             stamps.append((str(file), stat.st_size, stat.st_mtime_ns))
     return tuple(stamps)
+
+
+def error_text(error: Exception) -> str:
+    """An error in one line: a database error without the SQL statement and link it carries."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        orig = error.orig
+        return f"{type(error).__name__}: {(str(orig).strip().splitlines() or [''])[0]}"
+    return f"{type(error).__name__}: {error}"

@@ -10,18 +10,23 @@ the same way, when the registry has one. ``/healthz`` and ``/readyz`` are BentoM
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import logging
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import bentoml
+import pandas as pd
 from bentoml.exceptions import BentoMLException, InvalidArgument, NotFound, ServiceUnavailable
 from pydantic import Field, ValidationError
 from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.responses import JSONResponse
 
 from features.loaders import ContractError, Problem
 from features.mapping import MappingError
@@ -41,6 +46,7 @@ from serving.scorer import Scorer, ScoreResult
 from serving.tabular import MissingColumnsError
 
 logger = logging.getLogger("leadscore.service")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ClientErrorsInOneLine(logging.Filter):
@@ -85,6 +91,40 @@ class ModelRoute:
             await send({"type": "http.response.body", "body": body.encode()})
             return
         await self.app(scope, receive, send)
+
+
+def answered(func: F) -> F:
+    """Our own refusals (404 unknown lead, 503 no model or no audit log) as one JSON object
+    with the message. BentoML answers an exception it knows as a one-element list for a 4xx
+    and hides the message of a 5xx behind "An unexpected error has occurred"; a CRM then cannot
+    tell a missing model from a crash. Validation errors keep BentoML's own 400 with ``detail``.
+    """
+
+    def response(error: BentoMLException) -> JSONResponse:
+        status = int(error.error_code)
+        if status >= 500:  # a state of the server, not a bug: one line, no traceback
+            logger.warning("answered %s: %s", status, error)
+        return JSONResponse({"error": str(error)}, status_code=status)
+
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def run_async(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await func(*args, **kwargs)
+            except BentoMLException as error:
+                return response(error)
+
+        return run_async  # type: ignore[return-value]
+
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except BentoMLException as error:
+            return response(error)
+
+    return run  # type: ignore[return-value]
 
 
 class ModelUnavailable(BentoMLException):
@@ -137,6 +177,7 @@ class LeadScore:
     # thread pool only adds a hand-over per request (about 20 % of throughput). /score_batch
     # (up to 1,000 leads) stays in the pool, so that probes answer while it runs.
     @bentoml.api(route="/score")
+    @answered
     async def score(
         self,
         lead: LeadIn | None = None,
@@ -152,6 +193,7 @@ class LeadScore:
         return self._score_many([request], lang, prefix="")[0]
 
     @bentoml.api(route="/score_batch")
+    @answered
     def score_batch(
         self,
         leads: list[LeadRequest] = Field(max_length=MAX_BATCH),
@@ -161,6 +203,7 @@ class LeadScore:
         return self._score_many(leads, lang, prefix="leads")
 
     @bentoml.api(route="/score_rows")
+    @answered
     def score_rows(
         self,
         rows: list[Row] = Field(min_length=1, max_length=MAX_BATCH),
@@ -201,10 +244,12 @@ class LeadScore:
         inline = [item for item in items if item.lead is not None]
         stored = [item.lead_id for item in items if item.lead is None]
         results: dict[str, ScoreResult] = {}
+        # one request: one id and one moment, whether a lead came inline or by id
+        request_id, moment = uuid.uuid4().hex, pd.Timestamp.now(tz="UTC").tz_localize(None)
         if inline:
             ids = [item.lead.lead_id for item in inline if item.lead]
             tables = request_tables(inline)
-            for result in scorer.score(tables, lead_ids=ids, lang=lang):
+            for result in scorer.score(tables, ids, moment, lang, request_id):
                 results[result.lead_id] = result
         if stored:
             store = self.runtime.store
@@ -213,11 +258,17 @@ class LeadScore:
                     "lead_id: this service has no lead store (LEADSCORE_DATA is not set); "
                     "send the lead with its activities instead"
                 )
-            missing = [i for i in stored if i not in store.known_ids]
+            missing = [
+                i
+                for i, item in enumerate(items)
+                if item.lead is None and item.lead_id not in store.known_ids
+            ]
             if missing:
-                raise NotFound(f"lead_id: {missing[0]!r} is not in the lead store")
+                where = f"{prefix}.{missing[0]}.lead_id" if prefix else "lead_id"
+                unknown = items[missing[0]].lead_id
+                raise NotFound(f"{where}: {unknown!r} is not in the lead store")
             tables = store.tables.for_leads(store.group_of(stored))
-            for result in scorer.score(tables, lead_ids=stored, lang=lang):
+            for result in scorer.score(tables, stored, moment, lang, request_id):
                 results[result.lead_id] = result
         order = [item.lead.lead_id if item.lead else item.lead_id for item in items]
         return [results[i] for i in order]

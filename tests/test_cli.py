@@ -108,3 +108,18 @@ def test_as_of_is_iso_8601_in_utc_and_now_or_today_is_this_moment_in_utc() -> No
     ):
         with pytest.raises(typer.BadParameter, match=why):
             parse_moment(text)
+
+
+def test_a_damaged_model_store_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "mlflow.db").write_bytes(os.urandom(20_000))
+    env = {**os.environ, "LEADSCORE_MODELS_DIR": str(tmp_path)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    script = Path(sys.executable).with_name("leadscore")
+    done = subprocess.run(
+        [str(script), "models"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    said = " ".join(done.stderr.split())
+    assert "A database cannot be used: file is not a database" in said
+    assert f"sqlite:///{tmp_path / 'mlflow.db'}" in said

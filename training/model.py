@@ -18,6 +18,7 @@ The serving fast path works on numpy, never on a one-row DataFrame::
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -49,6 +50,14 @@ Mode = Literal["crm", "tabular"]
 
 class ModelMismatchError(RuntimeError):
     """A saved model does not fit the feature code that would feed it."""
+
+
+class DamagedModelError(ModelMismatchError):
+    """A saved model's file differs from what was saved (a cut-short copy, a full disk).
+
+    Checked before LightGBM reads it: LightGBM aborts the whole process on a damaged model
+    file instead of raising, which would take a serving worker down with the old model in it.
+    """
 
 
 class Estimator(Protocol):
@@ -347,7 +356,8 @@ class LeadModel:
             (directory / RULES_FILE).write_text(
                 json.dumps(self.estimator.to_dict(), indent=1)  # type: ignore[attr-defined]
             )
-        (directory / META_FILE).write_text(json.dumps(self.meta(), indent=1, default=str))
+        meta = {**self.meta(), "files": _checksums(directory)}
+        (directory / META_FILE).write_text(json.dumps(meta, indent=1, default=str))
         return directory
 
     @classmethod
@@ -357,8 +367,12 @@ class LeadModel:
         path = directory / META_FILE
         if not path.exists():
             raise FileNotFoundError(f"{path} not found: {directory} is not a saved LeadModel")
-        meta = json.loads(path.read_text())
+        try:
+            meta = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError) as error:
+            raise DamagedModelError(f"{path} cannot be read: {error}") from error
         check_compatible(meta, directory)
+        check_files(meta, directory)
         config = feature_config_from_dict(meta["feature_config"])
         if meta["kind"] == "lightgbm":
             estimator: Estimator = _load_booster(directory, meta["columns"])
@@ -418,6 +432,23 @@ def _load_linear(directory: Path, kind: str, columns: list[str]) -> Estimator:
     if kind == "linear":
         return linear
     return BoostedLinear(linear, _load_booster(directory, columns))
+
+
+def _checksums(directory: Path) -> dict[str, str]:
+    return {
+        name: hashlib.sha256((directory / name).read_bytes()).hexdigest()
+        for name in (BOOSTER_FILE, LINEAR_FILE, RULES_FILE)
+        if (directory / name).exists()
+    }
+
+
+def check_files(meta: dict[str, Any], directory: Path) -> None:
+    """Raise :class:`DamagedModelError` if a model file differs from the one saved."""
+    found = _checksums(directory)
+    for name, digest in meta.get("files", {}).items():
+        if found.get(name) != digest:
+            why = "is missing" if name not in found else "differs from the file saved"
+            raise DamagedModelError(f"{directory / name} {why}; the copy is damaged")
 
 
 def _lightgbm_name(column: str) -> str:

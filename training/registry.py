@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from training.model import LeadModel, ModelMismatchError
+from training.model import DamagedModelError, LeadModel, ModelMismatchError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -189,10 +189,19 @@ def _cache_dir(settings: Settings, name: str, version: str) -> Path:
 
 def load_version(settings: Settings, version: str, name: str = MODEL_NAME) -> LeadModel:
     """Download a version's ``leadmodel`` folder once (kept in ``models/cache``) and load it."""
-    import mlflow
 
     client_for(settings)
     target = _cache_dir(settings, name, version)
+    try:
+        return _cached(target, name, version)
+    except DamagedModelError:  # the cached copy: fetch it again from the store, once
+        shutil.rmtree(target, ignore_errors=True)
+        return _cached(target, name, version)
+
+
+def _cached(target: Path, name: str, version: str) -> LeadModel:
+    import mlflow
+
     if not (target / "leadmodel.json").exists():
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(

@@ -234,6 +234,7 @@ class ThresholdAdvice:
     expected_precision: float
     scored: int
     model_version: str
+    grade_cutoffs: dict[str, float] = field(default_factory=dict)  # stored with the model
 
 
 def advice_for(
@@ -277,7 +278,8 @@ def thresholds(
     frame = training_frame(tables, recent, model.feature_config)
     probability = model.predict_proba(model.encode(frame))
     volume = volume_per_period(recent["as_of"], every_days, capacity.per)
-    return advice_for(probability, volume, capacity, info.version)
+    advice = advice_for(probability, volume, capacity, info.version)
+    return dataclasses.replace(advice, grade_cutoffs=dict(model.thresholds))
 
 
 def table_thresholds(
@@ -307,7 +309,8 @@ def table_thresholds(
     features = model_inputs(model, data, who=f"tabular champion v{info.version}")
     probability = model.predict_proba(model.encode(features.loc[recent]))
     volume = volume_per_period(created[recent], 7, capacity.per)
-    return advice_for(probability, volume, capacity, info.version)
+    advice = advice_for(probability, volume, capacity, info.version)
+    return dataclasses.replace(advice, grade_cutoffs=dict(model.thresholds))
 
 
 def stored_thresholds(
@@ -333,6 +336,7 @@ def stored_thresholds(
         expected_precision=float(above.mean()),
         scored=0,
         model_version=info.version,
+        grade_cutoffs=dict(model.thresholds),
     )
 
 

@@ -96,7 +96,25 @@ def test_inline_and_stored_lead_give_the_same_score(
     # duplicates of the same person are merged from the store; only compare when there are none
     if stored["reasons"] == inline["reasons"]:
         assert stored["probability"] == inline["probability"]
-    assert server.client().post("/score", json={"lead_id": "NOPE"}).status_code == 404
+    unknown = server.client().post("/score", json={"lead_id": "NOPE"})
+    assert unknown.status_code == 404
+    assert unknown.json() == {"error": "lead_id: 'NOPE' is not in the lead store"}  # an object
+    batch = {"leads": [{"lead_id": busy_lead}, {"lead_id": "NOPE"}]}
+    unknown = server.client().post("/score_batch", json=batch)
+    assert unknown.status_code == 404
+    assert unknown.json() == {"error": "leads.1.lead_id: 'NOPE' is not in the lead store"}
+
+
+def test_a_batch_is_one_request_inline_leads_and_stored_ones_alike(
+    server: Server, crm: CRMTables, busy_lead: str
+) -> None:
+    other = str(crm.leads["lead_id"].iloc[7])
+    batch = {"leads": [{"lead_id": other}, inline_lead(crm, busy_lead)]}
+    answer = server.client().post("/score_batch", json=batch)
+    assert answer.status_code == 200, answer.text
+    first, second = answer.json()
+    assert first["request_id"] == second["request_id"]
+    assert first["as_of"] == second["as_of"]
 
 
 def test_german_reasons_on_request(server: Server, crm: CRMTables, busy_lead: str) -> None:
@@ -241,3 +259,26 @@ def test_model_endpoint_describes_the_champion(server: Server) -> None:
     assert set(body["thresholds"]) == {"A", "B", "C"}
     assert body["metrics"]["roc_auc"] > 0.7
     assert pd.Timestamp(body["data_window"]["test_from"]) < pd.Timestamp.now()
+
+
+def test_a_refusal_of_ours_is_an_object_that_says_why_even_a_503() -> None:
+    """BentoML hides a 5xx's message ("An unexpected error has occurred"); a CRM must be able
+    to tell a missing model from a crash (the real server's 404 is checked above)."""
+    import asyncio
+    import json
+
+    from serving.service import ModelUnavailable, answered
+
+    why = "no tabular model loaded: RegistryError: no champion; run leadscore train DATA"
+
+    @answered
+    def refuse() -> None:
+        raise ModelUnavailable(why)
+
+    @answered
+    async def refuse_async() -> None:
+        raise ModelUnavailable(why)
+
+    for answer in (refuse(), asyncio.run(refuse_async())):
+        assert answer.status_code == 503
+        assert json.loads(answer.body) == {"error": why}

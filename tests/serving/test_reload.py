@@ -16,7 +16,14 @@ import pandas as pd
 from leadscore.settings import Settings
 from serving.audit import AuditLog
 from tests.serving.conftest import Server
-from training.registry import load_champion, log_and_register
+from training.registry import (
+    CHAMPION,
+    MODEL_NAME,
+    client_for,
+    load_champion,
+    load_version,
+    log_and_register,
+)
 
 
 def _every_worker(server: Server, done: Callable[[dict], bool], timeout: float = 60) -> list[dict]:
@@ -76,6 +83,32 @@ def test_new_champion_is_picked_up_and_a_broken_one_is_refused(
         assert "registry version" in (body["last_reload_error"] or ""), body
     assert server.client().post("/score", json={"lead_id": "L0000100"}).status_code == 200
     assert bad.version != newer.version
+
+
+def test_a_damaged_champion_file_leaves_the_old_model_serving(
+    server: Server, models_dir: Path
+) -> None:
+    """LightGBM aborts the process on a cut-short model file: a worker that read it would die,
+    and restart, and die again, with no model serving. The checksum stops it first."""
+    settings = Settings(models_dir=models_dir)
+    serving = str(server.client().post("/model").json()["version"])  # the alias may be a broken one
+    model = load_version(settings, serving)
+    sample = pd.DataFrame({c: [None] for c in model.columns})
+    damaged = log_and_register(settings, model, sample, {}, {}, None, (False, "test: damaged"))
+    client = client_for(settings)
+    stored = client.get_model_version_download_uri(MODEL_NAME, damaged.version)
+    (booster,) = Path(stored.removeprefix("file://")).rglob("booster.txt")
+    booster.write_bytes(booster.read_bytes()[:5000])  # an interrupted copy in the store
+    client.set_registered_model_alias(MODEL_NAME, CHAMPION, damaged.version)
+    try:
+        bodies = _every_worker(server, lambda body: "damaged" in (body["last_reload_error"] or ""))
+        for body in bodies:
+            assert body["version"] == serving, body
+            assert "booster.txt differs from the file saved" in body["last_reload_error"], body
+        assert server.client().post("/score", json={"lead_id": "L0000100"}).status_code == 200
+        assert server.process.poll() is None
+    finally:
+        client.set_registered_model_alias(MODEL_NAME, CHAMPION, serving)
 
 
 def test_the_tabular_champion_reloads_too_and_a_broken_one_is_refused(

@@ -13,7 +13,7 @@ import pytest
 
 from training.baselines import RULES_PATH, load_rules, rules_model
 from training.calibration import Calibrator
-from training.model import LeadModel, ModelMismatchError
+from training.model import DamagedModelError, LeadModel, ModelMismatchError
 from training.train import Prepared, TrainResult
 
 
@@ -62,6 +62,22 @@ def test_save_and_load_give_identical_predictions(result: TrainResult, test_rows
     assert loaded.thresholds == result.model.thresholds
     assert loaded.feature_config == result.model.feature_config
     assert (tmp_path / "m" / "booster.txt").read_text().startswith("tree")
+
+
+def test_a_damaged_model_file_is_refused_before_lightgbm_reads_it(result, tmp_path) -> None:
+    """LightGBM aborts the process on a cut-short booster file; a serving worker must survive
+    it and keep its old model, so the file is checked against its saved checksum first."""
+    folder = result.model.save(tmp_path / "m")
+    booster = folder / "booster.txt"
+    booster.write_bytes(booster.read_bytes()[:5000])
+    with pytest.raises(DamagedModelError, match=r"booster\.txt differs from the file saved"):
+        LeadModel.load(folder)
+    booster.unlink()
+    with pytest.raises(DamagedModelError, match=r"booster\.txt is missing"):
+        LeadModel.load(folder)
+    (folder / "leadmodel.json").write_text('{"format": ')
+    with pytest.raises(DamagedModelError, match=r"leadmodel\.json cannot be read"):
+        LeadModel.load(folder)
 
 
 def _edit_meta(directory: Path, **changes) -> None:

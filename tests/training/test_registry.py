@@ -83,6 +83,17 @@ def test_load_champion_gives_the_lead_model_serving_needs(story: Story, prepared
     assert info.metrics["roc_auc"] == pytest.approx(story.better.metrics["lightgbm"]["roc_auc"])
 
 
+def test_a_damaged_cached_copy_is_fetched_again_from_the_store(story: Story, prepared) -> None:
+    version = story.better.version.version
+    model = registry.load_version(story.settings, version, story.name)
+    cached = registry._cache_dir(story.settings, story.name, version)
+    booster = cached / "booster.txt"
+    booster.write_bytes(booster.read_bytes()[:5000])  # an interrupted copy
+    again = registry.load_version(story.settings, version, story.name)
+    rows = again.encode(prepared.part("test").head(50))
+    np.testing.assert_array_equal(again.predict_proba(rows), model.predict_proba(rows))
+
+
 def test_artifacts_and_report_live_under_the_models_folder(story: Story) -> None:
     artifacts = Path(story.settings.models_dir) / "artifacts"
     assert list(artifacts.rglob("booster.txt")), "model artifacts are not under models/"
