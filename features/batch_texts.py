@@ -29,10 +29,10 @@ from features.texts import (
     format_date,
     is_missing,
     join_words,
-    label_text,
     number_field,
     number_text,
     trend_text,
+    value_label,
 )
 
 DASH = "—"
@@ -290,7 +290,7 @@ def _actions(c: Citing) -> list[str]:
 def _topics(c: Citing) -> list[str]:
     positions = c.events.own_in_rows(c.rows)
     kept = c.events.first_k(positions, 4, c.events.codes(positions, "topic"))
-    topics = [label_text(t) for t in c.events.topic[kept].tolist()]
+    topics = [value_label("topic", t, c.lang) for t in c.events.topic[kept].tolist()]
     return [", ".join(names) or DASH for names in c.events.lists(kept, topics, c.rows)]
 
 
@@ -298,7 +298,7 @@ def _value(c: Citing) -> list[str]:
     if c.labels is not None:
         return c.labels
     return [
-        (p or "0") if k else (DASH if is_missing(v) else label_text(v))
+        (p or "0") if k else (DASH if is_missing(v) else value_label(c.feature, v, c.lang))
         for v, k, p in zip(c.values, c.known, c.plain, strict=True)
     ]
 
@@ -375,7 +375,7 @@ class _Kinds(NamedTuple):
     labels: list[str] | None
 
 
-def _kinds(values: np.ndarray) -> _Kinds:
+def _kinds(values: np.ndarray, feature: str, lang: Lang) -> _Kinds:
     if values.dtype.kind in "iuf":
         missing = np.isnan(values).tolist() if values.dtype.kind == "f" else [False] * len(values)
         return _Kinds(missing, [not m for m in missing], None)
@@ -385,7 +385,8 @@ def _kinds(values: np.ndarray) -> _Kinds:
         v is None or v is pd.NA or isinstance(v, float) for v in gaps
     ):  # words and gaps (the usual category column): each distinct word is looked at once
         absent = np.array([is_missing(u) for u in uniques] + [True])[codes]
-        labels = [DASH if is_missing(u) else label_text(u) for u in uniques] + [DASH]
+        labels = [DASH if is_missing(u) else value_label(feature, u, lang) for u in uniques]
+        labels.append(DASH)
         return _Kinds(
             absent.tolist(),
             [False] * len(values),
@@ -411,7 +412,7 @@ def feature_reasons(
     """
     spec = FEATURES[feature]
     values = np.asarray(lead[feature])[rows]
-    kinds = _kinds(values)
+    kinds = _kinds(values, feature, lang)
     if spec.by_value:  # what the lead did or did not do, whichever way the model weighs it
         known = np.asarray(kinds.known, dtype=bool)
         some = np.zeros(len(values), dtype=bool)

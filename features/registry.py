@@ -250,6 +250,48 @@ EVENT_NAMES: dict[str, tuple[str, str]] = {
     "meeting": ("a meeting", "ein Termin"),
 }
 
+# How the codes of a category read in a sentence, in English and German; other values (an
+# industry, a city, a CRM's own source names) are the data's own words and shown as they are.
+_TOPIC_WORDS = {
+    "lead_management": ("lead management", "Lead-Management"),
+    "marketing_automation": ("marketing automation", "Marketing-Automation"),
+    "crm_integration": ("CRM integration", "CRM-Integration"),
+    "email_marketing": ("email marketing", "E-Mail-Marketing"),
+    "analytics": ("analytics", "Analytics"),
+}
+VALUE_WORDS: dict[str, dict[str, tuple[str, str]]] = {
+    "seniority": {
+        "c_level": ("C-level", "Geschäftsleitung"),
+        "head": ("head of department", "Bereichsleitung"),
+        "manager": ("manager", "Management"),
+        "specialist": ("specialist", "Fachkraft"),
+        "junior": ("junior", "Nachwuchs"),
+        "other": ("no level recognised", "keine Stufe erkannt"),
+    },
+    "job_function": {
+        "marketing": ("marketing", "Marketing"),
+        "sales": ("sales", "Vertrieb"),
+        "it": ("IT", "IT"),
+        "management": ("management", "Geschäftsführung"),
+        "finance": ("finance", "Finanzen"),
+        "other": ("no function recognised", "kein Bereich erkannt"),
+    },
+    "source": {
+        "web_form": ("a web form", "ein Webformular"),
+        "organic_search": ("organic search", "die organische Suche"),
+        "linkedin": ("LinkedIn", "LinkedIn"),
+        "paid_search": ("paid search", "bezahlte Suche"),
+        "trade_fair": ("a trade fair", "eine Messe"),
+        "webinar": ("a webinar", "ein Webinar"),
+        "qr_code_mailing": ("the QR code of a mailing", "den QR-Code eines Mailings"),
+        "referral": ("a referral", "eine Empfehlung"),
+        "local_workshop": ("a local workshop", "einen Workshop vor Ort"),
+    },
+    "region": {"Europe": ("Europe", "Europa"), "other": ("other", "sonstige")},
+    "interest_field": _TOPIC_WORDS,
+    "topic": _TOPIC_WORDS,
+}
+
 # What we did to a lead, not what the lead did: no sign of its activity or interest.
 OUTBOUND = ("email_sent",)
 

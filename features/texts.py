@@ -29,6 +29,7 @@ from features.registry import (
     OUTBOUND,
     PHYSICAL,
     UNKNOWN,
+    VALUE_WORDS,
 )
 
 Lang = Literal["en", "de"]
@@ -142,6 +143,15 @@ def label_text(value: object) -> str:
     return str(value).replace("_", " ")
 
 
+def value_label(feature: str, value: object, lang: Lang) -> str:
+    """A category value as a sentence says it: the registry's words for known codes
+    ("head" -> "Bereichsleitung"), otherwise the value with its underscores as spaces."""
+    words = VALUE_WORDS.get(feature, {}).get(str(value))
+    if words is None:
+        return label_text(value)
+    return words[1] if lang == "de" else words[0]
+
+
 def is_missing(value: object) -> bool:
     if value is None or value is pd.NA or value in UNKNOWN:
         return True
@@ -219,7 +229,7 @@ def days_before(as_of: object, days: object) -> pd.Timestamp | None:
 def _value(c: _Cited) -> str:
     if c.known:
         return c.plain or "0"
-    return "—" if is_missing(c.value) else label_text(c.value)
+    return "—" if is_missing(c.value) else value_label(c.feature, c.value, c.lang)
 
 
 TRENDS = {
@@ -254,7 +264,7 @@ _PLACEHOLDERS: dict[str, Callable[[_Cited], str]] = {
     "actions": _actions,
     "topics": lambda c: (
         ", ".join(
-            label_text(t)
+            value_label("topic", t, c.lang)
             for t in list(dict.fromkeys(e.topic for e in _own(c.events) if e.topic))[:4]
         )
         or "—"

@@ -245,8 +245,12 @@ def _champions_id(scorer: TabularScorer, data: str) -> str | None:
     from features.loaders import export_columns
     from training.tabular import mapping_of
 
-    reading = scorer.model.params.get("reading") or {}
-    column = None if mapping_of(scorer.model) else reading.get("id")
+    mapping = mapping_of(scorer.model)
+    if mapping:  # trained through a mapping, scored without one: its id, as the export names it
+        renamed = {new: old for old, new in (mapping.get("rename") or {}).items()}
+        column = renamed.get(mapping.get("id"), mapping.get("id"))
+    else:
+        column = (scorer.model.params.get("reading") or {}).get("id")
     if column and column in export_columns(data):
         err_console.print(f"Ids from column {column!r}, as the champion was trained.")
         return column
@@ -501,12 +505,14 @@ def audit(
         console.print(f"No scores recorded for {lead_id!r}.")
         return
     table = Table(title=f"Scores given to {lead_id}")
-    for column in ("scored at", "model", "score", "grade", "route", "top reasons", "request"):
+    columns = ("scored at", "as of", "model", "score", "grade", "route", "top reasons", "request")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for row in history.itertuples():
         reasons = "; ".join(r["text"] for r in row.reasons[:3])
         table.add_row(
             str(row.scored_at)[:19],
+            str(row.features.get("as_of") or "-")[:19].replace("T", " "),
             f"{row.model_name} v{row.model_version}",
             "-" if row.score is None or row.score != row.score else str(int(row.score)),
             row.grade or "-",

@@ -90,9 +90,12 @@ def _print_outcome(outcome: RunOutcome) -> None:
     won = f"({int(outcome.result.test_labels.sum())} won of {len(outcome.result.test_labels):,})"
     if window.get("row_order"):
         what = f"Test window: from the file's {window.get('test_from')} on"
-    elif window.get("test_from") is not None:
-        noun = "rows" if window.get("mode") == "tabular" else "leads"
-        what = f"Test window: {noun} created from {window.get('test_from')}"
+    elif window.get("mode") == "tabular" and window.get("test_from") is not None:
+        what = f"Test window: rows created from {window.get('test_from')}"
+    elif window.get("test_from") is not None:  # a lead at each scoring moment is one example
+        what = f"Test window: lead snapshots from {window.get('test_from')}"
+        labels = outcome.result.test_labels
+        won = f"({int(labels.sum())} of {len(labels):,} snapshots won)"
     else:
         what = "Test rows: a stratified share (the table has no date)"
     console.print(metrics_table(outcome.metrics, f"{what} {won}"))

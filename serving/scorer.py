@@ -431,7 +431,11 @@ class Scorer:
                 "route": r.route.model_dump(),
                 "reasons": [x.model_dump() for x in r.reasons],
                 "quality_flags": [x.model_dump() for x in r.quality_flags],
-                "features": {k: json_value(v) for k, v in zip(names, value, strict=True)},
+                # the moment the features were taken at: a backfill is not a live score
+                "features": {
+                    "as_of": r.as_of,
+                    **{k: json_value(v) for k, v in zip(names, value, strict=True)},
+                },
                 "handover_note": r.handover_note,
             }
             for r, value in zip(results, values, strict=True)

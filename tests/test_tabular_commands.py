@@ -723,3 +723,32 @@ def test_a_column_empty_in_training_is_left_out_and_does_not_block_scoring(
     code, output = run("score", str(tmp_path / "new.csv"), "--label", "Bought", "--out", str(out))
     assert code == 0 and "Ids from column 'Lead ID'" in output, output
     assert pd.read_csv(out)["lead_id"].tolist() == new["Lead ID"].tolist()
+
+
+def test_another_export_is_not_promoted_over_the_champion_by_itself(
+    workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing to compare on when the new table lacks the champion's columns: training on a
+    second dataset silently displaced the first one's champion."""
+    monkeypatch.setenv("LEADSCORE_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    code, output = run("train", *mapped(workspace))
+    assert code == 0 and "promoted to champion" in output, output
+    other = tmp_path / "other.csv"
+    make_export(seed=5).drop(columns=["Region"]).to_csv(other, index=False)
+    code, output = run("train", str(other), "--label", "Bought", "--id", "Lead ID")
+    said = " ".join(output.split())
+    assert code == 0, output
+    assert (
+        "Version 2 (challenger): not promoted: not compared: this table lacks 1 column(s)" in said
+    )
+    assert "leadscore models --tabular --promote VERSION" in said
+
+    # the first export, scored without its mapping, keeps the ids its mapping declared
+    out = tmp_path / "scores.csv"
+    code, output = run(
+        "score", str(workspace / "export.csv"), "--label", "Bought", "--out", str(out)
+    )
+    assert code == 0, output
+    assert "Ids from column 'Lead ID'" in output
+    assert pd.read_csv(out)["lead_id"].str.startswith("X-").all()

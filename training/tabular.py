@@ -504,8 +504,18 @@ def run_tabular(
         champion_metrics, probability = evaluate_on_test(champion, prepared)
         result.test_probabilities["champion"] = probability
     promoted, reason = gate(result.metrics["lightgbm"], champion_metrics)
-    if champion is not None and champion_metrics is None:
-        promoted, reason = True, problem or "the champion was trained on other columns"
+    if problem:
+        promoted, reason = True, f"the current champion cannot serve with this code: {problem}"
+    elif champion is not None and champion_metrics is None:
+        # another export (or one that lost a column): nothing to compare on, so a person decides
+        missing = sorted(set(champion.columns) - set(prepared.frame.columns))
+        promoted = False
+        reason = (
+            f"not compared: this table lacks {len(missing)} column(s) the champion "
+            f"(version {before.version if before else '?'}) reads ({', '.join(missing[:3])}"
+            f"{', ...' if len(missing) > 3 else ''}); if it replaces that export, promote it by "
+            "hand: leadscore models --tabular --promote VERSION"
+        )
     params = {
         **config.flat(),
         "mode": "tabular",

@@ -45,6 +45,7 @@ from training.train import (
 
 if TYPE_CHECKING:
     from leadscore.settings import Settings
+    from training.model import LeadModel
 
 
 def _noop(_: str) -> None:
@@ -87,11 +88,23 @@ def compare_with_champion(
             f"evaluated by this code: {problem}"
         )
         promoted, reason = True, "the current champion no longer fits the feature code"
+    elif champion is not None and _horizon(champion) != _horizon(result.model):
+        # the same test rows, another question: a 90-day model judged on 60-day labels
+        promoted = False
+        reason = (
+            f"not compared: the champion predicts buying within {_horizon(champion)} days, "
+            f"this model within {_horizon(result.model)}; promote by hand "
+            "(leadscore models --promote) if the horizon is meant to change"
+        )
     else:
         promoted, reason = gate(result.metrics["lightgbm"], champion_metrics, tolerance)
     if info is not None and champion_metrics is not None:
         reason = f"{reason} (champion: version {info.version})"
     return champion_metrics, info, promoted, reason, notes
+
+
+def _horizon(model: LeadModel) -> int:
+    return int(model.data_window.get("horizon_days", 90))
 
 
 def run_training(

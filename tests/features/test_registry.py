@@ -329,3 +329,24 @@ def test_a_size_band_that_reads_one_is_one_employee() -> None:
 def test_german_texts_write_a_decimal_comma(lang: str, shown: str) -> None:
     text = render_reason("engagement_decayed", 2.5, "down", {}, [], lang)  # type: ignore[arg-type]
     assert shown.lower() in text.lower()
+
+
+def test_category_codes_read_as_words_in_both_languages() -> None:
+    director = {"job_title": "Sales Director"}
+    assert render_reason("seniority", "head", "up", director, [], "de") == (
+        "Hierarchiestufe passt: Sales Director (Bereichsleitung)"
+    )
+    assert render_reason("seniority", "head", "down", director, [], "en") == (
+        "Seniority fits less well: Sales Director (head of department)"
+    )
+    assert render_reason("source", "webinar", "up", {}, [], "de") == "Kam über ein Webinar"
+    assert render_reason("source", "trade_fair", "up", {}, [], "en") == (
+        "Came in through a trade fair"
+    )
+    # a CRM's own values are its words: shown as they are
+    assert render_reason("source", "Partner_Portal", "up", {}, [], "de") == (
+        "Kam über Partner Portal"
+    )
+    assert render_reason("interest_field", "crm_integration", "up", {}, [], "de") == (
+        "Hauptinteresse: CRM-Integration"
+    )

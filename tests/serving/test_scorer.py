@@ -64,7 +64,9 @@ def test_every_scored_lead_has_its_audit_record(scorer: Scorer, crm: CRMTables) 
     assert scorer.audit.count() == before + 3
     history = scorer.audit.history(lead_ids[0])
     assert history["request_id"].iloc[-1] == results[0].request_id
-    assert set(history["features"].iloc[-1]) == set(scorer.model.columns)
+    recorded = history["features"].iloc[-1]
+    assert set(recorded) == {"as_of", *scorer.model.columns}
+    assert recorded["as_of"] == results[0].as_of  # a backfill is told from a live score
 
 
 def reference_reasons(row: np.ndarray, columns: tuple[str, ...]) -> list[tuple[str, float]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +118,22 @@ def test_a_person_can_promote_and_roll_back(story: Story) -> None:
         registry.rollback(settings, name=name)
     actions = [e["action"] for e in registry.history(settings, name)]
     assert actions[-3:] == ["manual promote", "rollback", "rollback"]
+
+
+def test_a_model_of_another_horizon_is_not_promoted_by_the_gate(
+    sqlite_settings: Settings, result: TrainResult
+) -> None:
+    """A 60-day model judged on the champion's test rows would face 90-day labels (or the
+    champion 60-day ones): no comparison, a person decides."""
+    name = "leadscore-horizons"
+    assert register_result(result, sqlite_settings, name=name).promoted
+    window = {**result.model.data_window, "horizon_days": 60}
+    shorter = replace(result, model=replace(result.model, data_window=window))
+    outcome = register_result(shorter, sqlite_settings, name=name)
+    assert not outcome.promoted
+    assert "within 90 days, this model within 60" in outcome.reason
+    _, info = registry.load_champion(sqlite_settings, name)
+    assert info.version != outcome.version.version
 
 
 def test_no_champion_is_a_clear_error(sqlite_settings: Settings) -> None:
