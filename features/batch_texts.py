@@ -33,6 +33,7 @@ from features.texts import (
     number_text,
     trend_text,
     value_label,
+    without_gaps,
 )
 
 DASH = "—"
@@ -444,8 +445,11 @@ def _formatted(fmt: str, one: str, names: tuple[str, ...], filled: list[list[str
     """Each row's sentence from its placeholders' texts; in the singular form ``one`` (over the
     same positions) where the template's number reads "1", as :func:`render_reason` decides."""
     number = number_field(names)
+    texts = None
     if one != fmt and number is not None:
         ones = np.asarray(filled[names.index(number)], dtype=object) == "1"
         if ones.any():
-            return list(map(str.format, np.where(ones, one, fmt).tolist(), *filled))
-    return [fmt.format(*args) for args in zip(*filled, strict=True)]
+            texts = list(map(str.format, np.where(ones, one, fmt).tolist(), *filled))
+    if texts is None:
+        texts = [fmt.format(*args) for args in zip(*filled, strict=True)]
+    return [without_gaps(text) for text in texts]

@@ -322,4 +322,17 @@ def render_reason(
     if number is not None and context[number] == "1":
         # the singular iff the number reads "1" as written: 0.7 and 1.4 days read "1 day"
         template = spec.template(lang, key, one=True)
-    return template.format(**context)
+    return without_gaps(template.format(**context))
+
+
+# What a template says about evidence it could not find among the recent events it cites (a
+# trade fair a year and forty events ago): left out, rather than a dash in brackets.
+GAPS = (" (—)", ", e.g. —", ", z. B. —", ", last on —", ", zuletzt am —", ": —")
+
+
+def without_gaps(text: str) -> str:
+    if "—" not in text:
+        return text
+    for gap in GAPS:
+        text = text.replace(gap, "")
+    return text

@@ -243,12 +243,12 @@ def test_counts_are_singular_when_they_read_one(
 @pytest.mark.parametrize(
     ("feature", "n", "direction", "text"),
     [
-        ("marketing_actions", 1, "up", "Hat 1 Marketing-Aktion ausgeführt: —"),
-        ("distinct_topics", 1, "up", "Hat sich über 1 Thema informiert (—)"),
-        ("physical_touches", 1, "up", "Hatte 1 Offline-Kontakt mit uns (—)"),
-        ("distinct_assets", 1, "up", "Hat sich mit 1 einzigen Inhalt beschäftigt, z. B. —"),
-        ("n_blog_read_7d", 1, "up", "Hat in den letzten 7 Tagen 1 Blogartikel gelesen (—)"),
-        ("distinct_topics", 2, "up", "Hat sich über 2 Themen informiert (—)"),
+        ("marketing_actions", 1, "up", "Hat 1 Marketing-Aktion ausgeführt"),
+        ("distinct_topics", 1, "up", "Hat sich über 1 Thema informiert"),
+        ("physical_touches", 1, "up", "Hatte 1 Offline-Kontakt mit uns"),
+        ("distinct_assets", 1, "up", "Hat sich mit 1 einzigen Inhalt beschäftigt"),
+        ("n_blog_read_7d", 1, "up", "Hat in den letzten 7 Tagen 1 Blogartikel gelesen"),
+        ("distinct_topics", 2, "up", "Hat sich über 2 Themen informiert"),
         ("employees", 1, "up", "Unternehmensgröße passt: 1 Person"),
     ],
 )
@@ -277,7 +277,7 @@ def test_a_count_says_what_the_lead_did_whichever_way_the_model_weighs_it(direct
         "Took no action in the last 30 days"
     )
     assert render_reason("physical_touches", 2, direction, {}, [], "en") == (  # type: ignore[arg-type]
-        "Met us offline 2 times (—)"
+        "Met us offline 2 times"
     )
 
 
@@ -349,4 +349,16 @@ def test_category_codes_read_as_words_in_both_languages() -> None:
     )
     assert render_reason("interest_field", "crm_integration", "up", {}, [], "de") == (
         "Hauptinteresse: CRM-Integration"
+    )
+
+
+def test_evidence_not_among_the_cited_events_is_left_out_not_a_dash() -> None:
+    """A trade fair a year and forty events ago is counted, but not among the recent events a
+    reason cites: the sentence ends without "(—)"."""
+    assert render_reason("physical_touches", 1, "up", {}, [], "en") == "Met us offline once"
+    assert render_reason("marketing_actions", 3, "up", {}, [], "en") == (
+        "Has taken 3 marketing actions"
+    )
+    assert render_reason("n_pricing_page_view_90d", 2, "up", {}, [], "de") == (
+        "Hat die Preisseite in den letzten 90 Tagen 2-mal besucht"
     )
