@@ -171,6 +171,9 @@ Row = Annotated[dict[ColumnName, Cell], Field(min_length=1, max_length=1000)]
 class LeadRequest(BaseModel):
     """One lead with its history, or the id of a lead in the store."""
 
+    # a misspelt "activites" would be dropped, and the lead scored as if it had done nothing
+    model_config = ConfigDict(extra="forbid")
+
     lead: LeadIn | None = None
     activities: list[ActivityIn] = Field(default_factory=list, max_length=MAX_ACTIVITIES)
     lead_id: Identifier | None = None

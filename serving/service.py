@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse
 from features.loaders import ContractError, Problem
 from features.mapping import MappingError
 from leadscore.settings import Settings
-from serving.auth import BearerAuth, JsonOnly, RequestSizeLimit
+from serving.auth import BearerAuth, JsonOnly, KnownFields, RequestSizeLimit
 from serving.requests import (
     MAX_BATCH,
     ActivityIn,
@@ -327,12 +327,18 @@ def _row_errors(problems: list[Problem]) -> ValidationError:
     return client_error(errors)
 
 
+def _fields(api: Any) -> frozenset[str]:
+    """The body fields of an API: its parameters, as BentoML reads them."""
+    return frozenset(inspect.signature(api.func).parameters) - {"self"}
+
+
 def _add_middleware() -> None:
     settings = Settings()
     # the first added runs first: auth, the size limit, JSON only, then our GET /model
     LeadScore.add_asgi_middleware(BearerAuth, tokens=settings.token_set())
     LeadScore.add_asgi_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     LeadScore.add_asgi_middleware(JsonOnly)
+    LeadScore.add_asgi_middleware(KnownFields, fields={"/score": _fields(LeadScore.apis["score"])})
     LeadScore.add_asgi_middleware(ModelRoute)
 
 

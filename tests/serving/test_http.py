@@ -105,6 +105,21 @@ def test_inline_and_stored_lead_give_the_same_score(
     assert unknown.json() == {"error": "leads.1.lead_id: 'NOPE' is not in the lead store"}
 
 
+def test_a_misspelt_field_is_named_not_dropped(
+    server: Server, crm: CRMTables, busy_lead: str
+) -> None:
+    """Every field of /score is optional: "activites" would have been dropped, and the lead
+    scored as if it had done nothing."""
+    body = inline_lead(crm, busy_lead)
+    body["activites"] = body.pop("activities")
+    answer = server.client().post("/score", json=body)
+    assert answer.status_code == 400
+    assert answer.json()["error"].startswith("activites: unknown field; did you mean 'activities'?")
+    answer = server.client().post("/score_batch", json={"leads": [body]})
+    assert answer.status_code == 400
+    assert [e["loc"] for e in answer.json()["detail"]] == [["leads", 0, "activites"]]
+
+
 def test_a_batch_is_one_request_inline_leads_and_stored_ones_alike(
     server: Server, crm: CRMTables, busy_lead: str
 ) -> None:
