@@ -7,8 +7,10 @@ on these dtypes: ids and texts are pyarrow-backed strings, timestamps are timezo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 import pandas as pd
 import pandera.pandas as pa
@@ -79,6 +81,23 @@ ACTIVITY_TYPES = (
     "sales_call",
     "meeting",
 )
+
+
+@lru_cache(maxsize=4096)
+def known_activity_type(value: str) -> str:
+    """A type of :data:`ACTIVITY_TYPES` however a CRM writes it ("Pricing Page View",
+    "pricing-page-view"); a type of the CRM's own stays as it is. "Pricing_Page_View" scored
+    as an unknown type, without the pricing page's weight."""
+    key = re.sub(r"[\s\-]+", "_", value.strip().lower())
+    return key if key in ACTIVITY_TYPES else value
+
+
+def known_activity_types(values: pd.Series) -> pd.Series:
+    """:func:`known_activity_type` for a column, looking at each distinct value once."""
+    distinct = values.dropna().unique()
+    renamed = {v: known_activity_type(v) for v in distinct if known_activity_type(v) != v}
+    return values.replace(renamed) if renamed else values
+
 
 STRING = pd.StringDtype("pyarrow")
 PANDAS_DTYPES: dict[str, object] = {

@@ -40,6 +40,7 @@ from features.contract import (
     CRMTables,
     TabularData,
     empty_table,
+    known_activity_types,
     naive_utc,
     outside_moments,
     to_numeric,
@@ -422,6 +423,8 @@ def type_table(frame: pd.DataFrame, table: str) -> tuple[pd.DataFrame, list[Prob
         raw = typed[column]
         if kind in ("id", "str"):
             typed[column] = _as_text(raw)
+            if (table, column) == ("activities", "activity_type"):
+                typed[column] = known_activity_types(typed[column])
             continue
         coerce = {
             "timestamp": _coerce_timestamp,

@@ -34,6 +34,7 @@ from features.contract import (
     STRING,
     CRMTables,
     empty_table,
+    known_activity_type,
     storable,
 )
 from training.tabular import CELL_LENGTH
@@ -219,7 +220,11 @@ def typed_columns(table: str, columns: dict[str, list[Any]]) -> pd.DataFrame:
     data: dict[str, Any] = {}
     for column, kind in COLUMNS[table].items():
         values = columns.get(column) or [None] * n
-        if kind in ("id", "str"):
+        if (table, column) == ("activities", "activity_type"):  # as the file loader reads it
+            data[column] = _strings(
+                [known_activity_type(t) if (t := _text(v)) else t for v in values]
+            )
+        elif kind in ("id", "str"):
             data[column] = _strings([_text(v) for v in values])
         elif kind == "timestamp":
             data[column] = _timestamps(values)

@@ -42,7 +42,10 @@ def requests(draw: st.DrawFn) -> LeadRequest:
             st.fixed_dictionaries(
                 {
                     "occurred_at": moments,
-                    "activity_type": st.sampled_from(["page_view", "demo_request", "x"]),
+                    # a CRM's own spellings of our types, and a type of its own
+                    "activity_type": st.sampled_from(
+                        ["page_view", "demo_request", "x", "Pricing Page View", " Demo-Request "]
+                    ),
                     "asset": texts,
                 }
             ),
@@ -153,3 +156,17 @@ NUL = "\x00"  # PostgreSQL refuses it in text and JSON
 def test_text_that_the_audit_log_cannot_store_is_the_clients_error(body: dict, field: str) -> None:
     with pytest.raises(ValidationError, match=field):
         LeadRequest.model_validate(body)
+
+
+def test_our_activity_types_are_read_however_a_crm_spells_them() -> None:
+    request = LeadRequest.model_validate(
+        {
+            "lead": {"lead_id": "L1", "created_at": "2026-01-01"},
+            "activities": [
+                {"occurred_at": "2026-02-01", "activity_type": spelled}
+                for spelled in ("Pricing_Page_View", "webinar attended", "TikTok Like")
+            ],
+        }
+    )
+    types = request_tables([request]).activities["activity_type"].tolist()
+    assert types == ["pricing_page_view", "webinar_attended", "TikTok Like"]
