@@ -46,6 +46,9 @@ class Feature:
     # A count: ``up`` says what the lead did and ``down`` that it did none of it, chosen by the
     # value, not by the model's sign (a model may weigh 8 blog reads down; they were still read).
     by_value: bool = False
+    # Features that speak as one reason for sales, their contributions summed (the counts of one
+    # activity type over its windows are grouped by that type already).
+    reason_group: str | None = None
 
     def template(
         self, lang: str, direction: Literal["up", "down", "missing"], one: bool = False
@@ -457,6 +460,7 @@ _OTHER_FEATURES = [
         "Hat {pct} der gesendeten E-Mails geöffnet",
         missing_en="Has not been sent any email yet",
         missing_de="Hat noch keine E-Mail erhalten",
+        reason_group="email_engagement",
     ),
     Feature(
         "email_click_rate",
@@ -467,8 +471,9 @@ _OTHER_FEATURES = [
         "Hat in {pct} der gesendeten E-Mails geklickt",
         "Clicked in {pct} of the emails we sent",
         "Hat in {pct} der gesendeten E-Mails geklickt",
-        missing_en="Has not been sent any email to click in yet",
-        missing_de="Hat noch keine E-Mail zum Anklicken erhalten",
+        missing_en="Has not been sent any email yet",
+        missing_de="Hat noch keine E-Mail erhalten",
+        reason_group="email_engagement",
     ),
     Feature(
         "velocity_14d",
@@ -539,6 +544,7 @@ _OTHER_FEATURES = [
         "Unternehmensgröße passt weniger: {value} Mitarbeitende",
         missing_en="Company size not given",
         missing_de="Unternehmensgröße nicht angegeben",
+        reason_group="company_size",
     ),
     Feature(
         "size_band",
@@ -551,6 +557,7 @@ _OTHER_FEATURES = [
         "Unternehmensgröße passt weniger: {value} Mitarbeitende",
         missing_en="Company size not given",
         missing_de="Unternehmensgröße nicht angegeben",
+        reason_group="company_size",
     ),
     Feature(
         "country_code",
@@ -588,6 +595,7 @@ _OTHER_FEATURES = [
         "Hierarchiestufe passt weniger: {title} ({value})",
         missing_en="No job title given",
         missing_de="Keine Berufsbezeichnung angegeben",
+        reason_group="job_title",
     ),
     Feature(
         "job_function",
@@ -600,6 +608,7 @@ _OTHER_FEATURES = [
         "Bereich passt weniger: {title} ({value})",
         missing_en="No job title given",
         missing_de="Keine Berufsbezeichnung angegeben",
+        reason_group="job_title",
     ),
     Feature(
         "freemail",

@@ -3,7 +3,9 @@
 Contributions come from LightGBM ``pred_contrib`` (exact TreeSHAP): per lead they add up to the
 model's raw margin, which :func:`check_additivity` asserts. Counts of one activity type over
 several windows are one reason for sales ("visited the pricing page"), so their contributions are
-summed and the window that contributed most speaks for them.
+summed and the window that contributed most speaks for them; features of one
+``Feature.reason_group`` likewise (email open and click rates: "has not been sent any email yet"
+once, not twice).
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ def check_additivity(contributions: np.ndarray, margin: np.ndarray, atol: float 
 
 def group_of(column: str) -> str:
     feature = FEATURES.get(column)
-    return feature.activity_type if feature and feature.activity_type else column
+    if feature is None:
+        return column
+    return feature.activity_type or feature.reason_group or column
 
 
 @dataclass(frozen=True)
