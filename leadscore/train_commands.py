@@ -319,10 +319,13 @@ def models(
         console.print(f"No registered versions in {registry.tracking_uri(settings)} yet{hint}.")
         return
     table = Table(title=f"Registered model {name!r}")
-    for column in ("version", "created", "kind", "aliases", "ROC-AUC", "Brier", "ECE", "gate"):
-        table.add_column(
-            column, justify="right" if column in ("ROC-AUC", "Brier", "ECE") else "left"
-        )
+    # the numbers stay whole on a narrow terminal; words wrap
+    table.add_column("version", no_wrap=True)
+    for column in ("created", "kind", "aliases"):
+        table.add_column(column, overflow="fold")
+    for column in ("ROC-AUC", "Brier", "ECE"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("gate", ratio=1, overflow="fold")
     for info in versions:
         m = info.metrics
         table.add_row(
@@ -339,11 +342,12 @@ def models(
     events = registry.history(settings, name)
     if events:
         past = Table(title="Champion history")
-        for column in ("when", "action", "version", "previous", "champion after", "why"):
-            past.add_column(column, overflow="fold")
+        for column in ("when", "action", "version", "before", "after"):
+            past.add_column(column, no_wrap=True)
+        past.add_column("why", ratio=1, overflow="fold")
         for event in events:
             past.add_row(
-                event["at"],
+                str(event["at"])[:16].replace("T", " "),
                 event["action"],
                 str(event["version"]),
                 str(event.get("previous") or "–"),
