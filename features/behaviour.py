@@ -346,12 +346,13 @@ def _ties_by_content(order: np.ndarray, ev: Events, activities: pd.DataFrame) ->
         return order
     tied = np.flatnonzero(np.r_[same, False] | np.r_[False, same])
     rows = ev.row[order[tied]]
-    keys = {"tie": np.cumsum(np.r_[True, ~same])[tied]}
-    for name in ("activity_type", "asset", "topic", "channel", "campaign"):
+    keys = [rows]  # np.lexsort: the last key sorts first
+    for name in ("campaign", "channel", "topic", "asset", "activity_type"):
         if name in activities:
-            keys[name] = activities[name].array.take(rows).fillna("").astype(str)
-    keys["row"] = rows
-    by_content = pd.DataFrame(keys).sort_values(list(keys), kind="stable").index.to_numpy()
+            text = activities[name].array.take(rows).fillna("").astype(str)
+            keys.append(pd.factorize(text, sort=True)[0])
+    keys.append(np.cumsum(np.r_[True, ~same])[tied])
+    by_content = np.lexsort(keys)
     order = order.copy()
     order[tied] = order[tied[by_content]]
     return order
