@@ -330,9 +330,22 @@ def render_reason(
 GAPS = (" (—)", ", e.g. —", ", z. B. —", ", last on —", ", zuletzt am —", ": —")
 
 
+# A number of days that reads "0" (under half a day), said as a person says it.
+NO_DAYS = (
+    (" 0 days ago", " less than a day ago"),
+    (" for 0 days", " for less than a day"),
+    (" since 0 days", " for less than a day"),
+    (" vor 0 Tagen", " vor weniger als einem Tag"),
+    ("eit 0 Tagen", "eit weniger als einem Tag"),  # "Seit", "seit"
+)
+
+
 def without_gaps(text: str) -> str:
-    if "—" not in text:
-        return text
-    for gap in GAPS:
-        text = text.replace(gap, "")
+    """The sentence without dashes for evidence it could not cite, and without "0 days"."""
+    if "—" in text:
+        for gap in GAPS:
+            text = text.replace(gap, "")
+    if "0 days" in text or "0 Tagen" in text:
+        for zero, words in NO_DAYS:
+            text = text.replace(zero, words)
     return text

@@ -165,8 +165,6 @@ def test_every_template_that_counts_something_has_a_singular(lang: str) -> None:
 # days: the number is written rounded (f"{days:.0f}": round half to even, as numpy's rint), and
 # the singular follows the number as written
 DAYS = [
-    (0.4999999, "0 days", "0 Tagen"),
-    (0.5, "0 days", "0 Tagen"),
     (0.5000001, "1 day", "1 Tag"),
     (0.7, "1 day", "1 Tag"),
     (1, "1 day", "1 Tag"),
@@ -181,6 +179,22 @@ DAYS = [
     (3.5, "4 days", "4 Tagen"),
     (-0.7, "-1 days", "-1 Tagen"),
 ]
+
+
+@pytest.mark.parametrize("days", [0.0, 0.4999999, 0.5])
+def test_days_that_read_zero_are_less_than_a_day(days: float) -> None:
+    assert render_reason("days_since_last_activity", days, "down", {}, [], "en") == (
+        "No activity for less than a day"
+    )
+    assert render_reason("days_since_last_activity", days, "down", {}, [], "de") == (
+        "Seit weniger als einem Tag keine Aktivität"
+    )
+    assert render_reason("lead_age_days", days, "up", {}, [], "en") == (
+        "Lead for less than a day (created —)"
+    )
+    assert render_reason("days_since_high_intent", days, "up", {}, [], "de") == (
+        "Hat vor weniger als einem Tag Kaufinteresse gezeigt"
+    )
 
 
 @pytest.mark.parametrize(("days", "en", "de"), DAYS)
