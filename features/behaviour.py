@@ -329,7 +329,8 @@ def _missing(activities: pd.DataFrame) -> np.ndarray:
 
 
 def recent_of(ev: Events, activities: pd.DataFrame, limit: int = 30) -> pd.DataFrame:
-    """The last ``limit`` events of each snapshot, newest first: what reason texts cite.
+    """The last ``limit`` of each snapshot's own actions (emails we sent are none), newest first:
+    what reason texts and the handover note cite.
 
     Columns: ``snap``, ``occurred_at``, ``activity_type``, ``asset``, ``topic``, ``age_days``,
     ``type_code`` (index into ``ACTIVITY_TYPES``, -1 for a type of the CRM's own).
@@ -337,24 +338,36 @@ def recent_of(ev: Events, activities: pd.DataFrame, limit: int = 30) -> pd.DataF
     return pd.DataFrame(recent_arrays(ev, activities, limit))
 
 
-def _ties_by_content(order: np.ndarray, ev: Events, activities: pd.DataFrame) -> np.ndarray:
+def _rank_in_snap(snap: np.ndarray) -> np.ndarray:
+    """Each position's place within its (sorted) snapshot: 0, 1, 2, ..."""
+    starts = np.flatnonzero(np.r_[True, snap[1:] != snap[:-1]]) if len(snap) else snap
+    return np.arange(len(snap)) - np.repeat(starts, np.diff(np.r_[starts, len(snap)]))
+
+
+def _ties_by_content(
+    order: np.ndarray, ev: Events, activities: pd.DataFrame, limit: int
+) -> np.ndarray:
     """Events of one moment in the order of what they are (type, asset, ...), not of where the
-    CRM stored them: the same CRM from a file or a database cites the same events alike."""
+    CRM stored them: the same CRM from a file or a database cites the same events alike.
+
+    Only ties that reach into a snapshot's first ``limit`` events are sorted: a CRM with dates
+    and no times ties nearly every event, and the rest are never cited.
+    """
     snap, age = ev.snap[order], ev.age_days[order]
     same = (snap[1:] == snap[:-1]) & (age[1:] == age[:-1])
     if not same.any():
         return order
-    tied = np.flatnonzero(np.r_[same, False] | np.r_[False, same])
+    group = np.cumsum(np.r_[True, ~same]) - 1
+    first_rank = _rank_in_snap(snap)[np.flatnonzero(np.r_[True, ~same])][group]
+    tied = np.flatnonzero((np.r_[same, False] | np.r_[False, same]) & (first_rank < limit))
     rows = ev.row[order[tied]]
     keys = [rows]  # np.lexsort: the last key sorts first
     for name in ("campaign", "channel", "topic", "asset", "activity_type"):
         if name in activities:
-            text = activities[name].array.take(rows).fillna("").astype(str)
-            keys.append(pd.factorize(text, sort=True)[0])
-    keys.append(np.cumsum(np.r_[True, ~same])[tied])
-    by_content = np.lexsort(keys)
+            keys.append(pd.factorize(activities[name].array.take(rows), sort=True)[0])
+    keys.append(group[tied])
     order = order.copy()
-    order[tied] = order[tied[by_content]]
+    order[tied] = order[tied[np.lexsort(keys)]]
     return order
 
 
@@ -369,11 +382,10 @@ def recent_arrays(
     ``codes`` (:func:`value_codes` of activity columns, e.g. ``asset``) add a ``<name>_code``
     column each: the value's code, -1 where it is missing or empty. Texts compare assets by code.
     """
-    order = _ties_by_content(np.lexsort((ev.row, ev.age_days, ev.snap)), ev, activities)
-    snap = ev.snap[order]
-    starts = np.flatnonzero(np.r_[True, snap[1:] != snap[:-1]]) if len(snap) else snap
-    rank = np.arange(len(snap)) - np.repeat(starts, np.diff(np.r_[starts, len(snap)]))
-    order = order[rank < limit]
+    own = np.flatnonzero(~_OUTBOUND[ev.type_code])  # texts cite what the lead did
+    order = own[np.lexsort((ev.row[own], ev.age_days[own], ev.snap[own]))]
+    order = _ties_by_content(order, ev, activities, limit)
+    order = order[_rank_in_snap(ev.snap[order]) < limit]
     rows = ev.row[order]
 
     def column(name: str) -> np.ndarray:
