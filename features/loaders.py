@@ -376,7 +376,7 @@ def moment_problems(
     :data:`MOMENT_RANGE`; ``parsed`` is the column as read (NaT where it was neither)."""
     expected = expected or _KIND_WORDS["timestamp"]
     if pd.api.types.is_datetime64_any_dtype(raw):
-        outside, text = outside_moments(naive_utc(raw)), raw.astype(str)
+        outside, text = outside_moments(naive_utc(raw)), raw  # as text only where named
         unparsed = pd.Series(False, index=raw.index)
     else:
         text = _as_text(raw)
@@ -386,7 +386,10 @@ def moment_problems(
             outside.iloc[row - 1] = _beyond_nanoseconds(str(text.iloc[row - 1]), fmt)
     problems = [
         Problem(
-            table, f"{text.iloc[row - 1]!r} is outside {MOMENT_RANGE}", row=int(row), column=column
+            table,
+            f"{str(text.iloc[row - 1])!r} is outside {MOMENT_RANGE}",
+            row=int(row),
+            column=column,
         )
         for row in _rows(outside)
     ]

@@ -327,7 +327,18 @@ def render_reason(
 
 # What a template says about evidence it could not find among the recent events it cites (a
 # trade fair a year and forty events ago): left out, rather than a dash in brackets.
-GAPS = (" (—)", ", e.g. —", ", z. B. —", ", last on —", ", zuletzt am —", ": —")
+GAPS = (
+    " (last: —)",
+    " (zuletzt: —)",
+    " (—)",
+    ", e.g. —",
+    ", z. B. —",
+    ", last on —",
+    ", zuletzt am —",
+    ", most recently —",
+    ", zuletzt —",
+    ": —",
+)
 
 
 # A number of days that reads "0" (under half a day), said as a person says it.

@@ -111,7 +111,8 @@ class RequestSizeLimit:
 
 class KnownFields:
     """400 for a top-level field an API does not know. Every field of ``/score`` is optional,
-    so a misspelt ``"activites"`` was dropped and the lead scored as if it had done nothing.
+    so a misspelt ``"activites"`` was dropped and the lead scored as if it had done nothing (a
+    misspelt ``"langauge"`` of a batch, and its leads answered in English).
 
     Runs after :class:`RequestSizeLimit`: the body it reads whole is within the limit.
     """
@@ -133,7 +134,7 @@ class KnownFields:
                 break
         try:
             body = json.loads(b"".join(m.get("body", b"") for m in messages))
-        except ValueError:  # BentoML answers that itself
+        except (ValueError, RecursionError):  # BentoML answers these itself
             body = None
         unknown = sorted(set(body) - known) if isinstance(body, dict) else []
         if unknown:

@@ -338,7 +338,10 @@ def _add_middleware() -> None:
     LeadScore.add_asgi_middleware(BearerAuth, tokens=settings.token_set())
     LeadScore.add_asgi_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     LeadScore.add_asgi_middleware(JsonOnly)
-    LeadScore.add_asgi_middleware(KnownFields, fields={"/score": _fields(LeadScore.apis["score"])})
+    routes = {
+        f"/{name}": _fields(LeadScore.apis[name]) for name in ("score", "score_batch", "score_rows")
+    }
+    LeadScore.add_asgi_middleware(KnownFields, fields=routes)
     LeadScore.add_asgi_middleware(ModelRoute)
 
 
