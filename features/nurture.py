@@ -39,12 +39,10 @@ _KEY = ["campaign", "email"]
 def nurture_table(tables: CRMTables, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
     """One row per email sent (``email_sent`` events by campaign and asset), tracks in order.
 
-    ``as_of`` defaults to just after the newest event, so every event counts.
+    ``as_of`` defaults to just after the newest event or deal, so every one counts.
     """
     activities = tables.activities
-    if as_of is None:
-        newest = activities["occurred_at"].max()
-        as_of = (newest if pd.notna(newest) else pd.Timestamp.now()) + pd.Timedelta(1, "ns")
+    as_of = as_of if as_of is not None else default_as_of(tables)
     events = activities.loc[activities["occurred_at"] < as_of].assign(
         campaign=lambda f: _text(f, "campaign"), email=lambda f: _text(f, "asset")
     )
@@ -54,8 +52,7 @@ def nurture_table(tables: CRMTables, as_of: pd.Timestamp | None = None) -> pd.Da
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
 
     opened = _responded(sends, events.loc[kind.eq("email_open").to_numpy()])
-    clicks = events.loc[kind.eq("email_click").to_numpy()]
-    clicked = _responded(sends, clicks)
+    clicked = _responded(sends, events.loc[kind.eq("email_click").to_numpy()])
     later = events.loc[~kind.str.startswith("email_").fillna(False).to_numpy()]
     won = _won_after(sends, tables.outcomes, as_of)
 
@@ -68,10 +65,11 @@ def nurture_table(tables: CRMTables, as_of: pd.Timestamp | None = None) -> pd.Da
             "sent": per_email.size(),
             "opened": opened.groupby(_KEY).size(),
             "clicked": clicked.groupby(_KEY).size(),
-            "clicks_led_to": _next_actions(clicks, later),
+            "clicks_led_to": _next_actions(clicked, later),
             "won": won.groupby(_KEY).size(),
         }
     )
+    table = table.reindex(per_email.size().index)  # an email clicked but never sent is no row
     for column in ("opened", "clicked", "won"):
         table[column] = table[column].fillna(0).astype(int)
     table["open_rate"] = table["opened"] / table["sent"]
@@ -84,7 +82,26 @@ def nurture_table(tables: CRMTables, as_of: pd.Timestamp | None = None) -> pd.Da
     return table[list(COLUMNS)].reset_index(drop=True)
 
 
+def default_as_of(tables: CRMTables) -> pd.Timestamp:
+    """Just after the newest event or deal (a deal won after the last event still counts), or
+    now in UTC for an empty CRM."""
+    moments = [tables.activities["occurred_at"].max(), tables.outcomes["closed_at"].max()]
+    known = [m for m in moments if pd.notna(m)]
+    newest = max(known) if known else pd.Timestamp.now(tz="UTC").tz_localize(None)
+    return pd.Timestamp(newest) + pd.Timedelta(1, "ns")
+
+
+def won_share(tables: CRMTables, as_of: pd.Timestamp) -> float:
+    """The share of leads created before ``as_of`` with a deal won before it: the table's
+    conversions read against this."""
+    leads = tables.leads.loc[tables.leads["created_at"] < as_of, "lead_id"]
+    outcomes = tables.outcomes
+    won = outcomes["won"].fillna(False).astype(bool) & (outcomes["closed_at"] < as_of)
+    return float(leads.isin(outcomes.loc[won, "lead_id"]).mean()) if len(leads) else 0.0
+
+
 def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A text column as plain strings, "" where empty: emails are grouped by these."""
     if column not in frame:
         return pd.Series("", index=frame.index, dtype=object)
     return frame[column].astype(object).where(frame[column].notna(), "").astype(str)
@@ -106,29 +123,35 @@ def _first_send(sent: pd.DataFrame) -> pd.DataFrame:
 
 
 def _responded(sends: pd.DataFrame, responses: pd.DataFrame) -> pd.DataFrame:
-    """The sends answered (opened, clicked) at or after the lead's first send of that email."""
-    last = (
-        responses.groupby([*_KEY, "lead_id"], observed=True)["occurred_at"]
-        .max()
-        .rename("responded_at")
-        .reset_index()
+    """The sends answered (opened, clicked) at or after the lead's first send of that email,
+    one row per recipient, with the first such answer (``responded_at``)."""
+    both = sends.merge(
+        responses[[*_KEY, "lead_id", "occurred_at"]].rename(
+            columns={"occurred_at": "responded_at"}
+        ),
+        on=[*_KEY, "lead_id"],
     )
-    both = sends.merge(last, on=[*_KEY, "lead_id"])
-    return both.loc[both["responded_at"] >= both["sent_at"]]
+    both = both.loc[both["responded_at"] >= both["sent_at"]]
+    return both.sort_values("responded_at").drop_duplicates([*_KEY, "lead_id"])
 
 
 def _won_after(sends: pd.DataFrame, outcomes: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The recipients whose deal was won after they were sent the email (and before as_of)."""
     won = outcomes.loc[outcomes["won"].fillna(False).astype(bool) & (outcomes["closed_at"] < as_of)]
     last_won = won.groupby("lead_id")["closed_at"].max().rename("won_at").reset_index()
     both = sends.merge(last_won, on="lead_id")
     return both.loc[both["won_at"] >= both["sent_at"]]
 
 
-def _next_actions(clicks: pd.DataFrame, later: pd.DataFrame) -> pd.Series:
-    """Per email, the action clickers most often took next (within a day), with its share."""
-    if clicks.empty or later.empty:
+def _next_actions(clicked: pd.DataFrame, later: pd.DataFrame) -> pd.Series:
+    """Per email, what its clickers most often did next (within a day of their first click
+    after the send), with the share of clickers: one vote per recipient."""
+    if clicked.empty or later.empty:
         return pd.Series(dtype=object)
-    left = clicks[[*_KEY, "lead_id", "occurred_at"]].sort_values("occurred_at")
+    left = clicked[[*_KEY, "lead_id", "responded_at"]].rename(
+        columns={"responded_at": "occurred_at"}
+    )
+    left = left.sort_values("occurred_at")
     right = later[["lead_id", "occurred_at", "activity_type"]].sort_values("occurred_at")
     for frame in (left, right):
         frame["lead_id"] = frame["lead_id"].astype(object)
@@ -147,10 +170,12 @@ def _next_actions(clicks: pd.DataFrame, later: pd.DataFrame) -> pd.Series:
 
 
 def _most_common(values: pd.Series) -> object:
+    """The value most rows hold (None if none): an email's track."""
     counts = values.dropna().value_counts()
     return counts.index[0] if len(counts) else None
 
 
 def _share_text(values: pd.Series) -> str:
+    """ "blog read (80%)": the most common next action and the share of clickers taking it."""
     counts = values.value_counts()
     return f"{str(counts.index[0]).replace('_', ' ')} ({counts.iloc[0] / len(values):.0%})"

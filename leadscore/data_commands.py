@@ -274,7 +274,7 @@ def nurture(
     import pandas as pd
 
     from features.loaders import ContractError, load_tables
-    from features.nurture import nurture_table
+    from features.nurture import default_as_of, nurture_table, won_share
 
     moment = parse_moment(as_of) if as_of is not None else None
     try:
@@ -282,6 +282,7 @@ def nurture(
     except ContractError as error:
         err_console.print(str(error), markup=False)
         raise typer.Exit(code=1) from error
+    moment = moment if moment is not None else default_as_of(tables)
     frame = nurture_table(tables, moment)
     frame = frame.loc[frame["sent"] >= min_sent].reset_index(drop=True)
     if out is not None:
@@ -289,14 +290,13 @@ def nurture(
     if frame.empty:
         console.print(f"No email sent to {min_sent}+ leads in {data}.")
         return
-    title = f"{len(frame)} emails in {data}" + (f" before {moment}" if moment else "")
-    table = Table(title=title)
+    table = Table(title=f"{len(frame)} emails in {data} before {moment:%Y-%m-%d %H:%M}")
     table.add_column("#", justify="right")
     table.add_column("email", ratio=1, overflow="fold")
-    for name in ("sent", "opened", "clicked"):
+    for name in ("sent", "open rate", "click rate"):
         table.add_column(name, justify="right")
     table.add_column("clicks led to", overflow="fold")
-    table.add_column("won after", justify="right")
+    table.add_column("won after", justify="right")  # a share, as the rates
     shown: object = ""
     for row in frame.itertuples():
         if row.track != shown:  # one section per track, the newsletter and one-offs last
@@ -314,15 +314,11 @@ def nurture(
             f"{row.conversion:.1%}",
         )
     console.print(table)
-    outcomes = tables.outcomes
-    won = outcomes["won"].fillna(False).astype(bool)
-    if moment is not None:
-        won &= outcomes["closed_at"] < moment
-    base = outcomes.loc[won, "lead_id"].nunique() / max(len(tables.leads), 1)
+    base = won_share(tables, moment)
     console.print(
         f"Rates are shares of the leads each email was sent to; 'won' counts deals won after it "
-        f"was sent (descriptive, not causal; recent emails have had less time). Of all leads, "
-        f"{base:.1%} won."
+        f"was sent (descriptive, not causal; recent emails have had less time). Of all leads "
+        f"created by then, {base:.1%} won."
     )
     if out is not None:
         console.print(f"Wrote {len(frame)} rows to {out}")

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from features.contract import CRMTables
 from features.loaders import load_tables
-from features.nurture import COLUMNS, nurture_table
+from features.nurture import COLUMNS, default_as_of, nurture_table, won_share
 from leadscore.cli import app
 from tests.factories import make_crm
 
@@ -23,9 +23,13 @@ TIPS = {"campaign": "Nurture 2", "asset": "Tips", "topic": "analytics"}
 NEWS = {"campaign": "Newsletter", "asset": "News May"}
 
 
+def _at(day: int, hour: int, minute: int = 0) -> str:
+    moment = pd.Timestamp("2026-05-01") + pd.Timedelta(days=day, hours=hour, minutes=minute)
+    return moment.isoformat()
+
+
 def event(lead: str, day: int, hour: int, kind: str, email: dict[str, str] | None = None) -> dict:
-    at = pd.Timestamp("2026-05-01") + pd.Timedelta(days=day, hours=hour)
-    return {"lead_id": lead, "occurred_at": at.isoformat(), "activity_type": kind, **(email or {})}
+    return {"lead_id": lead, "occurred_at": _at(day, hour), "activity_type": kind, **(email or {})}
 
 
 def small_crm() -> CRMTables:
@@ -83,6 +87,47 @@ def test_as_of_leaves_out_later_sends_opens_and_deals() -> None:
     assert list(table.index) == ["Welcome", "Tips"]  # the newsletter came later
     assert table.loc["Welcome", ["sent", "opened", "won"]].tolist() == [2, 1, 0]  # A won later
     assert table.loc["Tips", ["sent", "opened", "position"]].tolist() == [1, 0, 1]  # C alone
+
+
+def test_by_default_a_deal_won_after_the_last_event_counts() -> None:
+    crm = make_crm(
+        leads=[{"lead_id": lead, "created_at": "2026-04-30T08:00:00"} for lead in "AB"],
+        activities=[
+            event("A", 1, 9, "email_sent", WELCOME),
+            event("B", 1, 9, "email_sent", WELCOME),
+        ],
+        outcomes=[{"lead_id": "A", "closed_at": "2026-06-20T12:00:00", "won": True}],
+    )
+    table = nurture_table(crm)
+    assert table[["sent", "won"]].iloc[0].tolist() == [2, 1]
+    assert won_share(crm, default_as_of(crm)) == 0.5
+
+
+def test_clicks_count_once_per_recipient_and_only_on_emails_that_were_sent() -> None:
+    """A clicks three times and books a demo each time, B clicks once and reads the blog: half
+    the clickers went on to a demo, not three in four clicks. A click on an email nobody was
+    sent (a forwarded one) makes no row."""
+    orphan = {"campaign": "Promo", "asset": "Forwarded"}
+    activities = [event("A", 1, 9, "email_sent", WELCOME), event("B", 1, 9, "email_sent", WELCOME)]
+    for hour in (10, 12, 14):
+        activities += [
+            event("A", 1, hour, "email_click", WELCOME),
+            event("A", 1, hour, "demo_request") | {"occurred_at": _at(1, hour, 1)},
+        ]
+    activities += [
+        event("B", 1, 10, "email_click", WELCOME),
+        event("B", 1, 11, "blog_read"),
+        event("B", 2, 10, "email_click", orphan),
+    ]
+    crm = make_crm(
+        leads=[{"lead_id": lead, "created_at": "2026-04-30T08:00:00"} for lead in "AB"],
+        activities=activities,
+    )
+    table = nurture_table(crm)
+    assert table["email"].tolist() == ["Welcome"]
+    assert table["sent"].dtype.kind == "i"
+    assert table["clicked"].iloc[0] == 2
+    assert table["clicks_led_to"].iloc[0] in ("blog read (50%)", "demo request (50%)")
 
 
 def test_a_crm_without_emails_gives_an_empty_table_with_the_columns() -> None:
