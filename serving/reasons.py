@@ -38,10 +38,10 @@ def check_additivity(contributions: np.ndarray, margin: np.ndarray, atol: float 
 
 
 def group_of(column: str) -> str:
+    """The reason a registry feature speaks in; group names never clash with column names."""
     feature = FEATURES.get(column)
-    if feature is None:
-        return column
-    return feature.activity_type or feature.reason_group or column
+    group = feature and (feature.activity_type or feature.reason_group)
+    return f"group:{group}" if group else column
 
 
 @dataclass(frozen=True)
@@ -54,10 +54,12 @@ class ReasonGroups:
 
     @classmethod
     @lru_cache(maxsize=16)
-    def of(cls, columns: tuple[str, ...]) -> ReasonGroups:
+    def of(cls, columns: tuple[str, ...], registry: bool = True) -> ReasonGroups:
+        """``registry``: the columns are the feature registry's (a CRM model). An export's
+        columns are each a reason of their own, whatever they are called."""
         groups: dict[str, list[int]] = {}
         for i, column in enumerate(columns):
-            groups.setdefault(group_of(column), []).append(i)
+            groups.setdefault(group_of(column) if registry else column, []).append(i)
         matrix = np.zeros((len(columns), len(groups)))
         for g, members in enumerate(groups.values()):
             matrix[members, g] = 1.0

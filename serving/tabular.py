@@ -145,7 +145,8 @@ class TabularScorer:
             contributions = model.contributions(matrix)
             check_additivity(contributions, raw)
             found, summed = top_reasons(
-                contributions[:, : len(model.columns)], ReasonGroups.of(tuple(model.columns))
+                contributions[:, : len(model.columns)],
+                ReasonGroups.of(tuple(model.columns), registry=False),
             )
             picked[rows, : found.shape[1]] = found
             totals[rows, : found.shape[1]] = summed

@@ -168,3 +168,12 @@ def test_the_route_says_why_in_the_leads_language() -> None:
     assert (english.action, english.track) == (german.action, german.track)
     assert english.why == "grade D: nurture by interest"
     assert german.why == "Note D: Nurturing nach Interesse"
+
+
+def test_an_exports_columns_are_each_a_reason_whatever_they_are_called() -> None:
+    """A HubSpot export may hold 'job_title' and 'job_function', or 'employees' beside
+    'company_size': columns of a tabular model are never merged by registry names."""
+    columns = ("job_function", "seniority", "employees", "size_band", "n_blog_read_7d", "Region")
+    assert ReasonGroups.of(columns).matrix.shape[1] == 4  # registry features grouped, Region
+    assert ReasonGroups.of(columns, registry=False).matrix.shape[1] == len(columns)
+    assert group_of("company_size") == "company_size"  # a column, not the registry's group
