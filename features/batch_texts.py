@@ -21,7 +21,14 @@ import pandas as pd
 
 from features.behaviour import TYPE_INDEX, type_codes
 from features.contract import ACTIVITY_TYPES
-from features.registry import FEATURES, HIGH_INTENT, MARKETING_ACTIONS, OUTBOUND, PHYSICAL
+from features.registry import (
+    FEATURES,
+    HIGH_INTENT,
+    MARKETING_ACTIONS,
+    NOT_CONTENT,
+    OUTBOUND,
+    PHYSICAL,
+)
 from features.texts import (
     Lang,
     days_before,
@@ -37,6 +44,7 @@ from features.texts import (
 )
 
 DASH = "—"
+_NOT_CONTENT_CODES = np.array([TYPE_INDEX[t] for t in NOT_CONTENT])
 
 
 class BatchEvents:
@@ -256,6 +264,9 @@ def _last(c: Citing) -> list[str]:
 def _assets(c: Citing) -> list[str]:
     if c.feature == "physical_touches":
         positions = c.events.of_types(PHYSICAL)
+    elif c.feature == "distinct_assets":  # content: not our emails, not a call's name
+        positions = c.events.in_rows(c.rows)
+        positions = positions[~np.isin(c.events.type_code[positions], _NOT_CONTENT_CODES)]
     else:
         positions = _window_events(c)
     kept = c.events.first_k(positions, 3, c.events.codes(positions, "asset"))
@@ -281,7 +292,10 @@ def _intent(c: Citing) -> list[str]:
 
 
 def _actions(c: Citing) -> list[str]:
-    kept = c.events.first_k(c.events.of_types(MARKETING_ACTIONS), 3)
+    """The latest three different marketing actions, oldest first ("the pricing page" once)."""
+    positions = c.events.of_types(MARKETING_ACTIONS)
+    _, which = c.events.phrase_ids(positions, c.lang)
+    kept = c.events.first_k(positions, 3, which)
     phrases = c.events.phrases(kept, c.lang)
     return [
         join_words(latest[::-1], c.lang) or DASH for latest in c.events.lists(kept, phrases, c.rows)

@@ -21,6 +21,7 @@ from features.registry import (
     ENGAGEMENT_WEIGHTS,
     HIGH_INTENT,
     MARKETING_ACTIONS,
+    NOT_CONTENT,
     OUTBOUND,
     PHYSICAL,
     WINDOWS,
@@ -45,6 +46,7 @@ def _type_table(types: tuple[str, ...]) -> np.ndarray:
 
 _HIGH_INTENT = _type_table(HIGH_INTENT)
 _OUTBOUND = _type_table(OUTBOUND)
+_NOT_CONTENT = _type_table(NOT_CONTENT)
 _MARKETING = _type_table(MARKETING_ACTIONS)
 _PHYSICAL = _type_table(PHYSICAL)
 
@@ -280,7 +282,8 @@ def behaviour_arrays(
     decay = np.power(0.5, age / half_life_days)
     out["engagement_decayed"] = _per_snap(snap, n, _WEIGHT[code] * decay)
     rows = ev.row
-    out["distinct_assets"] = _distinct(snap[own], asset_codes[rows[own]], n)
+    content = ~_NOT_CONTENT[code]
+    out["distinct_assets"] = _distinct(snap[content], asset_codes[rows[content]], n)
     out["distinct_topics"] = _distinct(snap[own], topic_codes[rows[own]], n)
 
     sent = _per_snap(snap[code == TYPE_INDEX["email_sent"]], n)

@@ -74,8 +74,8 @@ class ActivityWords:
 # Per activity type: "{n} times in the last {window} days", plus what is cited.
 ACTIVITY_WORDS: dict[str, ActivityWords] = {
     "page_view": ActivityWords(
-        "Viewed {n} web pages in the last {window} days, last on {last}",
-        "Hat in den letzten {window} Tagen {n} Webseiten aufgerufen, zuletzt am {last}",
+        "Viewed web pages {n} times in the last {window} days, last on {last}",
+        "Hat in den letzten {window} Tagen {n}-mal Webseiten aufgerufen, zuletzt am {last}",
         "Viewed no web pages in the last {window} days",
         "Hat in den letzten {window} Tagen keine Webseiten aufgerufen",
     ),
@@ -86,14 +86,14 @@ ACTIVITY_WORDS: dict[str, ActivityWords] = {
         "Hat die Preisseite in den letzten {window} Tagen nicht besucht",
     ),
     "blog_read": ActivityWords(
-        "Read {n} blog articles in the last {window} days ({assets})",
-        "Hat in den letzten {window} Tagen {n} Blogartikel gelesen ({assets})",
+        "Read blog articles {n} times in the last {window} days ({assets})",
+        "Hat in den letzten {window} Tagen {n}-mal Blogartikel gelesen ({assets})",
         "Read no blog article in the last {window} days",
         "Hat in den letzten {window} Tagen keinen Blogartikel gelesen",
     ),
     "whitepaper_download": ActivityWords(
-        "Downloaded {n} whitepapers in the last {window} days ({assets}), last on {last}",
-        "Hat in den letzten {window} Tagen {n} Whitepaper heruntergeladen ({assets}), "
+        "Downloaded whitepapers {n} times in the last {window} days ({assets}), last on {last}",
+        "Hat in den letzten {window} Tagen {n}-mal Whitepaper heruntergeladen ({assets}), "
         "zuletzt am {last}",
         "Downloaded no whitepaper in the last {window} days",
         "Hat in den letzten {window} Tagen kein Whitepaper heruntergeladen",
@@ -118,20 +118,22 @@ ACTIVITY_WORDS: dict[str, ActivityWords] = {
         "Hat in den letzten {window} Tagen keine E-Mail erhalten",
     ),
     "email_open": ActivityWords(
-        "Opened {n} emails in the last {window} days ({assets})",
-        "Hat in den letzten {window} Tagen {n} E-Mails geöffnet ({assets})",
+        "Opened emails {n} times in the last {window} days ({assets})",
+        "Hat in den letzten {window} Tagen {n}-mal E-Mails geöffnet ({assets})",
         "Opened no email in the last {window} days",
         "Hat in den letzten {window} Tagen keine E-Mail geöffnet",
     ),
     "email_click": ActivityWords(
-        "Clicked in {n} emails in the last {window} days ({assets}), last on {last}",
-        "Hat in den letzten {window} Tagen in {n} E-Mails geklickt ({assets}), zuletzt am {last}",
+        "Clicked in emails {n} times in the last {window} days ({assets}), last on {last}",
+        "Hat in den letzten {window} Tagen {n}-mal in E-Mails geklickt ({assets}), "
+        "zuletzt am {last}",
         "Clicked in no email in the last {window} days",
         "Hat in den letzten {window} Tagen in keiner E-Mail geklickt",
     ),
     "form_submit": ActivityWords(
-        "Submitted {n} forms in the last {window} days ({assets}), last on {last}",
-        "Hat in den letzten {window} Tagen {n} Formulare abgeschickt ({assets}), zuletzt am {last}",
+        "Submitted forms {n} times in the last {window} days ({assets}), last on {last}",
+        "Hat in den letzten {window} Tagen {n}-mal Formulare abgeschickt ({assets}), "
+        "zuletzt am {last}",
         "Submitted no form in the last {window} days",
         "Hat in den letzten {window} Tagen kein Formular abgeschickt",
     ),
@@ -142,20 +144,20 @@ ACTIVITY_WORDS: dict[str, ActivityWords] = {
         "Hat in den letzten {window} Tagen keine Demo angefragt",
     ),
     "trade_fair_visit": ActivityWords(
-        "Visited our stand at {n} trade fairs in the last {window} days ({assets})",
-        "Hat uns in den letzten {window} Tagen auf {n} Messen besucht ({assets})",
+        "Visited our trade fair stand {n} times in the last {window} days ({assets})",
+        "Hat uns in den letzten {window} Tagen {n}-mal auf Messen besucht ({assets})",
         "Met us at no trade fair in the last {window} days",
         "Hat uns in den letzten {window} Tagen auf keiner Messe besucht",
     ),
     "qr_code_scan": ActivityWords(
-        "Scanned the QR code of {n} printed mailings in the last {window} days ({assets})",
-        "Hat in den letzten {window} Tagen den QR-Code von {n} Mailings gescannt ({assets})",
+        "Scanned mailing QR codes {n} times in the last {window} days ({assets})",
+        "Hat in den letzten {window} Tagen {n}-mal Mailing-QR-Codes gescannt ({assets})",
         "Scanned no mailing QR code in the last {window} days",
         "Hat in den letzten {window} Tagen keinen Mailing-QR-Code gescannt",
     ),
     "workshop_registration": ActivityWords(
-        "Registered for {n} local workshops in the last {window} days ({assets})",
-        "Hat sich in den letzten {window} Tagen für {n} Workshops angemeldet ({assets})",
+        "Registered for local workshops {n} times in the last {window} days ({assets})",
+        "Hat sich in den letzten {window} Tagen {n}-mal für Workshops angemeldet ({assets})",
         "Registered for no workshop in the last {window} days",
         "Hat sich in den letzten {window} Tagen für keinen Workshop angemeldet",
     ),
@@ -246,9 +248,9 @@ EVENT_NAMES: dict[str, tuple[str, str]] = {
     "email_click": ("click in email '{asset}'", "Klick in E-Mail „{asset}“"),
     "form_submit": ("form '{asset}'", "Formular „{asset}“"),
     "demo_request": ("a demo request", "eine Demo-Anfrage"),
-    "trade_fair_visit": ("visit at {asset}", "Besuch auf der {asset}"),
+    "trade_fair_visit": ("visit at {asset}", "Messebesuch „{asset}“"),
     "qr_code_scan": ("QR code on mailing '{asset}'", "QR-Code im Mailing „{asset}“"),
-    "workshop_registration": ("registration for {asset}", "Anmeldung zu {asset}"),
+    "workshop_registration": ("registration for {asset}", "Workshop-Anmeldung „{asset}“"),
     "sales_call": ("a sales call", "ein Vertriebstelefonat"),
     "meeting": ("a meeting", "ein Termin"),
 }
@@ -297,6 +299,9 @@ VALUE_WORDS: dict[str, dict[str, tuple[str, str]]] = {
 
 # What we did to a lead, not what the lead did: no sign of its activity or interest.
 OUTBOUND = ("email_sent",)
+# Not content a lead engaged with: emails we sent, and conversations with sales (whose "asset"
+# names the call, not something the lead read).
+NOT_CONTENT = (*OUTBOUND, "sales_call", "meeting")
 
 # Actions that show buying intent; recency of the last one is a feature of its own.
 HIGH_INTENT = (
@@ -429,7 +434,7 @@ _OTHER_FEATURES = [
         "behaviour",
         "numeric",
         "Breadth of interest: how many different assets the lead touched (emails we sent "
-        "count once opened or clicked).",
+        "count once opened or clicked; calls and meetings are not content).",
         "Engaged with {n} different pieces of content, e.g. {assets}",
         "Hat sich mit {n} verschiedenen Inhalten beschäftigt, z. B. {assets}",
         "Has not engaged with any content yet",
@@ -441,8 +446,8 @@ _OTHER_FEATURES = [
         "behaviour",
         "numeric",
         "How many interest fields the lead's content covers.",
-        "Looked into {n} topics ({topics})",
-        "Hat sich über {n} Themen informiert ({topics})",
+        "Looked into {n} topics, e.g. {topics}",
+        "Hat sich über {n} Themen informiert, z. B. {topics}",
         "Has not looked into any topic yet",
         "Hat sich noch über kein Thema informiert",
         by_value=True,
@@ -493,8 +498,8 @@ _OTHER_FEATURES = [
         "behaviour",
         "numeric",
         "Which marketing action this is (first, second, third ...), as the handover note says.",
-        "Has taken {n} marketing actions: {actions}",
-        "Hat {n} Marketing-Aktionen ausgeführt: {actions}",
+        "Has taken {n} marketing actions, the latest: {actions}",
+        "Hat {n} Marketing-Aktionen ausgeführt, zuletzt: {actions}",
         "Has not taken any marketing action yet",
         "Hat noch keine Marketing-Aktion ausgeführt",
         by_value=True,
@@ -504,7 +509,7 @@ _OTHER_FEATURES = [
         "behaviour",
         "numeric",
         "Offline channels: trade fairs, QR codes on printed mailings, local workshops.",
-        "Met us offline {n} times ({assets})",
+        "Had {n} offline contacts with us ({assets})",
         "Hatte {n} Offline-Kontakte mit uns ({assets})",
         "No offline contact yet",
         "Noch kein Offline-Kontakt",
@@ -515,9 +520,9 @@ _OTHER_FEATURES = [
         "behaviour",
         "numeric",
         "Days since the lead entered the CRM.",
-        "Lead since {days} days (created {created})",
+        "Lead for {days} days (created {created})",
         "Lead seit {days} Tagen (angelegt am {created})",
-        "Lead since {days} days (created {created})",
+        "Lead for {days} days (created {created})",
         "Lead seit {days} Tagen (angelegt am {created})",
     ),
     # ---- fit
@@ -564,10 +569,11 @@ _OTHER_FEATURES = [
         "fit",
         "category",
         "Country (ISO code), normalised from names in English or German.",
-        "Located in a core market ({value})",
-        "Sitzt in einem Kernmarkt ({value})",
-        "Located outside the core markets ({value})",
-        "Sitzt außerhalb der Kernmärkte ({value})",
+        # "core market" would be the model's sign, not a fact about the country
+        "Country fits: {value}",
+        "Land passt: {value}",
+        "Country fits less well: {value}",
+        "Land passt weniger: {value}",
         missing_en="Country not given or not recognised",
         missing_de="Land fehlt oder ist unbekannt",
     ),
@@ -576,10 +582,10 @@ _OTHER_FEATURES = [
         "fit",
         "category",
         "Sales region derived from the country (DACH, Europe, other).",
-        "In region {value}",
-        "In Region {value}",
-        "Outside the main region ({value})",
-        "Außerhalb der Hauptregion ({value})",
+        "Region fits: {value}",
+        "Region passt: {value}",
+        "Region fits less well: {value}",
+        "Region passt weniger: {value}",
         missing_en="Region unknown",
         missing_de="Region unbekannt",
     ),

@@ -25,6 +25,7 @@ from features.registry import (
     FEATURES,
     HIGH_INTENT,
     MARKETING_ACTIONS,
+    NOT_CONTENT,
     NUMBER_FIELDS,
     OUTBOUND,
     PHYSICAL,
@@ -193,16 +194,18 @@ def _of_types(c: _Cited, types: tuple[str, ...]) -> list[Event]:
 
 
 def _actions(c: _Cited) -> str:
-    marketing = _of_types(c, MARKETING_ACTIONS)[:3][::-1]
-    return (
-        join_words([event_phrase(e.activity_type, e.asset, c.lang) for e in marketing], c.lang)
-        or "—"
-    )
+    """The latest three different marketing actions, oldest first ("the pricing page" once)."""
+    phrases = [
+        event_phrase(e.activity_type, e.asset, c.lang) for e in _of_types(c, MARKETING_ACTIONS)
+    ]
+    return join_words(list(dict.fromkeys(phrases))[:3][::-1], c.lang) or "—"
 
 
 def _assets(c: _Cited) -> str:
     if c.feature == "physical_touches":
         return _quoted_assets(_of_types(c, PHYSICAL), c.lang)
+    if c.feature == "distinct_assets":  # content: not our emails, not a call's name
+        return _quoted_assets([e for e in c.events if e.activity_type not in NOT_CONTENT], c.lang)
     return _quoted_assets(_relevant(c.feature, c.events), c.lang)
 
 
@@ -328,6 +331,8 @@ def render_reason(
 # What a template says about evidence it could not find among the recent events it cites (a
 # trade fair a year and forty events ago): left out, rather than a dash in brackets.
 GAPS = (
+    ", the latest: —",
+    ", zuletzt: —",
     " (last: —)",
     " (zuletzt: —)",
     " (—)",

@@ -399,7 +399,11 @@ def lead_card(result: ScoreResult, tables: CRMTables, group: list[str], lang: st
     for reason in result.reasons:
         colour = "green" if reason.contribution > 0 else "red"
         reasons.add_row(reason.text, f"[{colour}]{reason.contribution:+.2f}[/{colour}]")
-    actions = tables.activities[tables.activities["lead_id"].isin(group)]
+    from features.registry import OUTBOUND
+
+    activities = tables.activities
+    own = ~activities["activity_type"].isin(OUTBOUND)  # what the lead did, not what we sent
+    actions = activities[activities["lead_id"].isin(group) & own]
     actions = actions[actions["occurred_at"] < result.as_of].sort_values("occurred_at").tail(8)
     last = Table(show_header=False, box=None)
     for row in actions.itertuples():

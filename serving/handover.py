@@ -26,7 +26,12 @@ ORDINALS = {
 
 def _ordinal(n: int, lang: Lang) -> str:
     words = ORDINALS[lang]
-    return words[n - 1] if 1 <= n <= len(words) else (f"{n}th" if lang == "en" else f"{n}.")
+    if 1 <= n <= len(words):
+        return words[n - 1]
+    if lang == "de":
+        return f"{n}."
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"  # 21st, 22nd, 23rd, 111th
 
 
 def _who(lead: Mapping[str, object]) -> str:

@@ -206,7 +206,7 @@ def test_days_are_singular_when_they_read_one(days: float, en: str, de: str) -> 
         f"Seit {de} keine Aktivität"
     )
     assert render_reason("lead_age_days", days, "up", {}, [], "en") == (
-        f"Lead since {en} (created —)"
+        f"Lead for {en} (created —)"
     )
     assert render_reason("lead_age_days", days, "up", {}, [], "de") == (
         f"Lead seit {de} (angelegt am —)"
@@ -261,7 +261,7 @@ def test_counts_are_singular_when_they_read_one(
         ("distinct_topics", 1, "up", "Hat sich über 1 Thema informiert"),
         ("physical_touches", 1, "up", "Hatte 1 Offline-Kontakt mit uns"),
         ("distinct_assets", 1, "up", "Hat sich mit 1 einzigen Inhalt beschäftigt"),
-        ("n_blog_read_7d", 1, "up", "Hat in den letzten 7 Tagen 1 Blogartikel gelesen"),
+        ("n_blog_read_7d", 1, "up", "Hat in den letzten 7 Tagen einmal Blogartikel gelesen"),
         ("distinct_topics", 2, "up", "Hat sich über 2 Themen informiert"),
         ("employees", 1, "up", "Unternehmensgröße passt: 1 Person"),
     ],
@@ -279,7 +279,7 @@ def test_a_count_says_what_the_lead_did_whichever_way_the_model_weighs_it(direct
     may weigh 8 blog reads down: they were still read, and "read no blog article" would be false."""
     read = Event(pd.Timestamp("2026-11-20"), "blog_read", "Lead Scoring 101", None, 3.0)
     assert render_reason("n_blog_read_90d", 8, direction, {}, [read], "en") == (  # type: ignore[arg-type]
-        "Read 8 blog articles in the last 90 days ('Lead Scoring 101')"
+        "Read blog articles 8 times in the last 90 days ('Lead Scoring 101')"
     )
     assert render_reason("n_blog_read_90d", 0, direction, {}, [], "en") == (  # type: ignore[arg-type]
         "Read no blog article in the last 90 days"
@@ -291,7 +291,7 @@ def test_a_count_says_what_the_lead_did_whichever_way_the_model_weighs_it(direct
         "Took no action in the last 30 days"
     )
     assert render_reason("physical_touches", 2, direction, {}, [], "en") == (  # type: ignore[arg-type]
-        "Met us offline 2 times"
+        "Had 2 offline contacts with us"
     )
 
 
@@ -303,7 +303,7 @@ def test_emails_we_sent_are_not_cited_as_the_leads_actions() -> None:
         "Last action 52 days ago (the pricing page on 1 Oct 2026)"
     )
     assert render_reason("distinct_topics", 1, "up", lead, [sent, visit], "en") == (
-        "Looked into 1 topic (pricing)"
+        "Looked into 1 topic, e.g. pricing"
     )
 
 
@@ -320,7 +320,7 @@ def test_a_buying_signal_older_than_the_cited_events_is_dated_by_its_value() -> 
 def test_the_singular_changes_the_templates_words_never_the_cited_names() -> None:
     guide = Event(pd.Timestamp("2026-11-20"), "whitepaper_download", "1 Minute Guides", None, 2.0)
     assert render_reason("n_whitepaper_download_30d", 1, "up", {}, [guide], "en") == (
-        "Downloaded 1 whitepaper in the last 30 days ('1 Minute Guides'), last on 20 Nov 2026"
+        "Downloaded whitepapers once in the last 30 days ('1 Minute Guides'), last on 20 Nov 2026"
     )
     fair = Event(pd.Timestamp("2026-11-20"), "trade_fair_visit", "1 Messen", None, 2.0)
     assert render_reason("physical_touches", 1, "up", {}, [fair], "de") == (
@@ -369,10 +369,28 @@ def test_category_codes_read_as_words_in_both_languages() -> None:
 def test_evidence_not_among_the_cited_events_is_left_out_not_a_dash() -> None:
     """A trade fair a year and forty events ago is counted, but not among the recent events a
     reason cites: the sentence ends without "(—)"."""
-    assert render_reason("physical_touches", 1, "up", {}, [], "en") == "Met us offline once"
+    assert (
+        render_reason("physical_touches", 1, "up", {}, [], "en") == "Had 1 offline contact with us"
+    )
     assert render_reason("marketing_actions", 3, "up", {}, [], "en") == (
         "Has taken 3 marketing actions"
     )
     assert render_reason("n_pricing_page_view_90d", 2, "up", {}, [], "de") == (
         "Hat die Preisseite in den letzten 90 Tagen 2-mal besucht"
+    )
+
+
+def test_latest_actions_are_different_ones_and_content_is_not_a_call() -> None:
+    form = Event(pd.Timestamp("2026-11-01"), "form_submit", "Kontakt", None, 20.0)
+    pricing = [
+        Event(pd.Timestamp(f"2026-11-{d}"), "pricing_page_view", None, None, 1.0)
+        for d in (20, 19, 18)
+    ]
+    assert render_reason("marketing_actions", 4, "up", {}, [*pricing, form], "en") == (
+        "Has taken 4 marketing actions, the latest: form 'Kontakt' and the pricing page"
+    )
+    call = Event(pd.Timestamp("2026-11-21"), "sales_call", "Qualifizierungsanruf", None, 0.5)
+    blog = Event(pd.Timestamp("2026-11-02"), "blog_read", "Lead Scoring 101", None, 19.0)
+    assert render_reason("distinct_assets", 2, "up", {}, [call, blog], "en") == (
+        "Engaged with 2 different pieces of content, e.g. 'Lead Scoring 101'"
     )

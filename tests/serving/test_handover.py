@@ -36,3 +36,14 @@ def test_the_note_says_just_only_for_recent_actions(days_ago: int, lang: str, sa
     note = handover_note(LEAD, events(days_ago), 71, "A", ROUTE, ["Asked for a demo"], [], lang)  # type: ignore[arg-type]
     assert note.startswith(says), note
     assert ("Guide" in note) and ("DACH-Nord" in note) and "71 (A)" in note
+
+
+def test_english_ordinals_past_ninth() -> None:
+    from serving.handover import _ordinal
+
+    said = {n: _ordinal(n, "en") for n in (10, 11, 12, 13, 21, 22, 23, 101, 111, 112)}
+    assert said == {
+        10: "10th", 11: "11th", 12: "12th", 13: "13th", 21: "21st",
+        22: "22nd", 23: "23rd", 101: "101st", 111: "111th", 112: "112th",
+    }  # fmt: skip
+    assert _ordinal(21, "de") == "21."
