@@ -7,7 +7,6 @@ an orchestrator can check the service without a secret.
 
 from __future__ import annotations
 
-import difflib
 import hmac
 import json
 from collections.abc import Awaitable, Callable, Iterable
@@ -102,47 +101,6 @@ class RequestSizeLimit:
                 return
             if not message.get("more_body", False):
                 break
-
-        async def replay() -> dict[str, Any]:
-            return messages.pop(0) if messages else await receive()
-
-        await self.app(scope, replay, send)
-
-
-class KnownFields:
-    """400 for a top-level field an API does not know. Every field of ``/score`` is optional,
-    so a misspelt ``"activites"`` was dropped and the lead scored as if it had done nothing (a
-    misspelt ``"langauge"`` of a batch, and its leads answered in English).
-
-    Runs after :class:`RequestSizeLimit`: the body it reads whole is within the limit.
-    """
-
-    def __init__(self, app: ASGIApp, fields: dict[str, frozenset[str]]) -> None:
-        self.app = app
-        self.fields = fields
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        known = self.fields.get(scope.get("path", "")) if scope["type"] == "http" else None
-        if known is None or scope.get("method") != "POST":
-            await self.app(scope, receive, send)
-            return
-        messages = []
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                break
-        try:
-            body = json.loads(b"".join(m.get("body", b"") for m in messages))
-        except (ValueError, RecursionError):  # BentoML answers these itself
-            body = None
-        unknown = sorted(set(body) - known) if isinstance(body, dict) else []
-        if unknown:
-            near = difflib.get_close_matches(unknown[0], sorted(known), n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else ""
-            names = ", ".join(sorted(known))
-            await _reply(send, 400, f"{unknown[0]}: unknown field{hint} (known: {names})")
-            return
 
         async def replay() -> dict[str, Any]:
             return messages.pop(0) if messages else await receive()
