@@ -24,6 +24,7 @@ from features.collector import collector_paused
 from features.contract import CRMTables
 from features.pipeline import feature_columns_and_events
 from features.quality import QUALITY_FLAGS, flag_texts
+from features.registry import FEATURES, OUTBOUND
 from features.texts import Lang, events_by_snap
 from serving.audit import AuditLog, now_utc
 from serving.handover import handover_note, handover_notes
@@ -127,6 +128,12 @@ class Scorer:
         self.audit = audit
         self.lang = lang
         self.cutoffs = routing.cutoffs(model.thresholds)
+        # the handover note says what the lead did: not how many emails we sent it
+        self._note_worthy = frozenset(
+            c
+            for c in model.columns
+            if FEATURES.get(c) is None or FEATURES[c].activity_type not in OUTBOUND
+        )
 
     def score(
         self,
@@ -214,7 +221,7 @@ class Scorer:
                 score,
                 grade,
                 route,
-                [r.text for r in reasons if r.contribution > 0],
+                [r.text for r in reasons if r.contribution > 0 and r.feature in self._note_worthy],
                 texts,
                 lang,
             )
@@ -347,7 +354,8 @@ class Scorer:
             return set(cited.activity_type[first : min(first + 10, cited.end[i])].tolist())
 
         routes = route_columns(lead, grades, raised, self.routing, recent_types, lang)
-        positive = (picked >= 0) & (contributions > 0) & consent[:, None]
+        worthy = np.array([c in self._note_worthy for c in names] + [False])  # -1: no reason
+        positive = (picked >= 0) & (contributions > 0) & consent[:, None] & worthy[picked]
         first = np.argmax(positive, axis=1)
         top = np.where(positive.any(axis=1), texts[np.arange(n), first], None).tolist()
         notes = handover_notes(lead, cited, scores, grades, routes, top, quality_texts, lang)
