@@ -95,7 +95,7 @@ def known_activity_type(value: str) -> str:
 def known_activity_types(values: pd.Series) -> pd.Series:
     """:func:`known_activity_type` for a column, looking at each distinct value once."""
     distinct = values.dropna().unique()
-    renamed = {v: known_activity_type(v) for v in distinct if known_activity_type(v) != v}
+    renamed = {v: known for v in distinct if (known := known_activity_type(v)) != v}
     return values.replace(renamed) if renamed else values
 
 

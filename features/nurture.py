@@ -57,19 +57,20 @@ def nurture_table(tables: CRMTables, as_of: pd.Timestamp | None = None) -> pd.Da
     won = _won_after(sends, tables.outcomes, as_of)
 
     per_email = sends.groupby(_KEY, sort=False)
+    sent = per_email.size()
     table = pd.DataFrame(
         {
             "track": per_email["topic"].agg(_most_common),
             "position": per_email["rank"].median().round().astype("Int64"),
             "first_sent": per_email["sent_at"].min(),
-            "sent": per_email.size(),
+            "sent": sent,
             "opened": opened.groupby(_KEY).size(),
             "clicked": clicked.groupby(_KEY).size(),
             "clicks_led_to": _next_actions(clicked, later),
             "won": won.groupby(_KEY).size(),
         }
     )
-    table = table.reindex(per_email.size().index)  # an email clicked but never sent is no row
+    table = table.reindex(sent.index)  # an email clicked but never sent is no row
     for column in ("opened", "clicked", "won"):
         table[column] = table[column].fillna(0).astype(int)
     table["open_rate"] = table["opened"] / table["sent"]

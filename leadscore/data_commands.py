@@ -275,6 +275,7 @@ def nurture(
 
     from features.loaders import ContractError, load_tables
     from features.nurture import default_as_of, nurture_table, won_share
+    from features.texts import label_text
 
     moment = parse_moment(as_of) if as_of is not None else None
     try:
@@ -301,7 +302,7 @@ def nurture(
     for row in frame.itertuples():
         if row.track != shown:  # one section per track, the newsletter and one-offs last
             shown = row.track
-            name = "no track" if row.track is None else str(row.track).replace("_", " ")
+            name = "no track" if row.track is None else label_text(row.track)
             table.add_section()
             table.add_row("", f"[bold]{name}[/bold]")
         table.add_row(

@@ -134,6 +134,8 @@ class Scorer:
             for c in model.columns
             if FEATURES.get(c) is None or FEATURES[c].activity_type not in OUTBOUND
         )
+        # per model column, and False for "no reason" (-1), to index with the chosen columns
+        self._note_worthy_mask = np.array([c in self._note_worthy for c in model.columns] + [False])
 
     def score(
         self,
@@ -354,8 +356,8 @@ class Scorer:
             return set(cited.activity_type[first : min(first + 10, cited.end[i])].tolist())
 
         routes = route_columns(lead, grades, raised, self.routing, recent_types, lang)
-        worthy = np.array([c in self._note_worthy for c in names] + [False])  # -1: no reason
-        positive = (picked >= 0) & (contributions > 0) & consent[:, None] & worthy[picked]
+        worthy = self._note_worthy_mask[picked]
+        positive = (picked >= 0) & (contributions > 0) & consent[:, None] & worthy
         first = np.argmax(positive, axis=1)
         top = np.where(positive.any(axis=1), texts[np.arange(n), first], None).tolist()
         notes = handover_notes(lead, cited, scores, grades, routes, top, quality_texts, lang)

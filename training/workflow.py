@@ -251,7 +251,11 @@ class ThresholdAdvice:
 
 
 def advice_for(
-    probability: np.ndarray, volume: float, capacity: Capacity, version: str
+    probability: np.ndarray,
+    volume: float,
+    capacity: Capacity,
+    version: str,
+    grade_cutoffs: dict[str, float] | None = None,
 ) -> ThresholdAdvice:
     """Cut scored leads at the share of ``volume`` per period that ``capacity`` can take.
 
@@ -268,6 +272,7 @@ def advice_for(
         expected_precision=float(np.mean(probability[top_mask(probability, share)])),
         scored=len(probability),
         model_version=version,
+        grade_cutoffs=dict(grade_cutoffs or {}),
     )
 
 
@@ -284,15 +289,14 @@ def thresholds(
     from training.snapshots import SnapshotConfig, training_frame
 
     model, info = registry.load_champion(settings, name)
-    horizon = int(model.data_window.get("horizon_days", 90))
+    horizon = _horizon(model)
     recent = open_snapshots(tables, SnapshotConfig(every_days, horizon), weeks=weeks)
     if recent.empty:
         raise ValueError("no open leads in the recent data to derive a threshold from")
     frame = training_frame(tables, recent, model.feature_config)
     probability = model.predict_proba(model.encode(frame))
     volume = volume_per_period(recent["as_of"], every_days, capacity.per)
-    advice = advice_for(probability, volume, capacity, info.version)
-    return dataclasses.replace(advice, grade_cutoffs=dict(model.thresholds))
+    return advice_for(probability, volume, capacity, info.version, model.thresholds)
 
 
 def table_thresholds(
@@ -322,8 +326,7 @@ def table_thresholds(
     features = model_inputs(model, data, who=f"tabular champion v{info.version}")
     probability = model.predict_proba(model.encode(features.loc[recent]))
     volume = volume_per_period(created[recent], 7, capacity.per)
-    advice = advice_for(probability, volume, capacity, info.version)
-    return dataclasses.replace(advice, grade_cutoffs=dict(model.thresholds))
+    return advice_for(probability, volume, capacity, info.version, model.thresholds)
 
 
 def stored_thresholds(
