@@ -31,6 +31,8 @@ from features.registry import (
 )
 from features.texts import (
     Lang,
+    calendar_day_counts,
+    calendar_days,
     days_before,
     event_phrase,
     format_date,
@@ -327,6 +329,25 @@ def _stripped(c: Citing, key: str) -> list[str]:
     return [(v.strip() or DASH) if isinstance(v, str) else DASH for v in _lead_field(c, key)]
 
 
+def _days(c: Citing) -> list[str]:
+    """:func:`features.texts.calendar_days` for many rows, at numpy speed where ``as_of`` is."""
+    as_of = c.lead.get("as_of")
+    if not (isinstance(as_of, np.ndarray) and as_of.dtype.kind == "M"):
+        return [
+            calendar_days(a, v) if k else DASH
+            for a, v, k in zip(_lead_field(c, "as_of"), c.values, c.known, strict=True)
+        ]
+    end = as_of[c.rows].astype("datetime64[ns]")
+    values = np.asarray(c.values, dtype=float)
+    known = np.asarray(c.known, dtype=bool) & ~np.isnat(end) & np.isfinite(values)
+    days = np.zeros(len(values), dtype=np.int64)
+    days[known] = calendar_day_counts(end[known], values[known])
+    return [
+        str(d) if ok else (f"{v:.0f}" if k else DASH)
+        for d, ok, k, v in zip(days.tolist(), known.tolist(), c.known, values.tolist(), strict=True)
+    ]
+
+
 def _created(c: Citing) -> list[str]:
     moments = c.lead.get("created_at")
     if isinstance(moments, np.ndarray) and moments.dtype.kind == "M":
@@ -344,9 +365,7 @@ _PLACEHOLDERS: dict[str, Callable[[Citing], list[str]]] = {
     "trend": lambda c: [
         trend_text(float(v), c.lang) if k else DASH for v, k in zip(c.values, c.known, strict=True)
     ],
-    "days": lambda c: [
-        f"{float(v):.0f}" if k else DASH for v, k in zip(c.values, c.known, strict=True)
-    ],
+    "days": _days,
     "value": _value,
     "pct": lambda c: [
         f"{float(v):.0%}" if k else DASH for v, k in zip(c.values, c.known, strict=True)

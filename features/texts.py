@@ -222,11 +222,49 @@ def _intent(c: _Cited) -> str:
     return format_date(days_before(c.lead.get("as_of"), c.value), c.lang) if c.known else "—"
 
 
+_MINUTE = 60_000_000_000  # nanoseconds
+
+
+def moments_before(as_of: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """``days`` before each ``as_of``, to the minute.
+
+    A day count is a float (float32 in a feature file is seconds off after a year): a lead
+    created at midnight would otherwise be dated, and counted, from the day before.
+    """
+    end = np.asarray(as_of, dtype="datetime64[ns]").view(np.int64)
+    ns = end - np.round(np.asarray(days, dtype=float) * 86_400e9).astype(np.int64)
+    return ((ns + _MINUTE // 2) // _MINUTE * _MINUTE).view("datetime64[ns]")
+
+
+def calendar_day_counts(as_of: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """``days`` as the calendar counts them, from the cited event's date to ``as_of``'s date.
+
+    The reason cites the date beside the number: elapsed time rounded read "8 days ago" for one
+    lead and "9" for another whose action was on the same date. ``as_of`` and ``days`` are known.
+    """
+    start = moments_before(as_of, days).astype("datetime64[D]")
+    return (np.asarray(as_of, dtype="datetime64[ns]").astype("datetime64[D]") - start).astype(
+        np.int64
+    )
+
+
+def _wall_clock(as_of: object) -> np.datetime64:
+    moment = pd.Timestamp(as_of)  # type: ignore[arg-type]
+    return (moment.tz_localize(None) if moment.tz is not None else moment).to_datetime64()
+
+
 def days_before(as_of: object, days: object) -> pd.Timestamp | None:
     """The moment ``days`` days before ``as_of`` (None if either is unknown)."""
     if as_of is None or is_missing(as_of) or is_missing(days):
         return None
-    return pd.Timestamp(as_of) - pd.to_timedelta(float(days), unit="D")  # type: ignore[arg-type]
+    return pd.Timestamp(moments_before(np.array([_wall_clock(as_of)]), np.array([days]))[0])
+
+
+def calendar_days(as_of: object, days: object) -> str:
+    """:func:`calendar_day_counts` for one number, as written; without ``as_of``: rounded."""
+    if as_of is None or is_missing(as_of):
+        return f"{float(days):.0f}"  # type: ignore[arg-type]
+    return str(calendar_day_counts(np.array([_wall_clock(as_of)]), np.array([days]))[0])
 
 
 def _value(c: _Cited) -> str:
@@ -257,7 +295,7 @@ def trend_text(ratio: float, lang: Lang) -> str:
 _PLACEHOLDERS: dict[str, Callable[[_Cited], str]] = {
     "n": lambda c: c.plain or "0",
     "trend": lambda c: trend_text(float(c.value), c.lang) if c.known else "—",  # type: ignore[arg-type]
-    "days": lambda c: f"{float(c.value):.0f}" if c.known else "—",  # type: ignore[arg-type]
+    "days": lambda c: calendar_days(c.lead.get("as_of"), c.value) if c.known else "—",
     "value": _value,
     "pct": lambda c: f"{float(c.value):.0%}" if c.known else "—",  # type: ignore[arg-type]
     "last": _last,
@@ -346,7 +384,7 @@ GAPS = (
 )
 
 
-# A number of days that reads "0" (under half a day), said as a person says it.
+# A number of days that reads "0" (the same date, or under half a day), said as a person says it.
 NO_DAYS = (
     (" 0 days ago", " less than a day ago"),
     (" for 0 days", " for less than a day"),

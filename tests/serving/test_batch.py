@@ -207,6 +207,44 @@ def test_the_singular_follows_the_number_as_written_in_both_paths(
             assert list(batch) == alone, feature
 
 
+def test_days_are_counted_on_the_calendar_of_the_date_they_cite_in_both_paths() -> None:
+    """Actions on 28 Nov at 23:00 and at 06:00, scored on 6 Dec at 20:00, were 7.9 and 8.6 days
+    before: both read "8 days ago", as the date beside them says, not "8" and "9"."""
+    moment = np.datetime64("2026-12-06T20:00")
+    at_23, at_06 = (
+        (moment - np.datetime64("2026-11-28T23:00")),
+        (moment - np.datetime64("2026-11-28T06:00")),
+    )
+    days = np.array([at_23, at_06]) / np.timedelta64(1, "D")
+    more = np.array([0.1, 0.9, 0.8333, 20.84, 20.83, np.nan])
+    values = np.concatenate([days, more])
+    n = len(values)
+    lead = {"as_of": np.full(n, moment, "datetime64[ns]")}
+    events = BatchEvents({"snap": np.empty(0, np.int64), "activity_type": np.empty(0, object)}, n)
+    for feature in ("days_since_last_activity", "lead_age_days"):
+        batch = feature_reasons(
+            feature, np.arange(n), np.full(n, False), lead | {feature: values}, events, "en"
+        )
+        alone = [
+            render_reason(feature, v, "down", {"as_of": pd.Timestamp(moment)}, [], "en")
+            for v in values
+        ]
+        assert list(batch) == alone
+    texts = [
+        render_reason("days_since_last_activity", v, "down", {"as_of": pd.Timestamp(moment)}, [])
+        for v in values[:-1]
+    ]
+    assert texts == [
+        "No activity for 8 days",  # 28 Nov, 23:00
+        "No activity for 8 days",  # 28 Nov, 06:00
+        "No activity for less than a day",  # 6 Dec, 17:36
+        "No activity for 1 day",  # 5 Dec, 22:24
+        "No activity for less than a day",  # 6 Dec, 00:00:03
+        "No activity for 21 days",  # 15 Nov, 23:50
+        "No activity for 20 days",  # 16 Nov, 00:04
+    ]
+
+
 def test_the_batch_writes_days_that_read_one_as_one_lead_does(
     scorer: Scorer, crm: CRMTables
 ) -> None:
