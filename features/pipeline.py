@@ -32,6 +32,7 @@ from features.contract import CRMTables, to_numeric
 from features.dedupe import duplicate_groups, person_rows
 from features.fit import fit_columns
 from features.interest import DEFAULT_LOCATIONS, Location, interest_values, nearest_location
+from features.loaders import CONSENT
 from features.quality import QUALITY_FLAGS, flag_arrays
 from features.registry import feature_names
 
@@ -69,6 +70,7 @@ def _output_columns(extra_features: tuple[str, ...]) -> tuple[str, ...]:
         *_model_columns(extra_features),
         *FLAG_COLUMNS,
         *CONTEXT_COLUMNS,
+        "consent_profiling",
     )
 
 
@@ -179,8 +181,9 @@ def _build(
     values.update(per_lead)
 
     out: dict[str, Any] = {"lead_id": lead_id, "as_of": when, "person_id": crm.ids[person]}
-    for name in _output_columns(tuple(config.extra_features))[3:]:
+    for name in _output_columns(tuple(config.extra_features))[3:-1]:
         out[name] = values[name]
+    out["consent_profiling"] = ~crm.objected[position]
     return out, crm, ev
 
 
@@ -210,6 +213,40 @@ def person_of(leads: pd.DataFrame, config: FeatureConfig) -> pd.Series:
     return pd.Series(leads.index.to_numpy(), index=leads.index)
 
 
+def objecting_leads(leads: pd.DataFrame, config: FeatureConfig = FeatureConfig()) -> set[str]:
+    """The lead_ids that may not be profiled: the lead objected, or a record merged with it did.
+
+    Features pool a person's records, so one record's objection covers all of them: training
+    and scoring leave out the same leads.
+    """
+    codes, ids = value_codes(leads["lead_id"])
+    _, first = np.unique(codes, return_index=True)
+    people = leads.iloc[first[codes[first] >= 0]]
+    person = person_rows(people) if config.merge_duplicates and len(ids) > 1 else None
+    objected = _objected_people(leads, codes, person)
+    return {str(lead_id) for lead_id in np.asarray(ids, dtype=object)[objected].tolist()}
+
+
+def _objected_people(
+    leads: pd.DataFrame, lead_codes: np.ndarray, person_code: np.ndarray | None
+) -> np.ndarray:
+    """Per lead code: the lead or its person objected to profiling (a repeated lead_id: its
+    last row says, as a later row of an export updates an earlier one)."""
+    n = int(lead_codes.max(initial=-1)) + 1
+    objected = np.zeros(n, dtype=bool)
+    if CONSENT not in leads or n == 0:
+        return objected
+    said = leads[CONSENT].eq(False).fillna(False).to_numpy(dtype=bool)  # empty: no objection
+    rows = np.flatnonzero(lead_codes >= 0)[::-1]
+    _, last = np.unique(lead_codes[rows], return_index=True)
+    objected[lead_codes[rows[last]]] = said[rows[last]]
+    if person_code is None or not objected.any():
+        return objected
+    by_person = np.zeros(n, dtype=bool)
+    by_person[person_code[objected]] = True
+    return by_person[person_code]
+
+
 class _Crm:
     """The tables reduced to integer codes: each lead record, its person, each activity's person.
 
@@ -230,6 +267,7 @@ class _Crm:
             self.person_code = person_rows(leads)
         else:
             self.person_code = np.arange(n)
+        self.objected = _objected_people(tables.leads, self.lead_codes, self.person_code)
         activities = tables.activities
         act_codes, act_ids = value_codes(activities["lead_id"])
         act_lead = np.append(lookup(self.lead_ids, act_ids), -1)[act_codes]

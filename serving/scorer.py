@@ -182,7 +182,7 @@ class Scorer:
         scored_at = now_utc().isoformat()
         columns = _columns(features)
         ids = columns["lead_id"]
-        consent = _consent(ids, leads)
+        consent = _consent(ids, leads, columns)
         ranked = self.rank(columns)
         probability, scores = np.round(ranked.probability, 6), ranked.score
         picked, totals = ranked.reason_columns, ranked.reason_totals
@@ -286,7 +286,7 @@ class Scorer:
         scored_at = now_utc().isoformat()
         columns = _columns(features)
         ids = columns["lead_id"]
-        consent = _consent(ids, leads)
+        consent = _consent(ids, leads, columns)
         context = _context(leads, ids)
         events = _columns_of(events)
         n = len(ids)
@@ -441,10 +441,15 @@ class Scorer:
                 "route": r.route.model_dump(),
                 "reasons": [x.model_dump() for x in r.reasons],
                 "quality_flags": [x.model_dump() for x in r.quality_flags],
-                # the moment the features were taken at: a backfill is not a live score
+                # the moment the features were taken at: a backfill is not a live score; no
+                # profile is kept of a lead that objected to profiling
                 "features": {
                     "as_of": r.as_of,
-                    **{k: json_value(v) for k, v in zip(names, value, strict=True)},
+                    **(
+                        {k: json_value(v) for k, v in zip(names, value, strict=True)}
+                        if r.consent_profiling
+                        else {}
+                    ),
                 },
                 "handover_note": r.handover_note,
             }
@@ -654,7 +659,11 @@ def json_value(value: object) -> object:
     return value if isinstance(value, int | float | str | bool) else str(value)
 
 
-def _consent(ids: np.ndarray, leads: pd.DataFrame) -> np.ndarray:
+def _consent(ids: np.ndarray, leads: pd.DataFrame, columns: Mapping[str, Any]) -> np.ndarray:
+    """Whether each lead may be profiled: as the features say (the person objected on none of
+    its merged records), else as its row in ``leads`` says."""
+    if "consent_profiling" in columns:
+        return np.asarray(columns["consent_profiling"], dtype=bool)
     if "consent_profiling" not in leads:
         return np.ones(len(ids), dtype=bool)
     lead_ids = leads["lead_id"].to_numpy(dtype=object)

@@ -260,10 +260,27 @@ def current_champion(
 # --------------------------------------------------------------------------- logging
 
 
+def _typical_row(frame: pd.DataFrame, categories: set[str]) -> pd.DataFrame:
+    """One made-up row: each column's median, or its most frequent category.
+
+    MLflow keeps the input example beside the model for good; real rows there would be leads'
+    profiles that no erasure reaches (and, in a plain export, their names).
+    """
+    row: dict[str, list[object]] = {}
+    for column in frame.columns:
+        values = frame[column]
+        if column in categories or not pd.api.types.is_numeric_dtype(values):
+            common = values.dropna().mode()
+            row[column] = [common.iloc[0] if len(common) else None]
+        else:
+            row[column] = [values.median() if values.notna().any() else np.nan]
+    return pd.DataFrame(row).astype(frame.dtypes.to_dict(), errors="ignore")
+
+
 def _signature_example(model: LeadModel, sample: pd.DataFrame) -> tuple[Any, pd.DataFrame]:
     from mlflow.models import infer_signature
 
-    example = sample[model.columns].head(5).copy()
+    example = _typical_row(sample[model.columns], set(model.categories))
     for column in model.categories:
         example[column] = example[column].astype("string")
     probability = model.predict_proba(model.encode(example))

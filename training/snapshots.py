@@ -7,7 +7,8 @@ snapshot cannot be used and are counted instead of silently lost:
 
 * at or after the lead's close (the question "will it buy?" is answered),
 * whose horizon has not fully passed before the data ends (the label is not known yet),
-* of leads that objected to profiling (``consent_profiling`` is false).
+* of leads that objected to profiling (``consent_profiling`` is false), on their own record or
+  on a record of the same person (features pool a person's records).
 
 Usage::
 
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import CRMTables
-from features.pipeline import FeatureConfig, build_features
+from features.pipeline import FeatureConfig, build_features, objecting_leads
 from training.split import DataError
 
 DAY = pd.Timedelta(days=1)
@@ -116,12 +117,14 @@ def won_within(snapshots: pd.DataFrame, outcomes: pd.DataFrame, horizon_days: in
 
 
 def label_snapshots(
-    tables: CRMTables, config: SnapshotConfig = SnapshotConfig()
+    tables: CRMTables,
+    config: SnapshotConfig = SnapshotConfig(),
+    features: FeatureConfig = FeatureConfig(),
 ) -> LabelledSnapshots:
     """The labelled snapshot table plus counts of every snapshot and lead that was left out."""
     end = data_end(tables)
     leads = tables.leads.drop_duplicates("lead_id")
-    objected = leads["consent_profiling"].eq(False).fillna(False).to_numpy(bool)
+    objected = leads["lead_id"].isin(objecting_leads(tables.leads, features)).to_numpy(bool)
     grid = snapshot_grid(leads[~objected], config.every_days, end)
 
     close = grid["lead_id"].map(final_close(tables.outcomes))
@@ -144,7 +147,10 @@ def label_snapshots(
 
 
 def open_snapshots(
-    tables: CRMTables, config: SnapshotConfig = SnapshotConfig(), weeks: int = 13
+    tables: CRMTables,
+    config: SnapshotConfig = SnapshotConfig(),
+    weeks: int = 13,
+    features: FeatureConfig = FeatureConfig(),
 ) -> pd.DataFrame:
     """Snapshots of still-open, consenting leads in the last ``weeks`` before the data ends.
 
@@ -153,7 +159,7 @@ def open_snapshots(
     """
     end = data_end(tables)
     leads = tables.leads.drop_duplicates("lead_id")
-    leads = leads[~leads["consent_profiling"].eq(False).fillna(False).to_numpy(bool)]
+    leads = leads[~leads["lead_id"].isin(objecting_leads(tables.leads, features)).to_numpy(bool)]
     grid = snapshot_grid(leads, config.every_days, end)
     close = grid["lead_id"].map(final_close(tables.outcomes))
     still_open = ~(grid["as_of"] >= close).fillna(False).to_numpy(bool)

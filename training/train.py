@@ -201,12 +201,12 @@ def check_positives(frame: pd.DataFrame, minimum: int) -> None:
 def prepare(tables: CRMTables, config: TrainConfig, progress: Progress = _noop) -> Prepared:
     """Label snapshots, split by time, stop early on cold start, then compute features."""
     progress("Labelling snapshots")
-    labelled = label_snapshots(tables, config.snapshots)
+    labelled = label_snapshots(tables, config.snapshots, config.feature_config)
     if labelled.snapshots.empty:
         raise ColdStartError(0, config.min_positives, "the data (no snapshot has a known label)")
     split = time_split(labelled.snapshots, config.snapshots.horizon_days, config.split)
     check_positives(split.frame, config.min_positives)
-    recent = open_snapshots(tables, config.snapshots, weeks=13)
+    recent = open_snapshots(tables, config.snapshots, 13, config.feature_config)
     weekly = volume_per_period(recent["as_of"], config.snapshots.every_days, "week")
     progress("Computing point-in-time features")
     frame = training_frame(tables, split.frame, config.feature_config)
@@ -428,13 +428,13 @@ def cold_start_rules(
     at all, the prior from the rules file maps points to a probability.
     """
     progress("Labelling snapshots")
-    labelled = label_snapshots(tables, config.snapshots)
+    labelled = label_snapshots(tables, config.snapshots, config.feature_config)
     rules = load_rules(config.rules_path, model_columns(config.feature_config))
     snapshots = labelled.snapshots
     if len(snapshots) > max_rows:
         snapshots = snapshots.sample(max_rows, random_state=config.split.seed)
     model = rules_model(rules, config.feature_config)
-    recent = open_snapshots(tables, config.snapshots, weeks=13)
+    recent = open_snapshots(tables, config.snapshots, 13, config.feature_config)
     weekly = volume_per_period(recent["as_of"], config.snapshots.every_days, "week")
     calibrated = snapshots["label"].nunique() == 2
     if len(snapshots):

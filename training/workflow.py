@@ -219,10 +219,12 @@ def register_rules(
         if has_champion
         else (True, "cold start: too few closed deals to learn from, the points model serves")
     )
-    from features.pipeline import build_features, snapshots_at
+    from features.pipeline import build_features, objecting_leads, snapshots_at
     from training.snapshots import data_end
 
-    sample = snapshots_at(tables.leads, data_end(tables)).head(5)
+    sample = snapshots_at(tables.leads, data_end(tables))
+    sample = sample[~sample["lead_id"].isin(objecting_leads(tables.leads, config.feature_config))]
+    sample = sample.head(500)
     frame = build_features(tables, snapshots=sample, config=config.feature_config)
     progress("Logging to MLflow")
     return registry.log_and_register(
@@ -290,7 +292,9 @@ def thresholds(
 
     model, info = registry.load_champion(settings, name)
     horizon = _horizon(model)
-    recent = open_snapshots(tables, SnapshotConfig(every_days, horizon), weeks=weeks)
+    recent = open_snapshots(
+        tables, SnapshotConfig(every_days, horizon), weeks, model.feature_config
+    )
     if recent.empty:
         raise ValueError("no open leads in the recent data to derive a threshold from")
     frame = training_frame(tables, recent, model.feature_config)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from features.contract import CRMTables
-from features.pipeline import build_features, explain_events
+from features.pipeline import build_features, explain_events, objecting_leads
 from leadscore.settings import Settings
 from serving.audit import AuditLog
 from serving.reasons import ReasonGroups, group_of, top_reasons
@@ -67,6 +67,24 @@ def test_every_scored_lead_has_its_audit_record(scorer: Scorer, crm: CRMTables) 
     recorded = history["features"].iloc[-1]
     assert set(recorded) == {"as_of", *scorer.model.columns}
     assert recorded["as_of"] == results[0].as_of  # a backfill is told from a live score
+
+
+def test_a_lead_whose_duplicate_objected_is_not_profiled_nor_kept_as_a_profile(
+    scorer: Scorer, crm: CRMTables
+) -> None:
+    """The demo has people with two records, one of which objected to profiling: the other
+    record's score would be computed from the objecting one's events too."""
+    objecting = objecting_leads(crm.leads)
+    own = set(crm.leads.loc[crm.leads["consent_profiling"].eq(False), "lead_id"])
+    merged = sorted(objecting - own)
+    assert merged, "the demo CRM should have a consenting record of an objecting person"
+    before = scorer.audit.count()
+    results = scorer.score(crm, lead_ids=merged[:3])
+    assert [r.probability for r in results] == [None] * len(results)
+    assert all(r.reasons == [] and not r.consent_profiling for r in results)
+    assert scorer.audit.count() == before + len(results)
+    recorded = scorer.audit.history(merged[0])["features"].iloc[-1]
+    assert set(recorded) == {"as_of"}
 
 
 def reference_reasons(row: np.ndarray, columns: tuple[str, ...]) -> list[tuple[str, float]]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from leadscore.settings import Settings
@@ -101,6 +103,25 @@ def test_artifacts_and_report_live_under_the_models_folder(story: Story) -> None
     assert list(artifacts.rglob("shap_groups.png"))
     report = story.worse.report.read_text()
     assert "not promoted" in report and "Logistic regression" in report
+
+
+def test_the_example_kept_with_the_model_is_nobodys_row(story: Story, prepared) -> None:
+    """MLflow keeps an input example with the model for good; no erasure would reach a lead's
+    row there, so it is one made-up row of typical values."""
+    client = registry.client_for(story.settings)
+    logged = client.get_model_version(story.name, story.better.version.version)
+    found = list((Path(story.settings.models_dir) / "artifacts").rglob("input_example.json"))
+    paths = [p for p in found if logged.source.removeprefix("models:/") in str(p)]
+    assert paths
+    example = json.loads(paths[0].read_text())
+    assert len(example["data"]) == 1
+    row = pd.Series(dict(zip(example["columns"], example["data"][0], strict=True)))
+    model = story.better.result.model
+    test = prepared.part("test")[model.columns]  # the rows it is taken from
+    numeric = [c for c in model.columns if c not in model.categories]
+    typical = test[numeric].median()
+    assert np.allclose(row[numeric].astype(float), typical, equal_nan=True)
+    assert not test[numeric].eq(row[numeric].astype(float)).all(axis=1).any()
 
 
 def test_a_person_can_promote_and_roll_back(story: Story) -> None:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.pipeline import FeatureConfig, build_features, objecting_leads
 from tests.factories import make_crm
 from training.snapshots import SnapshotConfig, label_snapshots, open_snapshots
 from training.split import SplitConfig, time_split
@@ -73,6 +74,33 @@ def test_leads_that_objected_to_profiling_are_left_out_and_counted() -> None:
     labelled = label_snapshots(_crm(), CONFIG)
     assert "D" not in set(labelled.snapshots["lead_id"])
     assert labelled.counts["leads_without_consent"] == 1
+
+
+def test_an_objection_on_one_record_covers_the_person_it_is_merged_into() -> None:
+    """Laura's second record objects; her first one would pool its events, so neither is used."""
+    leads = [
+        {"lead_id": "L1", "created_at": "2025-01-01", "email": "laura.jaeger@acme.de"},
+        {"lead_id": "L2", "created_at": "2025-02-01", "email": "laura.jaeger@acme.de",
+         "consent_profiling": "false"},
+        {"lead_id": "X", "created_at": "2025-01-01", "email": "x@other.de"},
+    ]  # fmt: skip
+    activities = [
+        {"lead_id": "L2", "occurred_at": "2025-03-01", "activity_type": "page_view"},
+        {"lead_id": "X", "occurred_at": "2026-01-01", "activity_type": "page_view"},
+    ]
+    crm = make_crm(leads, activities, [])
+    assert objecting_leads(crm.leads) == {"L1", "L2"}
+    assert objecting_leads(crm.leads, FeatureConfig(merge_duplicates=False)) == {"L2"}
+    labelled = label_snapshots(crm, CONFIG)
+    assert set(labelled.snapshots["lead_id"]) == {"X"}
+    assert labelled.counts["leads_without_consent"] == 2
+    assert set(open_snapshots(crm, CONFIG, weeks=13)["lead_id"]) == {"X"}
+    features = build_features(crm, as_of="2025-06-01")
+    assert dict(zip(features["lead_id"], features["consent_profiling"], strict=True)) == {
+        "L1": False,
+        "L2": False,
+        "X": True,
+    }
 
 
 def test_a_loss_then_a_win_labels_the_snapshots_before_the_win() -> None:
