@@ -71,7 +71,9 @@ from sklearn.metrics import roc_auc_score
 
 from features.contract import to_numeric
 
-Kind = Literal["too_predictive", "post_outcome", "id_like", "future_timestamp", "period_proxy"]
+Kind = Literal[
+    "too_predictive", "post_outcome", "id_like", "future_timestamp", "period_proxy", "personal_data"
+]
 Severity = Literal["leak", "watch"]
 KINDS: tuple[Kind, ...] = (
     "too_predictive",
@@ -79,6 +81,7 @@ KINDS: tuple[Kind, ...] = (
     "id_like",
     "future_timestamp",
     "period_proxy",
+    "personal_data",
 )
 # Columns training adds itself (features.mapping / training.tabular); never audited.
 SYSTEM_COLUMNS = frozenset({"lead_id", "created_at", "as_of", "slice", "consent_profiling"})
@@ -135,6 +138,17 @@ AMBIGUOUS_SUPPORT_SHARE = 0.01
 UUID_OR_HASH = re.compile(
     r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,64})$"
 )
+# Who a person is, not what a lead does: names, contact details, a street address.
+PERSON_NAME_RULE = re.compile(
+    r"^(names?|vorname|nachname|surname|forename|firstname|lastname|fullname)$"
+    r"|\b(first|last|given|family|full|middle|sur|fore|contact|person|lead|customer) ?names?\b"
+)
+ADDRESS_RULE = re.compile(
+    r"\b(street|strasse|stra(ss|ß)e|address|addr|adresse|anschrift|house number|hausnummer)\b"
+)
+EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
+PHONE_SHAPE = re.compile(r"^(\+|0)[\d\s()./-]{6,}$|^\(?\d{2,5}\)?[\s/-]\d[\d\s/-]{4,}$")
+DECIMAL_SHAPE = re.compile(r"^[+-]?\d*[.,]\d+$")
 DATE_SHAPE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./]\d{1,2}[./]\d{2,4})([ T].*)?$")
 
 
@@ -151,6 +165,8 @@ class Thresholds:
     value_words_share: float = 0.05
     id_distinct_share: float = 0.95
     id_min_values: int = 50
+    personal_share: float = 0.5
+    personal_distinct_share: float = 0.2
     hash_share: float = 0.9
     hash_distinct_share: float = 0.5
     future_share: float = 0.01
@@ -528,6 +544,63 @@ def check_id_like(
     return [Finding(column, "id_like", reason, evidence)]
 
 
+def check_personal_data(
+    column: str, raw: pd.Series, thresholds: Thresholds = Thresholds()
+) -> list[Finding]:
+    """Email addresses, phone numbers, a person's names or street address: who the lead is.
+
+    A model that learns them scores people by name (a surname, a number's area), keeps them in
+    its files, where no erasure reaches, and says "Last Name: Herrmann" as a reason. Judged on
+    the raw cells: an all-digit phone column would otherwise already be a number.
+    """
+    if _is_numeric(raw) or pd.api.types.is_datetime64_any_dtype(raw):
+        return []
+    present = raw.dropna().astype(str).str.strip()
+    present = present[present != ""]
+    if len(present) < thresholds.id_min_values:
+        return []
+    text = present.sample(min(len(present), 5000), random_state=thresholds.seed)
+    for test, what in ((_is_email, "email addresses"), (_is_phone, "phone numbers")):
+        share = float(text.map(test).mean())
+        if share >= thresholds.personal_share:
+            return [_personal(column, f"{share:.0%} of its values are {what}", share)]
+    distinct = float(present.nunique() / len(present))
+    if distinct < thresholds.personal_distinct_share:
+        return []
+    name = normalise_name(column)
+    for rule, what in ((PERSON_NAME_RULE, "a person's name"), (ADDRESS_RULE, "a street address")):
+        match = rule.search(name)
+        if match:
+            return [
+                _personal(column, f"name {column!r}: {what}, {distinct:.0%} distinct", distinct)
+            ]
+    return []
+
+
+def _is_email(value: str) -> bool:
+    return bool(EMAIL_SHAPE.match(value))
+
+
+def _is_phone(value: str) -> bool:
+    """ "+49 30 1234567", "030/1234567", "(030) 1234567"; not a date or a decimal number."""
+    return (
+        bool(PHONE_SHAPE.match(value))
+        and sum(c.isdigit() for c in value) >= 7
+        and not DATE_SHAPE.match(value)
+        and not DECIMAL_SHAPE.match(value)
+    )
+
+
+def _personal(column: str, found: str, share: float) -> Finding:
+    return Finding(
+        column,
+        "personal_data",
+        f"{found}: personal data, not behaviour; a model would score people by who they are and "
+        "keep the values in its files",
+        {"share": share},
+    )
+
+
 def check_future_timestamp(
     column: str, values: pd.Series, time: pd.Series | None, thresholds: Thresholds = Thresholds()
 ) -> list[Finding]:
@@ -626,6 +699,7 @@ def audit_columns(
             *check_id_like(column, values, order, thresholds),
             *check_future_timestamp(column, values, time, thresholds),
             *check_period_proxy(column, values, order, thresholds),
+            *check_personal_data(column, frame[column], thresholds),
         ]
         findings.extend(found)
     return LeakageReport(label, time_column, len(frame), audited, findings, aucs, thresholds)

@@ -154,6 +154,36 @@ def test_identifiers_uuids_and_counters_are_id_like() -> None:
     assert "counter" in counter.reason
 
 
+def test_who_the_lead_is_by_name_and_contact_details_is_personal_data() -> None:
+    """A model that learns "Last Name" scores people by their surname and keeps every name in
+    its files; what the lead did is the signal, not who it is."""
+    table = leads(600)
+    rng = np.random.default_rng(3)
+    firsts = ["Anna", "Jürgen", "Özlem", "Li", "Thomas", "Sophie", "Jan", "Marie", "Ali", "Eva"]
+    lasts = [f"{a}{b}" for a in ("Berg", "Wald", "Fisch", "Kling", "Roth") for b in "ertsmn"]
+    table["First Name"] = rng.choice(firsts * 8 + [f"Name{i}" for i in range(300)], len(table))
+    table["lastName"] = [f"{rng.choice(lasts)}{i % 97}" for i in range(len(table))]
+    table["Phone"] = [
+        f"+49 {rng.integers(30, 999)} {rng.integers(10**5, 10**7)}" for _ in table.index
+    ]
+    table["contact"] = [f"{rng.choice(lasts).lower()}{i}@example.de" for i in range(len(table))]
+    table["Strasse"] = [f"{rng.choice(lasts)}weg {rng.integers(1, 90)}" for _ in table.index]
+    # contact preferences, a company, dates as text, big numbers and text ids are not people
+    table["Do Not Email"] = rng.choice(["Yes", "No"], len(table))
+    table["Company Name"] = rng.choice(["SAP", "K+S", "3M", "E.ON"], len(table))
+    table["signup"] = table["created"].dt.strftime("%Y-%m-%d %H:%M")
+    table["revenue"] = rng.integers(10**6, 10**8, len(table))
+    table["budget"] = [f"{v:.2f}" for v in rng.random(len(table)) * 1e7]
+    report = audit_columns(table, label="won", time_column="created")
+    assert columns_of_kind(report, "personal_data") == [
+        "First Name", "lastName", "Phone", "contact", "Strasse",
+    ]  # fmt: skip
+    assert set(report.flagged) >= {"First Name", "lastName", "Phone", "contact", "Strasse"}
+    assert "phone numbers" in report.reasons("Phone")
+    kept, refused = refuse_flagged(["industry", "Phone", "lastName"], report, allow=["Phone"])
+    assert kept == ["industry", "Phone"] and set(refused) == {"lastName"}
+
+
 def test_dates_after_the_leads_own_time_are_future_timestamps() -> None:
     table = leads()
     table["closed_at"] = table["created"] + pd.to_timedelta(30, "D")
