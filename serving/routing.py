@@ -3,63 +3,221 @@
 The rules live in a YAML file that marketing and sales edit together (``serving/routing.yaml``
 by default, ``LEADSCORE_ROUTING_FILE`` to use another). Quality flags send a lead to review, never
 to the bin: automate about 90 %, let a person decide where the data is doubtful.
+
+The file is checked as a whole when it is loaded: a misspelt key, field, flag, activity type or
+interest field would otherwise change who gets which lead without a word, so each is an error that
+names the file, the key path and the line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import difflib
+import itertools
+import numbers
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, Field, PrivateAttr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from features.contract import ACTIVITY_TYPES, known_activity_type
+from features.pipeline import CONTEXT_COLUMNS, FLAG_COLUMNS, model_columns
 from features.quality import QUALITY_FLAGS
+from features.registry import FEATURES, VALUE_WORDS
 
 DEFAULT_ROUTING_FILE = Path(__file__).with_name("routing.yaml")
 Action = Literal["sales", "nurture", "review"]
 GRADES = ("A", "B", "C")
+# The CRM fields the scorer hands to routing beside the features (serving.scorer.CONTEXT).
+LEAD_FIELDS = (
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "email",
+    "phone",
+    "country",
+    "city",
+    "created_at",
+)
+ROUTABLE_FIELDS = frozenset((*model_columns(), *FLAG_COLUMNS, *CONTEXT_COLUMNS, *LEAD_FIELDS))
+NUMERIC_FIELDS = frozenset(name for name, f in FEATURES.items() if f.kind == "numeric")
+INTEREST_FIELDS = tuple(VALUE_WORDS["interest_field"])
+_DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
-class TeamRule(BaseModel):
-    team: str
-    when: dict[str, list[str]] = Field(default_factory=dict)
-    _allowed: dict[str, frozenset[str]] = PrivateAttr(default_factory=dict)
+class RoutingProblems(ValueError):
+    """Problems that need the whole file to see, each with its key path."""
 
-    def model_post_init(self, _: object) -> None:
-        self._allowed = {
-            key: frozenset(str(v) for v in values) for key, values in self.when.items()
-        }
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+        super().__init__("; ".join(f"{_dotted(loc)}: {message}" for loc, message in problems))
+        self.problems = problems
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def value_text(value: object) -> str:
+    """A value as a rule compares it: 200, 200.0 and "200" alike, since the CRM stores employees
+    as floats and YAML may give a number or its text."""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, numbers.Real):
+        return _number_text(float(value))
+    text = str(value)
+    return _number_text(float(text)) if _DECIMAL.fullmatch(text.strip()) else text
+
+
+def value_number(value: object) -> float | None:
+    """A value as a range compares it; None for anything that is not a number."""
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, str):
+        if not _DECIMAL.fullmatch(value.strip()):
+            return None
+    elif not isinstance(value, numbers.Real):
+        return None
+    number = float(value)
+    return None if np.isnan(number) else number
+
+
+def _number_text(number: float) -> str:
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def _rule_value(value: object) -> str:
+    if isinstance(value, bool):
+        raise ValueError(
+            f"{value} is how YAML reads yes/no/on/off/true/false (and NO, for Norway): "
+            "put the value in quotes ('NO', or 'True' for a flag)"
+        )
+    if not isinstance(value, str | int | float):
+        raise ValueError(f"{value!r} is not a value: give text or a number")
+    return value_text(value)
+
+
+class Condition(_Strict):
+    """What a rule asks of one field: one of some values (``[DE, AT]``), or a number in a range
+    (``{min: 200, max: 999}``, both ends included)."""
+
+    KEYS: ClassVar[tuple[str, ...]] = ("min", "max")
+    values: frozenset[str] | None = None
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: object) -> object:
+        if isinstance(data, list):
+            if not data:
+                raise ValueError("an empty list matches no lead; list values or drop the field")
+            return {"values": frozenset(_rule_value(v) for v in data)}
+        if isinstance(data, dict):
+            if "values" in data:
+                raise ValueError("a range has min and/or max; give values as a list: [DE, AT]")
+            if not data:
+                raise ValueError("a range needs min and/or max")
+            return data
+        raise ValueError(
+            f"got {data!r}: give a list of values ([DE, AT]) or a range ({{min: 200}})"
+        )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Condition:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min:g} is above max {self.max:g}")
+        return self
 
     @property
-    def allowed(self) -> dict[str, frozenset[str]]:
-        """The rule's fields and the texts each may have."""
-        return self._allowed
+    def is_range(self) -> bool:
+        return self.values is None
+
+    def holds(self, value: object) -> bool:
+        if self.values is not None:
+            return value_text(value) in self.values
+        number = value_number(value)
+        return number is not None and bool(self.within(np.array([number]))[0])
+
+    def within(self, numbers_: np.ndarray) -> np.ndarray:
+        """The range test for many numbers at once (NaN for no number: never within)."""
+        inside = ~np.isnan(numbers_)
+        if self.min is not None:
+            inside &= numbers_ >= self.min
+        if self.max is not None:
+            inside &= numbers_ <= self.max
+        return inside
+
+
+class TeamRule(_Strict):
+    team: str
+    when: dict[str, Condition] = Field(default_factory=dict)
 
     def matches(self, lead: Mapping[str, object]) -> bool:
-        return all(str(lead.get(key)) in allowed for key, allowed in self._allowed.items())
+        return all(condition.holds(lead.get(key)) for key, condition in self.when.items())
 
 
-class NoConsentRules(BaseModel):
+class NoConsentRules(_Strict):
     sales_if_any: list[str] = Field(default_factory=list)
 
+    @field_validator("sales_if_any")
+    @classmethod
+    def _known_spelling(cls, values: list[str]) -> list[str]:
+        """Types as the loaders write them ("Demo Request" -> demo_request), so they match."""
+        return [known_activity_type(v) for v in values]
 
-class RoutingConfig(BaseModel):
-    """The routing file, checked: a typo in a flag or grade name is an error, not a no-op."""
 
-    grades: dict[Literal["A", "B", "C"], float] = Field(default_factory=dict)
+class CustomNames(_Strict):
+    """Names of the CRM's own that the checks would otherwise take for typos."""
+
+    fields: list[str] = Field(default_factory=list)
+    activity_types: list[str] = Field(default_factory=list)
+    interest_fields: list[str] = Field(default_factory=list)
+
+
+def _probability(value: float) -> float:
+    if not 0 < value < 1:
+        raise ValueError(f"a cut-off is a probability above 0 and below 1, not {value}")
+    return value
+
+
+Cutoff = Annotated[float, AfterValidator(_probability)]
+
+
+class RoutingConfig(_Strict):
+    """The routing file, checked: a typo in any key or name is an error, not a no-op."""
+
+    grades: dict[Literal["A", "B", "C"], Cutoff] = Field(default_factory=dict)
     sales_grades: list[Literal["A", "B", "C", "D"]] = Field(default_factory=lambda: ["A"])
     review_flags: list[str] = Field(default_factory=list)
     teams: list[TeamRule] = Field(default_factory=lambda: [TeamRule(team="Sales")])
     tracks: dict[str, str] = Field(default_factory=lambda: {"default": "General"})
     no_consent: NoConsentRules = Field(default_factory=NoConsentRules)
+    custom: CustomNames = Field(default_factory=CustomNames)
 
-    def model_post_init(self, _: object) -> None:
-        known = {flag.name for flag in QUALITY_FLAGS}
-        unknown = [f for f in self.review_flags if f not in known]
-        if unknown:
-            raise ValueError(f"review_flags: unknown flags {unknown}; known: {sorted(known)}")
+    @model_validator(mode="after")
+    def _consistent(self) -> RoutingConfig:
+        problems = [
+            *_flag_problems(self.review_flags),
+            *_grade_problems(self.grades),
+            *_team_problems(self.teams, self.custom.fields),
+            *_track_problems(self.tracks, self.custom.interest_fields),
+            *_activity_problems(self.no_consent.sales_if_any, self.custom.activity_types),
+        ]
+        if problems:
+            raise RoutingProblems(problems)
+        return self
 
     def track_of(self, interest: object) -> str:
         """The nurture track of an interest field (the default track for any other)."""
@@ -70,15 +228,218 @@ class RoutingConfig(BaseModel):
         return {g: float(self.grades.get(g, model_thresholds.get(g, 1.0))) for g in GRADES}
 
 
+Problems = list[tuple[tuple[str | int, ...], str]]
+
+
+def _flag_problems(flags: Sequence[str]) -> Problems:
+    known = sorted(flag.name for flag in QUALITY_FLAGS)
+    return [
+        (("review_flags", i), f"unknown flag {flag!r}{_hint(flag, known)}; known: {known}")
+        for i, flag in enumerate(flags)
+        if flag not in known
+    ]
+
+
+def _grade_problems(grades: Mapping[str, float]) -> Problems:
+    """A above B above C: a lower grade with a higher cut-off would never be given."""
+    given = [g for g in GRADES if g in grades]
+    return [
+        (
+            ("grades", lower),
+            f"{lower}'s cut-off {grades[lower]} must be below {upper}'s {grades[upper]}",
+        )
+        for upper, lower in itertools.pairwise(given)
+        if grades[lower] >= grades[upper]
+    ]
+
+
+def _team_problems(teams: Sequence[TeamRule], custom: Sequence[str]) -> Problems:
+    if not teams:
+        return [(("teams",), "no team: the last rule, without `when`, takes every other lead")]
+    problems: Problems = []
+    for i, rule in enumerate(teams):
+        for key, condition in rule.when.items():
+            loc = ("teams", i, "when", key)
+            if key not in ROUTABLE_FIELDS and key not in custom:
+                problems.append((loc, _unknown_field(key)))
+            elif condition.is_range and key in ROUTABLE_FIELDS and key not in NUMERIC_FIELDS:
+                problems.append((loc, f"{key} is not a number: list its values instead of a range"))
+        if not rule.when and i < len(teams) - 1:
+            problems.append(
+                (("teams", i), f"{rule.team} takes every lead, so the rules after it never match")
+            )
+    if teams[-1].when:
+        problems.append(
+            (
+                ("teams", len(teams) - 1),
+                "the last rule needs no `when`, so it takes every lead no other rule matches "
+                f"(without one, such a lead would go to sales with no team); e.g. "
+                f"`- team: Sales` after {teams[-1].team}",
+            )
+        )
+    return problems
+
+
+def _unknown_field(key: str) -> str:
+    counts = sorted(f for f in ROUTABLE_FIELDS if f.startswith("n_"))
+    named = sorted(ROUTABLE_FIELDS.difference(counts))
+    return (
+        f"a rule cannot read {key!r}{_hint(key, sorted(ROUTABLE_FIELDS))}; it can read: "
+        f"{', '.join(named)}, and the activity counts n_<type>_<7d|30d|90d>. "
+        "A column of your own (a tabular export, an extra feature) goes under custom.fields"
+    )
+
+
+def _track_problems(tracks: Mapping[str, str], custom: Sequence[str]) -> Problems:
+    known = [*INTEREST_FIELDS, "default"]
+    return [
+        (
+            ("tracks", key),
+            f"unknown interest field {key!r}{_hint(key, known)}; known: {known}. "
+            "A topic of your CRM's own goes under custom.interest_fields",
+        )
+        for key in tracks
+        if key not in known and key not in custom
+    ]
+
+
+def _activity_problems(types: Sequence[str], custom: Sequence[str]) -> Problems:
+    return [
+        (
+            ("no_consent", "sales_if_any", i),
+            f"unknown activity type {value!r}{_hint(value, ACTIVITY_TYPES)}; known: "
+            f"{', '.join(ACTIVITY_TYPES)}. A type of your CRM's own goes under "
+            "custom.activity_types",
+        )
+        for i, value in enumerate(types)
+        if value not in ACTIVITY_TYPES and value not in custom
+    ]
+
+
+def _hint(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def load_routing(path: str | Path | None = None) -> RoutingConfig:
+    """The routing file, checked; any problem is one ValueError listing each with its line."""
     path = Path(path) if path else DEFAULT_ROUTING_FILE
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return RoutingConfig.model_validate(data)
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as error:
         raise ValueError(f"routing file {path} not found") from error
-    except (yaml.YAMLError, ValidationError, ValueError) as error:
-        raise ValueError(f"routing file {path} is not valid: {error}") from error
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ValueError(f"routing file {path} is not valid YAML: {error}") from error
+    if data is None:
+        raise ValueError(
+            f"routing file {path} is empty: give the rules (serving/routing.yaml has every key), "
+            "or leave LEADSCORE_ROUTING_FILE unset to use that file"
+        )
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"routing file {path} is not valid: it should hold keys such as grades, teams and "
+            f"tracks, not a {type(data).__name__}"
+        )
+    problems = _duplicate_keys(root, ())
+    try:
+        config = RoutingConfig.model_validate(data)
+    except ValidationError as error:
+        problems += [p for e in error.errors(include_url=False) for p in _problems_of(e)]
+    if problems:
+        raise ValueError(_report(path, root, problems)) from None
+    return config
+
+
+def _duplicate_keys(node: yaml.Node | None, loc: tuple[str | int, ...]) -> Problems:
+    """Keys given twice: YAML keeps the later one and drops the first without a word."""
+    problems: Problems = []
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key, value in node.value:
+            name, line = str(key.value), key.start_mark.line + 1
+            if name in first:
+                problems.append(
+                    ((*loc, name), f"given twice (lines {first[name]} and {line}); keep one")
+                )
+            first.setdefault(name, line)
+            problems += _duplicate_keys(value, (*loc, name))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            problems += _duplicate_keys(item, (*loc, i))
+    return problems
+
+
+def _problems_of(error: Mapping[str, Any]) -> Problems:
+    """One pydantic error as problems in the file's own terms (key path, plain words)."""
+    loc = tuple(part for part in error["loc"] if part != "[key]")
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, RoutingProblems):
+        return [((*loc, *inner), message) for inner, message in cause.problems]
+    kind, message = error["type"], str(error["msg"]).removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        allowed = _keys_at(loc[:-1])
+        message = f"unknown key {loc[-1]!r}{_hint(str(loc[-1]), allowed)}; allowed here: " + (
+            ", ".join(allowed)
+        )
+    elif kind == "missing":
+        message = f"{loc[-1]!r} is missing"
+    elif kind != "value_error" and not isinstance(error["input"], dict | list):
+        message = f"{message} (got {error['input']!r})"
+    return [(loc, message)]
+
+
+def _keys_at(loc: tuple[str | int, ...]) -> list[str]:
+    """The keys the file may hold at ``loc``, read from the models above."""
+    kind: Any = RoutingConfig
+    for part in loc:
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            field = kind.model_fields.get(str(part))
+            kind = field.annotation if field else None
+        else:
+            args = [a for a in get_args(kind) if a is not type(None)]
+            kind = args[-1] if args else None
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return list(getattr(kind, "KEYS", kind.model_fields))
+    return []
+
+
+def _report(path: Path, root: yaml.Node | None, problems: Problems) -> str:
+    lines = []
+    for loc, message in problems:
+        line = _line(root, loc)
+        where = f"line {line}, " if line else ""
+        lines.append(f"{where}{_dotted(loc) or 'the file'}: {message}")
+    head = f"routing file {path} is not valid"
+    if len(lines) == 1:
+        return f"{head}: {lines[0]}"
+    return f"{head} ({len(lines)} problems):\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _line(node: yaml.Node | None, loc: tuple[str | int, ...]) -> int | None:
+    """The line of the key or item at ``loc`` (of the nearest one above where it is absent)."""
+    line = node.start_mark.line + 1 if node is not None and loc else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            pairs = [(k, v) for k, v in node.value if str(k.value) == str(part)]
+            if not pairs:
+                break
+            key, node = pairs[-1]
+            line = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                break
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _dotted(loc: Sequence[str | int]) -> str:
+    return ".".join(map(str, loc))
 
 
 def grades_of(probability: np.ndarray, cutoffs: Mapping[str, float]) -> np.ndarray:
@@ -121,18 +482,25 @@ def route_columns(
 ) -> list[tuple[str, str | None, str | None, str]]:
     """:func:`route_lead` for every row of a batch: (action, team, track, why) per row.
 
-    ``lead`` holds one array per field; the rules read each field's distinct texts once.
+    ``lead`` holds one array per field; the rules read each field's values once.
     """
     n = len(grades)
     team: list[str | None] = [None] * n
     open_rows = np.ones(n, dtype=bool)
     texts: dict[str, list[str]] = {}
+    numbers_: dict[str, np.ndarray] = {}
     for rule in config.teams:
         match = open_rows.copy()
-        for key, allowed in rule.allowed.items():
+        for key, condition in rule.when.items():
+            values = lead.get(key)
+            if condition.values is None:
+                if key not in numbers_:
+                    numbers_[key] = _numbers(values, n)
+                match &= condition.within(numbers_[key])
+                continue
             if key not in texts:
-                values = lead.get(key)
-                texts[key] = ["None"] * n if values is None else [str(v) for v in values]
+                texts[key] = _texts(values, n)
+            allowed = condition.values
             match &= np.fromiter((t in allowed for t in texts[key]), dtype=bool, count=n)
         for i in np.flatnonzero(match).tolist():
             team[i] = rule.team
@@ -152,6 +520,21 @@ def route_columns(
         )
         for i in range(n)
     ]
+
+
+def _texts(values: Iterable[object] | None, n: int) -> list[str]:
+    """:func:`value_text` of a column, each distinct value written once."""
+    if values is None:
+        return [value_text(None)] * n
+    seen: dict[object, str] = {}
+    return [seen[v] if v in seen else seen.setdefault(v, value_text(v)) for v in values]
+
+
+def _numbers(values: Iterable[object] | None, n: int) -> np.ndarray:
+    """:func:`value_number` of a column, NaN where a value is no number."""
+    if values is None:
+        return np.full(n, np.nan)
+    return np.array([value_number(v) for v in values], dtype=float)
 
 
 # The rule that decided, in words, for the people who read a route (cards, notes, the CRM).
