@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from leadscore.data_commands import (
+    INPUT_ERROR,
     IdOpt,
     LabelOpt,
     MappingOpt,
@@ -97,7 +99,12 @@ def _scorer(lang: str | None) -> Scorer:
     from serving.runtime import Runtime
 
     settings = Settings()
-    runtime = Runtime(settings)
+    try:
+        runtime = Runtime(settings)
+    except ValueError as error:  # the routing file
+        err_console.print(str(error), style="red", markup=False, highlight=False)
+        raise typer.Exit(code=INPUT_ERROR) from error
+    logging.getLogger("leadscore.runtime").setLevel(logging.ERROR)  # the line below says it
     runtime.try_reload()
     if runtime.scorer is None:  # perhaps only a tabular champion: that one reads an export
         hint = (
@@ -106,7 +113,8 @@ def _scorer(lang: str | None) -> Scorer:
             if runtime.tabular is not None
             else ""
         )
-        err_console.print(f"[red]No CRM model to score with:[/red] {runtime.last_error}{hint}")
+        why = str(runtime.last_error).removeprefix("RegistryError: ")
+        err_console.print(f"[red]No CRM model to score with:[/red] {why}{hint}")
         raise typer.Exit(code=1)
     if lang:
         runtime.scorer.lang = lang  # type: ignore[assignment]
@@ -436,8 +444,14 @@ def serve(
 ) -> None:
     """Start the BentoML HTTP service (POST /score, /score_batch, /score_rows; GET /model)."""
     from leadscore.settings import Settings
+    from serving.routing import load_routing
 
     settings = Settings()
+    try:
+        load_routing(settings.routing_file)  # a mistake there stops every worker at start
+    except ValueError as error:
+        err_console.print(str(error), style="red", markup=False, highlight=False)
+        raise typer.Exit(code=INPUT_ERROR) from error
     if not settings.token_set():
         err_console.print(
             "[yellow]LEADSCORE_API_TOKENS is empty: every scoring request will get 401.[/yellow]"
@@ -447,7 +461,8 @@ def serve(
         f"Example:\n  curl -s -X POST http://{host}:{port}/score "
         f"-H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
         '-d \'{"lead": {"lead_id": "L-1", "created_at": "2026-11-01T09:00:00", '
-        '"job_title": "Head of Marketing", "country": "Germany"}, "activities": '
+        '"email": "anna.berg@berg-maschinenbau.de", "job_title": "Head of Marketing", '
+        '"country": "Germany"}, "activities": '
         '[{"occurred_at": "2026-11-20T10:00:00", "activity_type": "pricing_page_view"}]}\'',
         soft_wrap=True,
         markup=False,

@@ -14,10 +14,17 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from leadscore.data_commands import IdOpt, LabelOpt, MappingOpt, TimeOpt, is_tabular, open_table
+from leadscore.data_commands import (
+    INPUT_ERROR,
+    IdOpt,
+    LabelOpt,
+    MappingOpt,
+    TimeOpt,
+    is_tabular,
+    open_table,
+)
 
 if TYPE_CHECKING:
-    from leadscore.settings import Settings
     from serving.routing import RoutingConfig
     from training.workflow import RunOutcome
 
@@ -376,6 +383,7 @@ def thresholds(
     time_column: TimeOpt = None,
 ) -> None:
     """The probability cut-off that would have sent N leads per period to sales, with precision."""
+    from serving.routing import load_routing
     from training import registry
     from training.evaluate import Capacity
     from training.model import ModelMismatchError
@@ -383,6 +391,11 @@ def thresholds(
     from training.workflow import thresholds as advise
 
     settings = _settings()
+    try:
+        routing = load_routing(settings.routing_file)
+    except ValueError as error:
+        err_console.print(str(error), style="red", markup=False, highlight=False)
+        raise typer.Exit(code=INPUT_ERROR) from error
     try:
         if data and is_tabular(label, mapping):
             from training.tabular import TABULAR_MODEL_NAME
@@ -398,7 +411,12 @@ def thresholds(
             source = f"{advice.scored:,} open-lead snapshots of the last {weeks} weeks"
         else:
             advice = stored_thresholds(settings, Capacity(capacity, per))
-            source = "the champion's test window (newest labelled snapshots)"
+            source = (
+                "the champion's scores of the recent open leads stored at training"
+                if advice.open_leads
+                else "the champion's test window (newest labelled snapshots; train again to "
+                "cut the open leads' scores)"
+            )
     except (registry.RegistryError, ModelMismatchError, ValueError) as error:
         err_console.print(f"[red]{error}[/red]")
         raise typer.Exit(code=1) from error
@@ -410,30 +428,26 @@ def thresholds(
     table.add_row(f"leads up for a decision per {per}", f"{advice.volume:,.0f}")
     table.add_row("share handed over", f"{advice.share:.1%}")
     table.add_row("expected precision (mean probability above)", f"{advice.expected_precision:.0%}")
-    routing, in_force = _sales_cutoff(settings, advice.grade_cutoffs)
+    in_force = _sales_cutoff(routing, advice.grade_cutoffs)
+    grades = ", ".join(routing.sales_grades)
     if in_force is not None:
         table.add_row("cut-off routing uses now", f"{in_force:.3f}")
     console.print(table)
     console.print(f"From {source}.")
     if in_force is not None and abs(in_force - advice.cutoff) >= 0.0005:
         console.print(
-            f"Routing hands over from {in_force:.3f} (grades {', '.join(routing.sales_grades)}; "
+            f"Routing hands over from {in_force:.3f} (grade{'s' * (len(grades) > 1)} {grades}; "
             "the model's cut-offs come from its calibration slice at training). To hand over "
             f"from {advice.cutoff:.3f}, set it in the routing file: grades: "
             f"{{{routing.sales_grades[-1]}: {advice.cutoff:.3f}}}."
         )
 
 
-def _sales_cutoff(
-    settings: Settings, model_cutoffs: dict[str, float]
-) -> tuple[RoutingConfig, float | None]:
+def _sales_cutoff(routing: RoutingConfig, model_cutoffs: dict[str, float]) -> float | None:
     """The lowest probability routing sends to sales now (the routing file over the model's)."""
-    from serving.routing import load_routing
-
-    routing = load_routing(settings.routing_file)
     cutoffs = routing.cutoffs(model_cutoffs)
     grades = [g for g in routing.sales_grades if g in cutoffs]
-    return routing, (min(cutoffs[g] for g in grades) if grades and model_cutoffs else None)
+    return min(cutoffs[g] for g in grades) if grades and model_cutoffs else None
 
 
 def register(app: typer.Typer) -> None:

@@ -6,6 +6,7 @@ one keeps serving.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -20,7 +21,7 @@ from features.loaders import load_tables
 from features.pipeline import FeatureConfig, person_of
 from leadscore.settings import Settings
 from serving.audit import AuditLog
-from serving.routing import load_routing
+from serving.routing import DEFAULT_ROUTING_FILE, load_routing
 from serving.scorer import ModelRef, Scorer
 from serving.tabular import TabularScorer
 
@@ -69,6 +70,7 @@ class Runtime:
     def __init__(self, settings: Settings, batch_threads: int = 0) -> None:
         self.settings = settings
         self.routing = load_routing(settings.routing_file)
+        self.routing_stamp = _file_stamp(settings.routing_file)
         self.audit = AuditLog(settings.audit_url())
         self.scorer: Scorer | None = None
         # the tabular champion (trained on an export), for /score_rows; optional
@@ -83,9 +85,33 @@ class Runtime:
         self._lock = threading.Lock()
 
     def try_reload(self) -> bool:
-        """Load either champion if it changed; keep the old one on any failure."""
+        """Load either champion or the routing file if it changed; keep the old one on any
+        failure."""
+        routing = self._reload_routing()
         tabular = self._reload_tabular()
-        return self._reload_crm() or tabular
+        return self._reload_crm() or tabular or routing
+
+    def _reload_routing(self) -> bool:
+        """Sales ops edit the routing file while the service runs: its rules take effect at the
+        next poll, as a new champion does; a file with a mistake leaves the old rules in force."""
+        stamp = _file_stamp(self.settings.routing_file)
+        if stamp == self.routing_stamp:
+            return False
+        self.routing_stamp = stamp  # a broken file is reported once, not at every poll
+        try:
+            routing = load_routing(self.settings.routing_file)
+        except ValueError as error:
+            logger.error("routing file not reloaded, the rules in force stay: %s", error)
+            return False
+        with self._lock:
+            self.routing = routing
+            if self.scorer is not None:
+                old = self.scorer
+                self.scorer = Scorer(old.model, old.ref, routing, self.audit, old.lang)
+            if self.tabular is not None:
+                self.tabular = dataclasses.replace(self.tabular, routing=routing)
+        logger.info("routing file reloaded")
+        return True
 
     def _newer_champion(
         self, name: str, serving: str | None
@@ -248,6 +274,15 @@ def source_stamp(source: str) -> object:
         if file.is_file():
             stamps.append((str(file), stat.st_size, stat.st_mtime_ns))
     return tuple(stamps)
+
+
+def _file_stamp(path: str | Path | None) -> tuple[int, int] | None:
+    """Modification time and size of the routing file (None: it cannot be read)."""
+    try:
+        found = Path(path).stat() if path else DEFAULT_ROUTING_FILE.stat()
+    except OSError:
+        return None
+    return found.st_mtime_ns, found.st_size
 
 
 def error_text(error: Exception) -> str:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from leadscore.settings import Settings
 
 MODEL_NAME = "leadscore"
+TABULAR_MODEL_NAME = "leadscore-tabular"  # the champion trained on a one-row-per-lead export
 EXPERIMENT = "leadscore"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -229,10 +230,15 @@ def load_champion(settings: Settings, name: str = MODEL_NAME) -> tuple[LeadModel
     client = client_for(settings)
     info = version_by_alias(client, CHAMPION, name)
     if info is None:
-        raise RegistryError(
-            f"registered model {name!r} has no champion in {tracking_uri(settings)}; run "
-            "`leadscore train DATA` (or `leadscore train DATA --rules` for a CRM without "
+        how = (
+            "`leadscore train EXPORT --mapping FILE` (or `--label COLUMN`)"
+            if name == TABULAR_MODEL_NAME
+            else "`leadscore train DATA` (or `leadscore train DATA --rules` for a CRM without "
             "enough closed deals)"
+        )
+        raise RegistryError(
+            f"no {name!r} model is trained yet (model store {tracking_uri(settings)}); "
+            f"train one first: {how}"
         )
     return load_version(settings, info.version, name), info
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from training.model import LeadModel
     from training.workflow import RunOutcome
 
-TABULAR_MODEL_NAME = "leadscore-tabular"
+TABULAR_MODEL_NAME = registry.TABULAR_MODEL_NAME
 # Never features: what training adds itself, and consent to profiling (features.loaders.CONSENT).
 RESERVED = {"lead_id", "created_at", "as_of", "label", "slice", "consent_profiling"}
 # Without dates there is no volume per week to set sales capacity against.

@@ -138,6 +138,9 @@ class TrainConfig:
         return out
 
 
+RECENT_SAMPLE = 20_000  # open-lead snapshots scored at training for `leadscore thresholds`
+
+
 @dataclass
 class Prepared:
     """Labelled, split and featurised snapshots: the expensive part of a run, done once."""
@@ -154,6 +157,8 @@ class Prepared:
     # a table whose rows are chronological without dates (a mapping's ``time: {row_order:
     # true}``): its "dates" count rows, and the report says row numbers
     row_order: bool = False
+    # features of (a sample of) the recent open snapshots: the leads the weekly volume counts
+    recent: pd.DataFrame | None = None
 
     def part(self, *names: str) -> pd.DataFrame:
         return self.frame[self.frame["slice"].isin(names)]
@@ -212,6 +217,8 @@ def prepare(tables: CRMTables, config: TrainConfig, progress: Progress = _noop) 
     frame = training_frame(tables, split.frame, config.feature_config)
     frame["slice"] = split.frame["slice"].to_numpy()
     share = capacity_share(config.capacity, weekly * PERIOD_DAYS[config.capacity.per] / 7)
+    if len(recent) > RECENT_SAMPLE:
+        recent = recent.sample(RECENT_SAMPLE, random_state=config.split.seed)
     return Prepared(
         frame,
         split,
@@ -221,6 +228,7 @@ def prepare(tables: CRMTables, config: TrainConfig, progress: Progress = _noop) 
         config.feature_config,
         tables,
         model_columns(config.feature_config),
+        recent=training_frame(tables, recent.reset_index(drop=True), config.feature_config),
     )
 
 
@@ -387,6 +395,12 @@ def fit_and_evaluate(
     model.metrics = results["lightgbm"]
     quantiles = np.quantile(probabilities["lightgbm"], np.linspace(0, 1, 201))
     model.data_window["test_score_quantiles"] = [round(float(q), 6) for q in quantiles]
+    if prepared.recent is not None and len(prepared.recent):
+        # what `leadscore thresholds` cuts without data: the open leads the volume counts (the
+        # test window's snapshots score higher, and its cut-off sent a third of the capacity)
+        recent = model.predict_proba(model.encode(prepared.recent))
+        quantiles = np.quantile(recent, np.linspace(0, 1, 201))
+        model.data_window["open_score_quantiles"] = [round(float(q), 6) for q in quantiles]
     if rules is not None:
         rules.metrics = results["rules"]
     importance = importance_of(model, test, config.booster.seed)

@@ -250,6 +250,8 @@ class ThresholdAdvice:
     scored: int
     model_version: str
     grade_cutoffs: dict[str, float] = field(default_factory=dict)  # stored with the model
+    # cut from the open leads' scores (False: an older champion's test-window scores)
+    open_leads: bool = True
 
 
 def advice_for(
@@ -336,13 +338,16 @@ def table_thresholds(
 def stored_thresholds(
     settings: Settings, capacity: Capacity, name: str = registry.MODEL_NAME
 ) -> ThresholdAdvice:
-    """Without data at hand: cut the champion's own test-window score distribution.
+    """Without data at hand: cut the score distribution the champion stored at training.
 
-    The training run stored 201 quantiles of the calibrated test-window probabilities and the
-    weekly volume of open leads, which is enough to place the cut-off and estimate precision.
+    The training run stored 201 quantiles of the calibrated probabilities of the recent open
+    leads (older champions: of the test window) and their weekly volume, which is enough to
+    place the cut-off and estimate precision.
     """
     model, info = registry.load_champion(settings, name)
-    quantiles = np.asarray(model.data_window.get("test_score_quantiles", []), dtype=float)
+    open_leads = model.data_window.get("open_score_quantiles")
+    stored = open_leads or model.data_window.get("test_score_quantiles", [])
+    quantiles = np.asarray(stored, dtype=float)
     volume = float(model.data_window.get("weekly_volume", 0.0))
     if quantiles.size == 0 or volume <= 0:
         raise ValueError("the champion stores no score distribution; give DATA to score")
@@ -357,6 +362,7 @@ def stored_thresholds(
         scored=0,
         model_version=info.version,
         grade_cutoffs=dict(model.thresholds),
+        open_leads=bool(open_leads),
     )
 
 

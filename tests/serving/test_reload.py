@@ -5,6 +5,7 @@ Runs after the other serving tests (it changes the registry the shared server re
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,9 +13,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
+from features.contract import CRMTables
 from leadscore.settings import Settings
 from serving.audit import AuditLog
+from serving.routing import DEFAULT_ROUTING_FILE
+from serving.runtime import Runtime
 from tests.serving.conftest import Server
 from training.registry import (
     CHAMPION,
@@ -139,3 +144,32 @@ def test_the_tabular_champion_reloads_too_and_a_broken_one_is_refused(
     rows = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in row.to_dict("records")]
     response = server.client().post("/score_rows", json={"rows": rows})
     assert response.status_code == 200 and response.json()[0]["model"]["version"] == newer
+
+
+def test_an_edited_routing_file_takes_effect_without_a_restart_and_a_broken_one_does_not(
+    models_dir: Path, crm: CRMTables, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Sales ops rename a team while the service runs; then save a file with a typo."""
+    rules = tmp_path / "routing.yaml"
+    shipped = DEFAULT_ROUTING_FILE.read_text(encoding="utf-8")
+    rules.write_text(shipped, encoding="utf-8")
+    runtime = Runtime(Settings(models_dir=models_dir, routing_file=rules))
+    runtime.try_reload()
+    assert runtime.scorer is not None
+
+    def teams() -> set[str | None]:
+        results = runtime.scorer.score(crm, lead_ids=list(crm.leads["lead_id"].head(400)))  # type: ignore[union-attr]
+        return {r.route.team for r in results}
+
+    assert "International" in teams()
+    renamed = shipped.replace("team: International", "team: Worldwide")
+    rules.write_text(renamed + "\n", encoding="utf-8")  # another size: a new stamp for sure
+    assert runtime.try_reload()
+    assert "Worldwide" in teams() and "International" not in teams()
+
+    rules.write_text(renamed.replace("review_flags:", "review_flag:"), encoding="utf-8")
+    with caplog.at_level(logging.ERROR, logger="leadscore.runtime"):
+        assert not runtime.try_reload()
+    assert "review_flag" in caplog.text and "rules in force stay" in caplog.text
+    assert "Worldwide" in teams()
+    assert runtime.routing.review_flags  # the old rules, not the misspelt ones

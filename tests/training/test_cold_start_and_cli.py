@@ -117,6 +117,12 @@ def test_cli_train_models_and_thresholds(demo_dir: Path, tmp_path: Path) -> None
     )
     assert scored.exit_code == 0, scored.output
     assert "open-lead snapshots of the last 13 weeks" in scored.output
+    # without DATA the cut-off is taken from the same open leads, stored at training (it was
+    # taken from the test window, whose snapshots score higher: a third of the capacity)
+    cutoff = re.compile(r"probability cut-off\W+([0-9.]+)")
+    without, with_data = (float(cutoff.search(r.output).group(1)) for r in (stored, scored))
+    assert without == pytest.approx(with_data, abs=0.01)
+    assert "open leads stored at training" in stored.output
 
     rollback = runner.invoke(app, ["models", "--rollback"], env=env)
     assert rollback.exit_code == 1 and "no earlier champion" in rollback.output
