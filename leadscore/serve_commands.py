@@ -154,8 +154,15 @@ def score(
     label: LabelOpt = None,
     id_column: IdOpt = None,
     time_column: TimeOpt = None,
+    include_closed: Annotated[
+        bool,
+        typer.Option(
+            "--include-closed", help="Also score leads that had bought or lost by --as-of."
+        ),
+    ] = False,
 ) -> None:
-    """Score every lead with the champion: probability, grade, route, reasons, handover note."""
+    """Score every open lead with the champion: probability, grade, route, reasons, handover
+    note."""
 
     if is_tabular(label, mapping):
         scorer, table = _open_export(data, label, mapping, time_column, id_column, as_of, lang)
@@ -169,19 +176,29 @@ def score(
             console.print(table_card(scorer, table, row["lead_id"], lang, row))
         return
 
+    import pandas as pd
+
     from serving.scorer import results_from_frame
 
     scorer = _scorer(lang)
     tables = _tables(data)
     moment = _moment(as_of)
     with err_console.status(f"Scoring {len(tables.leads):,} leads"):
-        scored = scorer.score_table(tables, as_of=moment, lang=lang)
+        scored = scorer.score_table(tables, moment, lang, include_closed)
     frame = readable_scores(scored)
     write_frame(frame, out)
     console.print(routes_table(frame, f"leads scored with model v{scorer.ref.version}"))
-    later = tables.leads["lead_id"].nunique() - len(frame)
-    if later > 0 and moment is not None:
-        console.print(f"{later:,} lead(s) created after {moment} left out: they did not exist yet.")
+    when = moment if moment is not None else pd.Timestamp.now(tz="UTC").tz_localize(None)
+    existing = tables.leads.loc[tables.leads["created_at"] <= when, "lead_id"].nunique()
+    later = tables.leads["lead_id"].nunique() - existing
+    if later > 0:
+        console.print(f"{later:,} lead(s) created after {when} left out: they did not exist yet.")
+    closed = existing - len(frame)
+    if closed > 0:
+        console.print(
+            f"{closed:,} lead(s) that had bought or lost their last deal by {when} left out: "
+            "there is nothing to route (--include-closed scores them too)."
+        )
     console.print(f"Wrote {out}")
     best = scored[scored["consent_profiling"]].nlargest(show_top, "probability")
     for result in results_from_frame(best):

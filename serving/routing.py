@@ -170,6 +170,8 @@ class TeamRule(_Strict):
 
 class NoConsentRules(_Strict):
     sales_if_any: list[str] = Field(default_factory=list)
+    # an old request was answered long ago: only the lead's last weeks count
+    within_days: int = Field(30, gt=0)
 
     @field_validator("sales_if_any")
     @classmethod

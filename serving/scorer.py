@@ -37,6 +37,7 @@ from serving.reasons import (
 )
 from serving.routing import Route, RoutingConfig, grades_of, route_columns, route_lead
 from training.model import LeadModel
+from training.snapshots import closed_by
 
 FLAG_COLUMNS = [flag.column for flag in QUALITY_FLAGS]
 CONTEXT = (
@@ -153,12 +154,21 @@ class Scorer:
         return results
 
     def _features_at(
-        self, tables: CRMTables, lead_ids: Sequence[str] | None, as_of: pd.Timestamp | None
+        self,
+        tables: CRMTables,
+        lead_ids: Sequence[str] | None,
+        as_of: pd.Timestamp | None,
+        include_closed: bool = True,
     ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """Features and recent events of these leads (all that exist at ``as_of`` by default)."""
+        """Features and recent events of these leads (all that exist at ``as_of`` by default,
+        without those closed by then unless ``include_closed``)."""
         moment = pd.Timestamp(as_of) if as_of is not None else _now()
         if lead_ids is None:
-            ids = tables.leads.loc[tables.leads["created_at"] <= moment, "lead_id"].to_numpy()
+            leads = tables.leads
+            wanted = (leads["created_at"] <= moment).to_numpy(bool)
+            if not include_closed:
+                wanted &= ~leads["lead_id"].isin(closed_by(tables, moment)).to_numpy(bool)
+            ids = leads.loc[wanted, "lead_id"].to_numpy()
         else:
             ids = np.asarray(list(lead_ids), dtype=object)
         snapshots = pd.DataFrame({"lead_id": ids, "as_of": moment})
@@ -214,7 +224,11 @@ class Scorer:
                 grade,
                 raised,
                 self.routing,
-                {e.activity_type for e in lead_events[:10]},
+                {
+                    e.activity_type
+                    for e in lead_events
+                    if e.age_days < self.routing.no_consent.within_days
+                },
                 lang,
             )
             note = handover_note(
@@ -254,10 +268,15 @@ class Scorer:
         tables: CRMTables,
         as_of: pd.Timestamp | None = None,
         lang: Lang | None = None,
+        include_closed: bool = False,
     ) -> pd.DataFrame:
-        """Score every lead that exists at ``as_of`` into one frame (see :meth:`score_frame`),
-        with every score in the audit log before the frame is returned."""
-        features, events = self._features_at(tables, None, as_of)
+        """Score every lead that exists and is still open at ``as_of`` into one frame (see
+        :meth:`score_frame`), with every score in the audit log before the frame is returned.
+
+        A lead that has bought, or lost its last deal, is not routed again: half a review queue
+        and a third of the sales hand-overs were such leads.
+        """
+        features, events = self._features_at(tables, None, as_of, include_closed)
         frame = self.score_frame(features, events, tables.leads, lang or self.lang)
         if self.audit is not None:
             self.audit.write(self.audit_records(results_from_frame(frame), features))
@@ -351,9 +370,12 @@ class Scorer:
         grades = [str(g) if c else None for g, c in zip(ranked.grade, consent, strict=True)]
         scores = [int(v) if c else None for v, c in zip(ranked.score, consent, strict=True)]
 
+        within = self.routing.no_consent.within_days
+
         def recent_types(i: int) -> set[str]:
-            first = cited.start[i]
-            return set(cited.activity_type[first : min(first + 10, cited.end[i])].tolist())
+            first, end = cited.start[i], cited.end[i]
+            recent = cited.age[first:end] < within
+            return set(cited.activity_type[first:end][recent].tolist())
 
         routes = route_columns(lead, grades, raised, self.routing, recent_types, lang)
         worthy = self._note_worthy_mask[picked]

@@ -100,6 +100,12 @@ def snapshot_grid(leads: pd.DataFrame, every_days: int, until: pd.Timestamp) -> 
     )
 
 
+def closed_by(tables: CRMTables, moment: pd.Timestamp) -> set[str]:
+    """The leads whose story has ended at ``moment`` (:func:`final_close`): nothing to route."""
+    close = final_close(tables.outcomes)
+    return {str(lead_id) for lead_id in close.index[(close <= moment).to_numpy(bool)].tolist()}
+
+
 def won_within(snapshots: pd.DataFrame, outcomes: pd.DataFrame, horizon_days: int) -> np.ndarray:
     """True where the lead has a won deal with ``closed_at`` in ``(as_of, as_of + horizon]``."""
     won = outcomes.loc[outcomes["won"].fillna(False).astype(bool), ["lead_id", "closed_at"]]

@@ -22,6 +22,7 @@ from serving.routing import load_routing
 from serving.scorer import ModelRef, Scorer, results_from_frame
 from tests.serving.conftest import leadscore
 from training.registry import load_version
+from training.snapshots import closed_by
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +107,12 @@ def test_score_command_writes_every_lead_and_audits_every_score(
     done = leadscore("score", str(crm_dir), "--out", str(out), "--as-of", moment, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     scores = pd.read_csv(out)
-    assert len(scores) == (crm.leads["created_at"] <= pd.Timestamp(moment)).sum()
+    existing = crm.leads["created_at"] <= pd.Timestamp(moment)
+    closed = crm.leads["lead_id"].isin(closed_by(crm, pd.Timestamp(moment)))
+    assert 0 < closed.sum() < existing.sum()
+    assert set(scores["lead_id"]) == set(crm.leads.loc[existing & ~closed, "lead_id"])
+    said = " ".join(done.stdout.split())
+    assert f"{closed.sum():,} lead(s) that had bought or lost their last deal" in said
     assert AuditLog(f"sqlite:///{audit}").count() == len(scores)
     first = scores.dropna(subset=["reason_1_text"]).iloc[0]
     assert first["reasons"].startswith(first["reason_1_text"])
@@ -131,13 +137,26 @@ def test_score_says_how_many_leads_did_not_exist_yet_and_explain_refuses_one(
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{len(later):,} lead(s) created after" in " ".join(done.stdout.split())
     scores = pd.read_csv(out, dtype=str)
-    assert len(scores) == len(crm.leads) - len(later)
+    closed = closed_by(crm, moment)
+    assert len(scores) == len(crm.leads) - len(later) - len(closed - set(later["lead_id"]))
     assert not scores["score"].dropna().str.contains(".", regex=False).any()  # 64, not 64.0
 
     young = str(later["lead_id"].iloc[0])
     refused = leadscore("explain", young, str(crm_dir), "--as-of", moment.isoformat(), env=env)
     assert refused.returncode == 1
     assert "after --as-of" in " ".join(refused.stderr.split())
+
+
+def test_leads_that_bought_or_lost_are_not_routed_again_unless_asked(
+    scorer: Scorer, crm: CRMTables
+) -> None:
+    moment = crm.activities["occurred_at"].max()
+    open_only = scorer.score_table(crm, moment)
+    everyone = scorer.score_table(crm, moment, include_closed=True)
+    left_out = set(everyone["lead_id"]) - set(open_only["lead_id"])
+    assert left_out and left_out == closed_by(crm, moment) & set(everyone["lead_id"])
+    won = crm.outcomes.loc[crm.outcomes["won"].astype(bool) & (crm.outcomes["closed_at"] <= moment)]
+    assert not set(won["lead_id"]) & set(open_only["lead_id"])  # a customer is not a lead
 
 
 def test_a_moment_before_any_lead_scores_nobody_without_failing(

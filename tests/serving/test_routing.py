@@ -53,12 +53,8 @@ def test_the_shipped_file_loads_with_a_catch_all_team_last() -> None:
     routing = load_routing()
     assert routing.teams[-1].when == {}
     assert routing.teams[-1].team == "International"
-    assert routing.no_consent.sales_if_any == [
-        "demo_request",
-        "form_submit",
-        "meeting",
-        "sales_call",
-    ]
+    assert routing.no_consent.sales_if_any == ["demo_request", "form_submit"]
+    assert routing.no_consent.within_days == 30
 
 
 @pytest.mark.parametrize(
@@ -111,7 +107,8 @@ def test_the_fields_a_rule_can_read_are_those_the_scorer_hands_it() -> None:
 
     crm = make_crm([{"lead_id": "L1", "created_at": "2025-01-01", "country": "Germany"}])
     features = build_features(crm, as_of=pd.Timestamp("2025-02-01"))
-    handed = set(features.columns) - {"lead_id", "as_of", "person_id"}
+    # consent has rules of its own (no_consent)
+    handed = set(features.columns) - {"lead_id", "as_of", "person_id", "consent_profiling"}
     assert set(CONTEXT) == set(LEAD_FIELDS)
     assert handed | set(CONTEXT) == ROUTABLE_FIELDS
 

@@ -20,6 +20,7 @@ from serving.audit import AuditLog
 from serving.reasons import ReasonGroups, group_of, top_reasons
 from serving.routing import load_routing
 from serving.scorer import ModelRef, Scorer
+from tests.factories import make_crm
 from training.registry import load_version
 
 COLUMNS = (
@@ -85,6 +86,34 @@ def test_a_lead_whose_duplicate_objected_is_not_profiled_nor_kept_as_a_profile(
     assert scorer.audit.count() == before + len(results)
     recorded = scorer.audit.history(merged[0])["features"].iloc[-1]
     assert set(recorded) == {"as_of"}
+
+
+def test_a_lead_without_consent_goes_to_sales_only_on_its_own_recent_request(
+    scorer: Scorer,
+) -> None:
+    """A demo request three days ago is a request; one from last year was answered, and a call
+    sales made is not the lead asking."""
+    moment = pd.Timestamp("2026-06-01")
+    leads = [
+        {"lead_id": lead_id, "created_at": "2025-01-01", "email": f"{lead_id}@acme.de",
+         "phone": "+49 30 2345671", "consent_profiling": "false"}
+        for lead_id in ("asked", "asked_last_year", "was_called")
+    ]  # fmt: skip
+    activities = [
+        {"lead_id": "asked", "occurred_at": "2026-05-29", "activity_type": "demo_request"},
+        {
+            "lead_id": "asked_last_year",
+            "occurred_at": "2025-05-29",
+            "activity_type": "demo_request",
+        },
+        {"lead_id": "was_called", "occurred_at": "2026-05-30", "activity_type": "sales_call"},
+    ]
+    crm = make_crm(leads, activities, [])
+    one_by_one = {r.lead_id: r.route.action for r in scorer.score(crm, as_of=moment)}
+    frame = scorer.score_table(crm, moment)
+    expected = {"asked": "sales", "asked_last_year": "nurture", "was_called": "nurture"}
+    assert one_by_one == expected
+    assert dict(zip(frame["lead_id"], frame["action"], strict=True)) == expected
 
 
 def reference_reasons(row: np.ndarray, columns: tuple[str, ...]) -> list[tuple[str, float]]:
