@@ -530,10 +530,22 @@ def audit(
     log = AuditLog(Settings().audit_url())
     if erase:
         removed = log.erase(lead_id)
+        if removed == 0:
+            console.print(
+                f"[yellow]No score of {lead_id!r} is on record: nothing was erased.[/yellow] "
+                "Check the id (`leadscore audit ID` lists a lead's scores).",
+                soft_wrap=True,
+            )
+            return
         console.print(
-            f"Erased {removed} score record(s) of {lead_id!r} (with their reasons and handover "
-            "notes). leadscore keeps no other copy of a lead: erase it in the CRM too, and the "
-            "next training will not see it."
+            f"Erased {removed} score record(s) of {lead_id!r} from the audit log, with their "
+            "reasons, features and handover notes. The model store keeps no lead's data (the "
+            "example stored with a model is made of typical values). Still to erase: the lead "
+            "in the CRM, and any record of the same person (its duplicates share its history "
+            "and have scores of their own: erase their ids too); files written with "
+            "`score --out` or `features --out`. A model trained before learnt from the lead "
+            "only in aggregate; the next training will not see it.",
+            soft_wrap=True,
         )
         return
     history = log.history(lead_id)

@@ -101,6 +101,7 @@ def _sqlite_pragmas(connection: Any, _: object) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA secure_delete=ON")  # an erased lead's notes are overwritten, not freed
     cursor.close()
 
 

@@ -139,9 +139,15 @@ def compose_note(
         )
     if action == "sales":
         team_text = f" ({team})" if team else ""
-        parts.append(
-            f"Bitte nachfassen{team_text}." if lang == "de" else f"Please follow up{team_text}."
-        )
+        checks = "; ".join(quality_texts)  # flags routing lets through still need a look
+        if lang == "de":
+            parts.append(
+                f"Bitte nachfassen{team_text}" + (f"; vorher prüfen: {checks}." if checks else ".")
+            )
+        else:
+            parts.append(
+                f"Please follow up{team_text}" + (f"; check first: {checks}." if checks else ".")
+            )
     elif action == "review":
         checks = "; ".join(quality_texts) or why
         parts.append(

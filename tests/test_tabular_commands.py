@@ -164,6 +164,8 @@ def test_score_writes_reasons_routes_and_audit_for_new_leads(workspace: Path) ->
         code, shown = run("audit", gone, "--erase")
         assert code == 0 and "Erased 1 score record(s)" in shown, shown
         assert log.history(gone).empty and log.count() == before + 199
+        code, shown = run("audit", gone + "x", "--erase")  # a typo in a deletion request
+        assert code == 0 and "nothing was erased" in shown and "Erased" not in shown, shown
     scores = pd.read_csv(out)
     assert scores["lead_id"].tolist() == new["Lead ID"].tolist()
     objected = new["Profiling OK"].eq("no").to_numpy()

@@ -47,3 +47,22 @@ def test_english_ordinals_past_ninth() -> None:
         22: "22nd", 23: "23rd", 101: "101st", 111: "111th", 112: "112th",
     }  # fmt: skip
     assert _ordinal(21, "de") == "21."
+
+
+@pytest.mark.parametrize(
+    ("lang", "ends"),
+    [
+        ("en", "Please follow up (DACH-Nord); check first: Phone number '0000000' is not valid."),
+        (
+            "de",
+            "Bitte nachfassen (DACH-Nord); vorher prüfen: Telefonnummer „0000000“ ist ungültig.",
+        ),
+    ],
+)
+def test_a_flag_routing_lets_through_to_sales_is_in_the_note(lang: str, ends: str) -> None:
+    """A fake phone number does not stop a hot lead, but sales should not dial it blind."""
+    flag = ends.split(": ", 1)[1].removesuffix(".")
+    note = handover_note(LEAD, events(2), 71, "A", ROUTE, [], [flag], lang)  # type: ignore[arg-type]
+    assert note.endswith(ends), note
+    clean = handover_note(LEAD, events(2), 71, "A", ROUTE, [], [], lang)  # type: ignore[arg-type]
+    assert clean.endswith("(DACH-Nord).")
