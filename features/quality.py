@@ -39,6 +39,7 @@ __all__ = [
     "fold_text",
     "is_freemail",
     "is_keyboard_mash",
+    "is_keyboard_mash_name",
     "is_placeholder_company",
     "is_placeholder_email",
     "is_placeholder_name",
@@ -431,44 +432,63 @@ def _city_not_in_country(city: str, country: str) -> bool:
 
 # --- names -----------------------------------------------------------------------------------
 
+_KEYBOARD_ROWS = ("asdfghjklo", "yxcvbnm", "zxcvbnm")  # "o": the German "ö", folded
+_TOP_ROWS = ("qwertyuiop", "qwertzuiop")
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz"
+
 
 def _keyboard_runs() -> str:
-    rows = ("asdfghjklo", "yxcvbnm", "zxcvbnm")  # "o": the German "ö", folded
-    runs = {row[i : i + 4] for row in rows for i in range(len(row) - 3)}
+    runs = {row[i : i + 4] for row in _KEYBOARD_ROWS for i in range(len(row) - 3)}
     # The top row's 4-grams occur in real words ("Ewert", "Liberty"); its 5-grams do not.
-    runs |= {row[i : i + 5] for row in ("qwertyuiop", "qwertzuiop") for i in range(6)}
+    runs |= {row[i : i + 5] for row in _TOP_ROWS for i in range(6)}
     runs |= {"qwer", "uiop"}
+    runs |= {_ALPHABET[i : i + 4] for i in range(len(_ALPHABET) - 3)} - {"hijk", "ijkl"}  # "ij"
     runs |= {run[::-1] for run in runs}
-    alphabet = "abcdefghijklmnopqrstuvwxyz"
-    runs |= {alphabet[i : i + 4] for i in range(len(alphabet) - 3)} - {"hijk", "ijkl"}  # Dutch "ij"
-    return "|".join(sorted(runs))
+    # Longest first: where "qwert" and "qwer" both start, the longer one must cover the "t".
+    return "|".join(sorted(runs, key=lambda run: (-len(run), run)))
 
 
-_MASH_RUN = re.compile(_keyboard_runs())
+_MASH_RUN = re.compile(f"(?=({_keyboard_runs()}))")
+_SHORT_RUNS = frozenset(
+    run
+    for row in (*_KEYBOARD_ROWS, *_TOP_ROWS, _ALPHABET)
+    for i in range(len(row) - 2)
+    for run in (row[i : i + 3], row[i : i + 3][::-1])
+)
+_UMLAUTS_ONLY = re.compile(r"[äöü]{2,}")
 _REPEATS = re.compile(r"(.{1,4}?)\1+")
 _TRIPLE_LETTER = re.compile(r"(\w)\1\1")
 _QUADRUPLE_LETTER = re.compile(r"(\w)\1\1\1")
 _VOWEL = re.compile(r"[aeiouy]")
 _GENERATION = re.compile(r"\b(?:i{2,3}|iv|vi{1,3}|jr|sr)\b")  # "John Smith III", "Jr."
 
+# Words that never name anybody: whatever stands beside them, the form was dodged.
+_NO_NAME = _set(
+    """
+    n/a, n.a., n.v., k.A., keine Angabe, unknown, unbekannt, nicht angegeben, not provided,
+    noname, no name, testuser, xx, xxx
+    """,
+    fold=True,
+)
+# Words typed in place of a name that are also somebody's name ("Nil Yılmaz", "Hans Test",
+# "Anna Null", "Jonas X."): they count only when the whole name is made of them.
 _PLACEHOLDER_WORDS = _set(
     """
-    n/a, n.a., n.v., k.A., none, null, nil, keine, keine Angabe, unknown,
-    test, testing, testuser, dummy, fake, Mustermann, Musterfrau, Musterman, Musterfirma,
-    Mustername, Beispiel, example, sample, x, xx, xxx, unbekannt, nicht angegeben,
-    not provided, noname, no name, nobody, niemand, anonymous, anonym, name, Vorname, Nachname,
-    firstname, lastname, first name, last name, Firma, company, Entenhausen
+    none, null, nil, keine, test, testing, dummy, fake, Mustermann, Musterfrau, Musterman,
+    Mustername, Muster, Beispiel, example, sample, x, nobody, niemand, anonymous, anonym, name,
+    Vorname, Nachname, firstname, lastname, first name, last name, Firma, company, Entenhausen
     """,
     fold=True,
 )
 
 _PLACEHOLDER_PEOPLE = _set(
     """
-    max mustermann, erika mustermann, max muster, hans muster, peter muster, john doe,
-    jane doe, alice im wunderland, alice in wonderland, donald duck, daisy duck, dagobert duck,
-    mickey mouse, micky maus, minnie mouse, minnie maus, bugs bunny, homer simpson,
-    bart simpson, darth vader, harry potter, santa claus, otto normalverbraucher, hans wurst,
-    peter pan, foo bar, lorem ipsum, first last
+    max mustermann, erika mustermann, erika musterfrau, max muster, hans muster, peter muster,
+    john doe, jane doe, alice im wunderland, alice in wonderland, alice wunderland,
+    alice wonderland, donald duck, daisy duck, dagobert duck, mickey mouse, micky mouse,
+    mickey maus, micky maus, minnie mouse, minnie maus, bugs bunny, homer simpson, bart simpson,
+    darth vader, harry potter, santa claus, otto normalverbraucher, hans wurst, peter pan,
+    pippi langstrumpf, foo bar, lorem ipsum, first last
     """,
     fold=True,
 )
@@ -483,23 +503,49 @@ def _is_repetition(word: str) -> bool:
     return len(word) >= 3 * len(unit) or (word.isascii() and not _VOWEL.search(unit))
 
 
+def _is_run(word: str) -> bool:
+    """The whole word lies on keyboard or alphabet runs ("asdf", "qwertz", "abcd", "asdfjklö").
+
+    A run inside a longer word is not enough: "Stüven" holds "stuv", "Ewert" holds "wert".
+    """
+    covered = [False] * len(word)
+    for match in _MASH_RUN.finditer(word):
+        start = match.start()
+        covered[start : start + len(match.group(1))] = [True] * len(match.group(1))
+    return bool(word) and all(covered)
+
+
+def _typed_along_keys(folded: str, value: str) -> bool:
+    """Every word a run, or every word only umlauts ("üöä", the keys at the right edge); one such
+    word beside a real one ("ABCD Consulting") leaves the name alone."""
+    words = folded.split()
+    if words and all(_is_run(word) for word in words):
+        return True
+    raw = [word for word in _SEPARATORS.split(value.casefold()) if word]
+    return bool(raw) and all(_UMLAUTS_ONLY.fullmatch(word) for word in raw)
+
+
 @lru_cache(maxsize=_CACHE_SIZE)
 def _is_mash(value: str, person: bool) -> bool:
     """Random typing in a person's name, or (`person` False) in a company name.
 
     Runs are looked for within words, so that "O'Neill-Lang" is not "oneilllang". Company names
-    get more room: "Schifffahrt", "KPMG" and digits are normal there.
+    get more room: "Schifffahrt", "KPMG", "MM" and digits are normal there.
     """
     folded = fold_text(value)
     letters = folded.replace(" ", "")
     if not letters:
         return False
-    if _MASH_RUN.search(folded) or _is_repetition(letters):
+    if _typed_along_keys(folded if person else normalise_company(value), value):
         return True
     if not person:
-        return bool(_QUADRUPLE_LETTER.search(folded)) or (
-            letters.isascii() and len(letters) >= 8 and not _VOWEL.search(letters)
+        return (
+            (len(letters) >= 4 and _is_repetition(letters))
+            or bool(_QUADRUPLE_LETTER.search(folded))
+            or (letters.isascii() and len(letters) >= 8 and not _VOWEL.search(letters))
         )
+    if _is_repetition(letters):
+        return True
     folded = _GENERATION.sub("", folded)
     letters = folded.replace(" ", "")
     if any(ch.isdigit() for ch in letters) or _TRIPLE_LETTER.search(folded):
@@ -511,19 +557,37 @@ def _is_mash(value: str, person: bool) -> bool:
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
+def _is_mash_name(first: str | None, last: str | None) -> bool:
+    """Either part random typing, or the whole name short runs ("abc def ghi"): a three-letter
+    run alone is a name too often ("Stu"), three of them are not."""
+    parts = [part for part in (first, last) if part and part.strip()]
+    if any(_is_mash(part, True) for part in parts):
+        return True
+    words = fold_text(" ".join(parts)).split()
+    return len(words) >= 2 and all(word in _SHORT_RUNS or _is_run(word) for word in words)
+
+
 def _is_placeholder_part(value: str, company: bool) -> bool:
+    """Every word of the part is typed in place of a name ("Test", "Vorname Nachname", "-")."""
     folded = normalise_company(value) if company else fold_text(value)
     if not folded:
         return True  # only punctuation: "-", "...", "?"
-    return folded in _PLACEHOLDER_WORDS or (not company and folded in _PLACEHOLDER_PEOPLE)
+    words = _NO_NAME | _PLACEHOLDER_WORDS
+    return folded in words or all(word in words for word in folded.split())
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
 def _is_placeholder_person(first: str | None, last: str | None) -> bool:
-    first_folded, last_folded = fold_text(first or ""), fold_text(last or "")
+    parts = [part for part in (first, last) if part and part.strip()]
+    if not parts:
+        return False
+    folded = [fold_text(part) for part in parts]
+    if any(not part or part in _NO_NAME or part in _PLACEHOLDER_PEOPLE for part in folded):
+        return True
+    if all(_is_placeholder_part(part, False) for part in parts):
+        return True
     return (
-        f"{first_folded} {last_folded}".strip() in _PLACEHOLDER_PEOPLE
-        or f"{last_folded} {first_folded}".strip() in _PLACEHOLDER_PEOPLE
+        " ".join(folded) in _PLACEHOLDER_PEOPLE or " ".join(reversed(folded)) in _PLACEHOLDER_PEOPLE
     )
 
 
@@ -531,6 +595,12 @@ def is_keyboard_mash(value: str, person: bool = True) -> bool:
     """True for random typing ("asdf", "jkjkjk", "ABCD") in a person's or (`person` False) a
     company's name. De-duplication uses it: two "asdf qwer" records are not one person."""
     return _is_mash(value, person)
+
+
+def is_keyboard_mash_name(first_name: str | None, last_name: str | None) -> bool:
+    """True for a person's name typed at random: either part ("asdf"), or the whole of it
+    ("abc def ghi")."""
+    return _is_mash_name(first_name or None, last_name or None)
 
 
 def is_placeholder_company(company: str) -> bool:
@@ -541,12 +611,13 @@ def is_placeholder_company(company: str) -> bool:
 def is_placeholder_name(first_name: str | None, last_name: str | None) -> bool:
     """True for a name that says nothing about who the person is (Test Test, John Doe, n/a).
 
-    De-duplication uses it too: two records called "Test Test" are not the same person.
+    A word that is also somebody's name ("Test", "Null", "X.") counts only when the whole name
+    is such words: "Hans Test" is a person, "Test Test" is not. De-duplication uses it too: two
+    records called "Test Test" are not the same person.
     """
-    parts = [part for part in (first_name, last_name) if isinstance(part, str) and part.strip()]
-    if any(_is_placeholder_part(part, False) for part in parts):
-        return True
-    return bool(parts) and _is_placeholder_person(first_name, last_name)
+    first = first_name if isinstance(first_name, str) else None
+    last = last_name if isinstance(last_name, str) else None
+    return _is_placeholder_person(first or None, last or None)
 
 
 # --- phones ----------------------------------------------------------------------------------
@@ -807,16 +878,16 @@ def _flag_arrays(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     def flagged(values: np.ndarray, check: Callable[[str], bool]) -> np.ndarray:
         return _per_value(values, check, False).astype(bool)
 
-    mash = (
-        flagged(first, lambda v: _is_mash(v, True))
-        | flagged(last, lambda v: _is_mash(v, True))
-        | flagged(company, lambda v: _is_mash(v, False))
-    )
-    placeholder = (
-        flagged(first, lambda v: _is_placeholder_part(v, False))
-        | flagged(last, lambda v: _is_placeholder_part(v, False))
-        | flagged(company, lambda v: _is_placeholder_part(v, True))
-        | _per_pair(first, last, _is_placeholder_person, False).astype(bool)
+    no_first = first == None  # noqa: E711 (elementwise)
+
+    def whole_name(check: Callable[[str | None, str | None], bool]) -> np.ndarray:
+        pairs = _per_pair(first, last, check, False).astype(bool)
+        alone = _per_value(last, lambda value: check(None, value), False).astype(bool)
+        return pairs | (no_first & alone)
+
+    mash = whole_name(_is_mash_name) | flagged(company, lambda v: _is_mash(v, False))
+    placeholder = whole_name(_is_placeholder_person) | flagged(
+        company, lambda v: _is_placeholder_part(v, True)
     )
     city_wrong = _cities_not_in_countries(city, country)
 

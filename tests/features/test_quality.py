@@ -138,6 +138,30 @@ def test_ordinary_people_raise_no_flag(lead: dict[str, str]) -> None:
     assert raised(**lead) == set()
 
 
+# (case, what differs from Anna): real people a QA run of DACH leads found sent to review
+REAL_BUT_ODD: list[tuple[str, dict[str, str]]] = [
+    ("Nil is a Turkish first name", {"first_name": "Nil", "last_name": "Yılmaz"}),
+    ("Test is a surname", {"first_name": "Hans", "last_name": "Test"}),
+    ("Null is a surname", {"last_name": "Null"}),
+    ("Name is a surname", {"last_name": "Name"}),
+    ("Keine is a surname", {"last_name": "Keine"}),
+    ("an initial", {"first_name": "Jonas", "last_name": "X."}),
+    ("Stüven holds stuv", {"first_name": "Jan", "last_name": "Stüven"}),
+    ("Stüve holds stuv", {"first_name": "Hermann", "last_name": "Stüve"}),
+    ("Ewert holds wert", {"last_name": "Ewert"}),
+    ("Stu is a first name", {"first_name": "Stu", "last_name": "Miller"}),
+    ("a run beside a word", {"company": "ABCD Consulting"}),
+    ("initials", {"company": "MM"}),
+]
+
+
+@pytest.mark.parametrize(("case", "changes"), REAL_BUT_ODD, ids=[c for c, _ in REAL_BUT_ODD])
+def test_real_people_with_odd_looking_fields_raise_no_flag(
+    case: str, changes: dict[str, str]
+) -> None:
+    assert raised(**{**ANNA, **changes}) == set()
+
+
 # (case, flag, what differs from Anna)
 BAD_LEADS: list[tuple[str, str, dict[str, str | None]]] = [
     ("asdf qwer", "name_keyboard_mash", {"first_name": "asdf", "last_name": "qwer"}),
@@ -146,6 +170,13 @@ BAD_LEADS: list[tuple[str, str, dict[str, str | None]]] = [
     ("one letter", "name_keyboard_mash", {"last_name": "Aaaaa"}),
     ("no vowels", "name_keyboard_mash", {"last_name": "Xkcdfr"}),
     ("mash company", "name_keyboard_mash", {"company": "sdfsdf"}),
+    ("ABCD company", "name_keyboard_mash", {"company": "ABCD GmbH"}),
+    ("qwertz", "name_keyboard_mash", {"last_name": "qwertz"}),
+    ("yxcv", "name_keyboard_mash", {"first_name": "yxcv"}),
+    ("jklö", "name_keyboard_mash", {"last_name": "jklö"}),
+    ("two runs", "name_keyboard_mash", {"last_name": "asdfjklö"}),
+    ("abc def ghi", "name_keyboard_mash", {"first_name": "abc", "last_name": "def ghi"}),
+    ("umlaut keys", "name_keyboard_mash", {"first_name": "üöä", "last_name": "üöä"}),
     (
         "Alice im Wunderland",
         "name_placeholder",
@@ -154,6 +185,16 @@ BAD_LEADS: list[tuple[str, str, dict[str, str | None]]] = [
     ("Test Test", "name_placeholder", {"first_name": "Test", "last_name": "Test"}),
     ("Max Mustermann", "name_placeholder", {"first_name": "Max", "last_name": "Mustermann"}),
     ("Donald Duck", "name_placeholder", {"first_name": "Donald", "last_name": "Duck"}),
+    (
+        "Alice Wunderland",
+        "name_placeholder",
+        {"first_name": "Alice", "last_name": "Wunderland"},
+    ),
+    ("Mickey Maus", "name_placeholder", {"first_name": "Mickey", "last_name": "Maus"}),
+    ("Name Name", "name_placeholder", {"first_name": "Name", "last_name": "Name"}),
+    ("Vorname Nachname", "name_placeholder", {"first_name": "Vorname", "last_name": "Nachname"}),
+    ("X X", "name_placeholder", {"first_name": "X", "last_name": "X"}),
+    ("Test alone", "name_placeholder", {"first_name": None, "last_name": "Test"}),
     ("n/a", "name_placeholder", {"last_name": "n/a"}),
     ("xxx company", "name_placeholder", {"company": "xxx"}),
     ("London, Germany", "city_not_in_country", {"city": "London"}),
@@ -373,6 +414,42 @@ def test_one_lead_takes_well_under_a_millisecond() -> None:
 
 
 # --- properties ------------------------------------------------------------------------------
+
+REAL_NAMES = st.sampled_from(
+    ["Anna", "Jonas", "Yılmaz", "Müller", "Stüven", "Ewert", "Jan", "Zoë", "O'Neill", "Koch"]
+)
+PLACEHOLDER_WORDS = st.sampled_from(
+    ["Test", "Null", "Nil", "Keine", "Name", "X.", "Vorname", "Nachname", "Dummy", "Muster"]
+)
+
+
+@given(real=REAL_NAMES, word=PLACEHOLDER_WORDS, real_first=st.booleans())
+def test_a_placeholder_word_beside_a_real_name_is_a_name(
+    real: str, word: str, real_first: bool
+) -> None:
+    first, last = (real, word) if real_first else (word, real)
+    assert not quality.is_placeholder_name(first, last)
+
+
+@given(first=PLACEHOLDER_WORDS, last=st.one_of(st.none(), PLACEHOLDER_WORDS))
+def test_a_name_made_only_of_placeholder_words_is_a_placeholder(
+    first: str, last: str | None
+) -> None:
+    assert quality.is_placeholder_name(first, last)
+
+
+@given(
+    name=st.sampled_from(["Stüven", "Ewert", "Opitz", "Lindqvist", "Consulting"]),
+    run=st.sampled_from(["asdf", "qwertz", "ABCD", "yxcv", "jklö", "stuv"]),
+)
+def test_a_keyboard_run_flags_a_part_that_is_all_run_not_one_that_holds_one(
+    name: str, run: str
+) -> None:
+    assert quality.is_keyboard_mash(run)
+    assert quality.is_keyboard_mash(run, person=False)
+    assert not quality.is_keyboard_mash(name)
+    assert not quality.is_keyboard_mash(f"{run} {name}", person=False)
+
 
 REALISTIC = st.sampled_from(
     [
