@@ -105,7 +105,9 @@ QUALITY_FLAGS: tuple[QualityFlag, ...] = (
     ),
     QualityFlag(
         "phone_invalid",
-        "The phone number is not a valid number, read with the lead's country as region.",
+        "The phone number is not a valid number, read with the lead's country as region (a"
+        " national number beside a drop-down's first country also as German, Austrian or Swiss),"
+        " or is typed to get past the form (12345, +49 30 0000000).",
         "Phone number '{phone}' is not a valid number",
         "Telefonnummer „{phone}“ ist keine gültige Nummer",
     ),
@@ -123,8 +125,9 @@ QUALITY_FLAGS: tuple[QualityFlag, ...] = (
     ),
     QualityFlag(
         "country_first_in_list",
-        "The country is one of the first entries of a drop-down (Afghanistan, Åland Islands,"
-        " Albania) and the phone prefix, the city or the email's country domain contradicts it.",
+        "The country is one of the first entries of a drop-down (Afghanistan, Ägypten, Åland,"
+        " Albania, Algeria) and the phone prefix, the city or the email's country domain"
+        " contradicts it.",
         "Country '{country}' is the first entry of the drop-down and contradicts the phone number,"
         " city or email",
         "Land „{country}“ ist der erste Eintrag der Auswahlliste und passt nicht zu"
@@ -192,6 +195,7 @@ def normalise_company(company: str) -> str:
 # --- countries -------------------------------------------------------------------------------
 
 # Spellings a drop-down or a person writes besides the geonames English name and the ISO codes.
+# The one-letter codes are those on cars and before postcodes ("D-80331 München", "A-1010 Wien").
 _COUNTRY_ALIASES = """
 GB: UK, Great Britain, Britain, England, Scotland, Wales, Northern Ireland,
     Vereinigtes Königreich, Großbritannien
@@ -223,14 +227,17 @@ VE: "Venezuela, Bolivarian Republic of"
 PS: Palestine, State of Palestine
 TL: East Timor
 MO: Macau
-DE: Deutschland, Bundesrepublik Deutschland, BRD
-AT: Österreich
-CH: Schweiz
-FR: Frankreich
-IT: Italien
+DE: Deutschland, Bundesrepublik Deutschland, BRD, Federal Republic of Germany, Allemagne, Germania,
+    D
+AT: Österreich, Republik Österreich, Republic of Austria, Autriche, A
+CH: Schweiz, Suisse, Svizzera, Svizra, Swiss, Swiss Confederation, Schweizerische Eidgenossenschaft,
+    Confédération suisse
+LI: Fürstentum Liechtenstein, FL
+FR: Frankreich, F
+IT: Italien, I
 ES: Spanien
-BE: Belgien
-LU: Luxemburg
+BE: Belgien, B
+LU: Luxemburg, L
 DK: Dänemark
 SE: Schweden
 NO: Norwegen
@@ -305,8 +312,9 @@ _SAME_STATE: dict[str, frozenset[str]] = {
     for code in group
 }
 
-# The first entries of an alphabetical country drop-down (English and German lists).
-_FIRST_IN_LIST = frozenset({"AF", "AX", "AL"})
+# The first entries of an alphabetical country drop-down: English lists start Afghanistan, Åland
+# Islands, Albania, Algeria; German ones Afghanistan, Ägypten, Åland, Albanien, Algerien.
+_FIRST_IN_LIST = frozenset({"AF", "AX", "AL", "DZ", "EG"})
 
 
 @cache
@@ -330,14 +338,31 @@ def _countries() -> dict[str, str]:
     return table
 
 
-@lru_cache(maxsize=4096)
-def country_code(value: str | None) -> str | None:
-    """ISO alpha-2 code of what a country drop-down wrote: "Germany", "Deutschland", "DE"."""
-    if not isinstance(value, str):
-        return None
+_COUNTRY_PARTS = re.compile(r"[()/|,;]|\s[-–]\s")
+
+
+def _country_of(value: str) -> str | None:
     key = fold_text(value).removeprefix("the ")
     table = _countries()
     return table.get(key) or table.get(_fold_umlauts(key))
+
+
+@lru_cache(maxsize=4096)
+def country_code(value: str | None) -> str | None:
+    """ISO alpha-2 code of what a country drop-down wrote: "Germany", "Deutschland", "DE".
+
+    Drop-downs that show the code beside the name ("Germany (DE)", "CH - Schweiz") are read
+    when every part names the same country; parts that disagree say nothing.
+    """
+    if not isinstance(value, str):
+        return None
+    if code := _country_of(value):
+        return code
+    parts = [part for part in _COUNTRY_PARTS.split(value) if part.strip()]
+    if len(parts) < 2:
+        return None
+    codes = {_country_of(part) for part in parts}
+    return codes.pop() if len(codes) == 1 else None
 
 
 # --- cities ----------------------------------------------------------------------------------
@@ -414,9 +439,30 @@ def _same_state(country: str) -> frozenset[str]:
     return _SAME_STATE.get(country, frozenset({country}))
 
 
+_CITY_QUALIFIER = re.compile(r" (?:an der|am|an|im|in der|in|ob der|bei|a d|a m|i d) .*$")
+_SAINT = re.compile(r"^st ")
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _city_key(city: str) -> str:
+    """The folded name under which geonames lists the city, where the lead wrote it otherwise:
+    "St. Gallen" is listed as "Sankt Gallen", "Mülheim an der Ruhr" and "Halle/Saale" as the
+    bare town. Names geonames does not know are returned folded, as they are."""
+    folded = fold_text(city)
+    index = _city_countries()
+    if folded in index:
+        return folded
+    bare = _CITY_QUALIFIER.sub("", fold_text(re.split(r"[(/,]", city, maxsplit=1)[0]))
+    for name in (folded, bare):
+        for candidate in (name, _SAINT.sub("sankt ", name), _SAINT.sub("saint ", name)):
+            if candidate in index:
+                return candidate
+    return folded
+
+
 def _city_suspect(city: str, country: str) -> bool:
     """A city elsewhere and not among the big cities here: needs the look at the small places."""
-    elsewhere = _city_countries().get(fold_text(city))
+    elsewhere = _city_countries().get(_city_key(city))
     return bool(elsewhere) and not _same_state(country) & elsewhere
 
 
@@ -426,7 +472,7 @@ def _city_not_in_country(city: str, country: str) -> bool:
         return False
     here = _same_state(country)
     _load_place_names(here)
-    key = _fold_umlauts(fold_text(city))
+    key = _fold_umlauts(_city_key(city))
     return not any(key in _place_names[code] for code in here)
 
 
@@ -624,11 +670,45 @@ def is_placeholder_name(first_name: str | None, last_name: str | None) -> bool:
 
 
 def _is_dummy_number(digits: str) -> bool:
-    """1111111, 12345, 987654: typed to get past the form, even where the numbering plan allows
-    it (Vienna numbers are 1 + as few as four digits, so "12345" is valid in Austria)."""
-    return len(set(digits)) == 1 or (
-        len(digits) >= 5 and (digits in "01234567890123456789" or digits in "98765432109876543210")
-    )
+    """1111111, 12345, 987654, 123456789: typed to get past the form, even where the numbering
+    plan allows it (Vienna numbers are 1 + as few as four digits, so "12345" is valid in Austria).
+
+    Runs of seven or eight digits are left alone: that is how long real numbers are, and Vienna's
+    area code 1 makes "1 234 5678" one of them. Form fillers stop at five or six, or run the row.
+    """
+    if len(set(digits)) == 1:
+        return True
+    run = digits in "01234567890123456789" or digits in "98765432109876543210"
+    return run and (5 <= len(digits) <= 6 or len(digits) >= 9)
+
+
+def _is_dummy_subscriber(number: phonenumbers.PhoneNumber) -> bool:
+    """A real area code and then one digit over and over: "+49 30 0000000", "+49 30 999999".
+
+    Shorter subscriber numbers of one digit are left alone; some firms bought them.
+    """
+    national = str(number.national_number)
+    subscriber = national[phonenumbers.length_of_national_destination_code(number) :]
+    return len(subscriber) >= 6 and len(set(subscriber)) == 1
+
+
+# Where a national number is read when the country is a drop-down's first entry and the number
+# is no number there: the leads are from here, and "0171 2345678" is a German mobile.
+_HOME_REGIONS = ("DE", "AT", "CH")
+
+
+def _read_phone(text: str, region: str | None) -> tuple[bool, str | None]:
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return True, None
+    if (
+        not phonenumbers.is_valid_number(number)
+        or _is_dummy_number(str(number.national_number))
+        or _is_dummy_subscriber(number)
+    ):
+        return True, None
+    return False, phonenumbers.region_code_for_number(number)
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
@@ -641,13 +721,17 @@ def _check_phone(phone: str, region: str | None) -> tuple[bool, str | None]:
         # A national number without a country cannot be checked; only reject the hopeless.
         digits = re.sub(r"\D", "", text)
         return len(digits) < 6 or _is_dummy_number(digits), None
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return True, None
-    if not phonenumbers.is_valid_number(number) or _is_dummy_number(str(number.national_number)):
-        return True, None
-    return False, phonenumbers.region_code_for_number(number)
+    invalid, found = _read_phone(text, region)
+    if invalid and region in _FIRST_IN_LIST and not text.startswith("+"):
+        # A number valid in the given country as well ("030 ..." also dials Kandahar) stays
+        # read there: a real Afghan landline must not be taken for a German one.
+        for home in _HOME_REGIONS:
+            invalid, found = _read_phone(text, home)
+            if not invalid:
+                break
+        else:
+            return True, None
+    return invalid, found
 
 
 # --- emails ----------------------------------------------------------------------------------
@@ -665,7 +749,7 @@ _DISPOSABLE_DOMAINS = _set(
     tempr.email, throwawaymail.com, dispostable.com, discard.email, maildrop.cc, mailnesia.com,
     mailcatch.com, mailexpire.com, mailnull.com, mintemail.com, mohmal.com, getnada.com,
     nada.email, fakeinbox.com, emailondeck.com, mytemp.email, jetable.org, burnermail.io,
-    0815.ru
+    0815.ru, trash-mail.de, trash-mail.at, temp-mail.com
     """
 )
 
@@ -687,13 +771,15 @@ _FREEMAIL_BRANDS = frozenset({"yahoo", "hotmail", "outlook", "live", "gmx", "aol
 _PLACEHOLDER_LOCAL_PARTS = _set(
     """
     test, testing, asdf, xxx, dummy, fake, foo, none, null, keine, nobody, noreply, no-reply,
-    nomail, example, beispiel, max.mustermann
-    """
+    nomail, example, beispiel, muster, mustermann, musterfrau
+    """,
+    fold=True,
 )
 _PLACEHOLDER_DOMAINS = _set(
     """
-    example.com, example.net, example.org, example.de, beispiel.de, mustermann.de,
-    musterfirma.de, domain.com, test.com
+    example.com, example.net, example.org, example.de, example.at, example.ch, beispiel.de,
+    beispiel.at, beispiel.ch, muster.de, muster.at, muster.ch, mustermann.de, musterfirma.de,
+    domain.com, domain.de, test.com, test.de, test.at, test.ch, test.net, test.org
     """
 )
 _SPECIAL_USE_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
@@ -724,6 +810,17 @@ def is_freemail(email: object) -> bool:
     return domain in _FREEMAIL_DOMAINS or (labels[0] in _FREEMAIL_BRANDS and len(labels) <= 3)
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
+def _is_placeholder_local_part(local: str) -> bool:
+    """test@, max.mustermann@, erika.mustermann@, qwertz@: placeholder words, a placeholder
+    person, or keyboard runs; "max@" or "info@" alone are ordinary."""
+    folded = fold_text(local)
+    if folded in _PLACEHOLDER_LOCAL_PARTS or folded in _PLACEHOLDER_PEOPLE:
+        return True
+    words = folded.split()
+    return bool(words) and all(word in _PLACEHOLDER_LOCAL_PARTS or _is_run(word) for word in words)
+
+
 def is_placeholder_email(email: object) -> bool:
     """test@..., asdf@..., ...@example.com, a@b.de: typed to get past a form, not to be
     contacted, and shared by strangers."""
@@ -732,9 +829,9 @@ def is_placeholder_email(email: object) -> bool:
     local, _, domain = email.strip().lower().rpartition("@")
     local, domain = local.strip(), domain.strip().rstrip(".")
     return (
-        local in _PLACEHOLDER_LOCAL_PARTS
-        or domain in _PLACEHOLDER_DOMAINS
+        domain in _PLACEHOLDER_DOMAINS
         or (len(local) == 1 and domain.find(".") == 1)
+        or _is_placeholder_local_part(local)
     )
 
 

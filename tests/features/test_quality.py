@@ -152,6 +152,13 @@ REAL_BUT_ODD: list[tuple[str, dict[str, str]]] = [
     ("Stu is a first name", {"first_name": "Stu", "last_name": "Miller"}),
     ("a run beside a word", {"company": "ABCD Consulting"}),
     ("initials", {"company": "MM"}),
+    ("a Vienna number", {"phone": "+43 1 234 5678", "city": "Wien", "country": "Österreich"}),
+    ("one repeated digit, short", {"phone": "+49 6221 55555", "city": "Heidelberg"}),
+    ("Mülheim an der Ruhr", {"city": "Mülheim an der Ruhr"}),
+    ("St. Gallen", {"city": "St. Gallen", "country": "Schweiz", "phone": "+41 71 224 21 11"}),
+    ("Lausanne", {"city": "Lausanne", "country": "Suisse", "phone": "+41 21 315 22 22"}),
+    ("a role address", {"email": "info@acme.de"}),
+    ("a surname in the address", {"email": "m.mustermann@acme.de"}),
 ]
 
 
@@ -202,12 +209,22 @@ BAD_LEADS: list[tuple[str, str, dict[str, str | None]]] = [
     ("12345", "phone_invalid", {"phone": "12345"}),
     ("0000000", "phone_invalid", {"phone": "0000000"}),
     ("12345 in Vienna", "phone_invalid", {"phone": "12345", "country": "Austria", "city": "Wien"}),
+    ("Berlin, zeros", "phone_invalid", {"phone": "+49 30 0000000", "city": "Berlin"}),
+    ("Berlin, nines", "phone_invalid", {"phone": "+49 30 999999", "city": "Berlin"}),
+    ("the whole row", "phone_invalid", {"phone": "+43 123456789", "country": "AT", "city": "Wien"}),
     ("asdf@", "email_invalid", {"email": "asdf@"}),
     ("test@test", "email_invalid", {"email": "test@test"}),
     ("test@test.de", "email_invalid", {"email": "test@test.de"}),
     ("example.com", "email_invalid", {"email": "info@example.com"}),
+    ("info@test.de", "email_invalid", {"email": "info@test.de"}),
+    ("max@test.de", "email_invalid", {"email": "max@test.de"}),
+    ("muster@muster.de", "email_invalid", {"email": "muster@muster.de"}),
+    ("Erika Mustermann's address", "email_invalid", {"email": "erika.mustermann@gmx.de"}),
+    ("qwertz@", "email_invalid", {"email": "qwertz@gmx.de"}),
     ("mailinator", "email_disposable", {"email": "anna@mailinator.com"}),
     ("wegwerfmail", "email_disposable", {"email": "anna@wegwerfmail.de"}),
+    ("trash-mail.de", "email_disposable", {"email": "anna@trash-mail.de"}),
+    ("temp-mail.com", "email_disposable", {"email": "anna@temp-mail.com"}),
     ("Afghanistan, +49 phone", "country_first_in_list", {"country": "Afghanistan", "city": None}),
     (
         "Afghanistan, Berlin",
@@ -218,6 +235,22 @@ BAD_LEADS: list[tuple[str, str, dict[str, str | None]]] = [
         "Aaland, .de address",
         "country_first_in_list",
         {"country": "Aaland", "city": None, "phone": None},
+    ),
+    ("Ägypten, +49 phone", "country_first_in_list", {"country": "Ägypten", "city": None}),
+    (
+        "Afghanistan, German mobile",
+        "country_first_in_list",
+        {"country": "Afghanistan", "city": None, "phone": "0171 2345678", "email": "a@acme.com"},
+    ),
+    (
+        "Afghanistan, Mülheim an der Ruhr",
+        "country_first_in_list",
+        {"country": "Afghanistan", "city": "Mülheim an der Ruhr", "phone": None, "email": None},
+    ),
+    (
+        "Afghanistan, St. Gallen",
+        "city_not_in_country",
+        {"country": "Afghanistan", "city": "St. Gallen", "phone": None, "email": None},
     ),
     ("no contact", "missing_contact", {"email": None, "phone": None}),
     ("bad contact", "missing_contact", {"email": "anna@", "phone": "123"}),
@@ -252,6 +285,19 @@ def test_bad_leads_raise_their_flag(case: str, flag: str, changes: dict[str, str
         ("Aaland", "AX"),
         ("Korea, Republic of", "KR"),
         ("Schweiz", "CH"),
+        ("Suisse", "CH"),
+        ("Svizzera", "CH"),
+        ("Swiss", "CH"),
+        ("CH", "CH"),
+        ("Schweiz (CH)", "CH"),
+        ("D", "DE"),
+        ("A", "AT"),
+        ("FL", "LI"),
+        ("Federal Republic of Germany", "DE"),
+        ("Germany (DE)", "DE"),
+        ("DE - Deutschland", "DE"),
+        ("Germany (AT)", None),  # the parts disagree
+        ("Schweiz (Kanton Zürich)", None),
         (" france ", "FR"),
         ("Atlantis", None),
         ("", None),
@@ -302,6 +348,14 @@ def test_the_first_country_of_the_list_is_believed_when_nothing_contradicts_it()
         "country": "Afghanistan",
     }
     assert raised(**kabul) == set()
+
+
+def test_a_national_number_that_dials_in_the_given_country_is_read_there() -> None:
+    """ "030 2345671" is Berlin, and Kandahar too: a real Afghan landline must not be called
+    German, so only a number that is no number in the given country is read as a German one."""
+    kandahar = {**ANNA, "country": "Afghanistan", "city": None, "email": "a.karimi@acme.com"}
+    assert raised(**{**kandahar, "phone": "030 2345671"}) == set()
+    assert raised(**{**kandahar, "phone": "0171 2345678"}) == {"country_first_in_list"}
 
 
 def test_an_international_email_address_is_valid() -> None:
