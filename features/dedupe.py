@@ -3,11 +3,15 @@
 A CRM holds the same person several times: the webinar form, the trade-fair scan and the
 whitepaper download each created a record. Two records are the same person when
 
-- their email addresses are equal (trimmed, lower case, googlemail.com read as gmail.com), or
+- their email addresses are equal (trimmed, lower case, googlemail.com read as gmail.com) and,
+  for a role address that a whole office shares (info@, kontakt@, sales@), so are their names, or
 - their full names are equal (accents, case and spacing ignored) and so are their companies
   (legal form and punctuation ignored, "ACME GmbH" = "Acme"), the company not empty.
 
 The rules chain: A and B share an email, B and C name and company, so A, B and C are one person.
+A person's events are pooled for scoring, so a wrong merge scores two people as one: Anna Weber
+and Jonas Koch both writing from info@weber-bau.de stay two people, and a record without a name
+proves nothing through a role address.
 The person is named after the record created first, so the id stays put as records arrive.
 Placeholders ("Test Test", test@test.de, company "n/a") and random typing are shared by strangers
 and never count as evidence.
@@ -26,17 +30,43 @@ import pandas as pd
 from features.quality import (
     fold_text,
     is_keyboard_mash,
+    is_keyboard_mash_name,
     is_placeholder_company,
     is_placeholder_email,
     is_placeholder_name,
     normalise_company,
 )
 
-__all__ = ["company_key", "duplicate_groups", "duplicate_report", "email_key", "name_key"]
+__all__ = [
+    "company_key",
+    "duplicate_groups",
+    "duplicate_report",
+    "email_key",
+    "is_role_email",
+    "name_key",
+]
 
 _EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _APOSTROPHES = re.compile(r"['’`´]")
 _GERMAN_SPELLING = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
+
+
+# Mailboxes of a team or a whole company, read by whoever is on duty.
+_ROLE_LOCAL_PARTS = frozenset(
+    re.split(
+        r"[\s,]+",
+        """
+        info, infos, information, kontakt, contact, contacts, hello, hallo, hi, mail, email,
+        e-mail, post, office, buero, büro, sekretariat, zentrale, empfang, reception, welcome,
+        team, sales, vertrieb, verkauf, marketing, service, kundenservice, customerservice,
+        support, help, hilfe, anfrage, anfragen, enquiries, inquiries, einkauf, purchasing,
+        procurement, order, orders, bestellung, auftrag, buchhaltung, accounting, billing,
+        rechnung, invoice, finance, hr, personal, jobs, karriere, career, careers, bewerbung,
+        presse, press, media, admin, administrator, webmaster, postmaster, it, verwaltung,
+        geschaeftsfuehrung, management
+        """.strip(),
+    )
+)
 
 
 def email_key(email: object) -> str | None:
@@ -51,6 +81,15 @@ def email_key(email: object) -> str | None:
     return key
 
 
+def is_role_email(email: object) -> bool:
+    """True for a mailbox a team shares (info@, kontakt@, sales@, office@): the address says
+    which company wrote, not which person. Read from an `email_key`."""
+    if not isinstance(email, str):
+        return False
+    local = email.rpartition("@")[0].split("+", 1)[0]
+    return local.strip(" .-_0123456789") in _ROLE_LOCAL_PARTS
+
+
 def name_key(first_name: object, last_name: object, *, german: bool = False) -> str | None:
     """The comparable full name; None where it says nothing about who somebody is: no name, a
     placeholder ("Test Test", "n/a") or random typing ("asdf qwer").
@@ -63,7 +102,7 @@ def name_key(first_name: object, last_name: object, *, german: bool = False) -> 
     last = last_name if isinstance(last_name, str) else ""
     if is_placeholder_name(first or None, last or None):
         return None
-    if any(is_keyboard_mash(part) for part in (first, last) if part):
+    if is_keyboard_mash_name(first or None, last or None):
         return None
     full = _APOSTROPHES.sub("", f"{first} {last}")
     return fold_text(full.casefold().translate(_GERMAN_SPELLING) if german else full) or None
@@ -150,16 +189,35 @@ def _pair_codes(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.where(present, codes, -1)
 
 
-def _match_keys(leads: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: the email code and the name+company codes in plain and German spelling; -1
-    where that rule cannot match the row."""
+def _email_codes(emails: np.ndarray, role: bool) -> np.ndarray:
+    """Codes of the personal addresses, or (`role`) of the role addresses; -1 for the others."""
+
+    def key(email: str) -> str | None:
+        found = email_key(email)
+        return found if found is not None and is_role_email(found) == role else None
+
+    return _codes(emails, key)
+
+
+def _match_keys(leads: pd.DataFrame) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per rule, a code per row (-1 where the rule cannot match the row): the email rules
+    (personal address; role address with the name in plain or German spelling) and the
+    name+company rules in plain and German spelling."""
     first, last, company = (_text(leads, c) for c in ("first_name", "last_name", "company"))
-    plain = _pair_codes(_name_codes(first, last, german=False), _codes(company, company_key))
-    german = _pair_codes(
-        _name_codes(first, last, german=True),
-        _codes(company, lambda value: company_key(value, german=True)),
-    )
-    return _codes(_text(leads, "email"), email_key), plain, german
+    emails = _text(leads, "email")
+    names = _name_codes(first, last, german=False)
+    german_names = _name_codes(first, last, german=True)
+    role = _email_codes(emails, role=True)
+    email_rules = [
+        _email_codes(emails, role=False),
+        _pair_codes(role, names),
+        _pair_codes(role, german_names),
+    ]
+    name_rules = [
+        _pair_codes(names, _codes(company, company_key)),
+        _pair_codes(german_names, _codes(company, lambda value: company_key(value, german=True))),
+    ]
+    return email_rules, name_rules
 
 
 def _creation_order(leads: pd.DataFrame) -> np.ndarray:
@@ -209,7 +267,8 @@ def person_rows(leads: pd.DataFrame) -> np.ndarray:
     """Per row, the row of the record its person is named after: `duplicate_groups` as row
     positions, for callers that need no Series."""
     order = _creation_order(leads)
-    labels = _components(len(leads), *(codes[order] for codes in _match_keys(leads)))
+    email_rules, name_rules = _match_keys(leads)
+    labels = _components(len(leads), *(codes[order] for codes in email_rules + name_rules))
     rows = np.empty(len(leads), dtype=np.intp)
     rows[order] = order[labels]
     return rows
@@ -248,13 +307,13 @@ def duplicate_report(leads: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
     person_id, lead_ids (earliest first), n_records and matched_on ("email", "name+company" or
     "email, name+company"). Largest groups first."""
     order = _creation_order(leads)
-    emails, plain, german = _match_keys(leads)
+    email_rules, name_rules = _match_keys(leads)
     frame = pd.DataFrame(
         {
             "person_id": _aligned(groups, leads)[order],
             "lead_id": leads["lead_id"].to_numpy()[order],
-            "email": _shared(emails)[order],
-            "name_company": (_shared(plain) | _shared(german))[order],
+            "email": np.logical_or.reduce([_shared(codes) for codes in email_rules])[order],
+            "name_company": np.logical_or.reduce([_shared(codes) for codes in name_rules])[order],
         }
     )
     frame = frame[frame.duplicated("person_id", keep=False)]

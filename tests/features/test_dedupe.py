@@ -9,7 +9,15 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.dedupe import company_key, duplicate_groups, duplicate_report, email_key, name_key
+from features.dedupe import (
+    company_key,
+    duplicate_groups,
+    duplicate_report,
+    email_key,
+    is_role_email,
+    name_key,
+)
+from features.quality import fold_text
 
 
 def leads(*rows: dict[str, Any]) -> pd.DataFrame:
@@ -91,6 +99,39 @@ def test_placeholders_and_empty_fields_never_prove_identity() -> None:
     assert persons(frame) == [f"L{i}" for i in range(1, 10)]
 
 
+def test_colleagues_writing_from_one_role_address_stay_two_people() -> None:
+    """Events are pooled per person: merging Anna and Jonas would score both on what each did."""
+    anna = {"first_name": "Anna", "last_name": "Weber", "email": "info@weber-bau.de"}
+    frame = leads(
+        anna,
+        {"first_name": "Jonas", "last_name": "Koch", "email": "info@weber-bau.de"},
+        {**anna, "email": " Info@Weber-Bau.de "},
+        {"first_name": "Anna", "last_name": "Wéber", "email": "info@weber-bau.de"},
+        {"email": "info@weber-bau.de"},
+        {"first_name": "Jonas", "last_name": "Koch", "email": "kontakt@koch.de"},
+    )
+    assert persons(frame) == ["L1", "L2", "L1", "L1", "L5", "L6"]
+
+
+def test_strangers_sharing_a_test_address_stay_strangers() -> None:
+    frame = leads(
+        {"first_name": "Lea", "last_name": "Berg", "email": "info@test.de"},
+        {"first_name": "Tom", "last_name": "Ried", "email": "info@test.de"},
+        {"first_name": "Ida", "last_name": "Kranz", "email": "max@test.de"},
+        {"first_name": "Ole", "last_name": "Sand", "email": "max@test.de"},
+    )
+    assert persons(frame) == ["L1", "L2", "L3", "L4"]
+
+
+def test_the_report_says_email_for_a_role_address_with_the_same_name() -> None:
+    frame = leads(
+        {"first_name": "Anna", "last_name": "Weber", "email": "sales@weber-bau.de"},
+        {"first_name": "Anna", "last_name": "Weber", "email": "sales@weber-bau.de"},
+    )
+    report = duplicate_report(frame, duplicate_groups(frame))
+    assert report["matched_on"].tolist() == ["email"]
+
+
 def test_keys_say_what_counts_as_the_same() -> None:
     assert email_key("  Max@GoogleMail.com ") == "max@gmail.com"
     assert email_key("asdf@") is None
@@ -107,6 +148,13 @@ def test_keys_say_what_counts_as_the_same() -> None:
     assert name_key("Michael", "Müller") != name_key("Michal", "Müller")
     assert name_key("Michael", "Müller", german=True) != name_key("Michal", "Müller", german=True)
     assert company_key("-") is None
+    assert name_key("Hans", "Test") == "hans test"
+    assert name_key("abc", "def ghi") is None
+    assert email_key("info@test.de") is None
+    assert is_role_email("info@weber-bau.de")
+    assert is_role_email("kontakt@acme.de") and is_role_email("vertrieb@acme.de")
+    assert is_role_email("office+web@acme.de") and is_role_email("info2@acme.de")
+    assert not is_role_email("anna.weber@weber-bau.de") and not is_role_email("max@gmail.com")
 
 
 def test_the_report_lists_each_merged_group_and_the_rule_that_merged_it() -> None:
@@ -152,7 +200,9 @@ def test_an_export_with_emails_only_still_dedupes() -> None:
 COLUMNS = ["email", "first_name", "last_name", "company", "created_at"]
 RECORD = st.fixed_dictionaries(
     {
-        "email": st.sampled_from([None, "", "a@x.de", " A@X.de", "b@y.de", "test@test.de"]),
+        "email": st.sampled_from(
+            [None, "", "a@x.de", " A@X.de", "b@y.de", "test@test.de", "info@x.de", "INFO@x.de"]
+        ),
         "first_name": st.sampled_from([None, "Anna", "anna", "Ánna", "Test", "Bo"]),
         "last_name": st.sampled_from([None, "Müller", "Mueller", "Test", "Lind"]),
         "company": st.sampled_from([None, "", "ACME GmbH", "Acme", "Beta AG", "n/a"]),
@@ -181,6 +231,23 @@ def test_every_person_id_is_a_member_of_its_own_group(records: list[dict[str, An
     assert (groups.loc[groups.to_numpy()].to_numpy() == groups.to_numpy()).all()
     report = duplicate_report(frame, groups)
     assert report["n_records"].sum() == groups.duplicated(keep=False).sum()
+
+
+@settings(max_examples=200, deadline=None)
+@given(records=st.lists(RECORD, max_size=12))
+def test_a_role_address_only_joins_records_of_one_name(records: list[dict[str, Any]]) -> None:
+    frame = pd.DataFrame(records, columns=COLUMNS)
+    frame.insert(0, "lead_id", [f"L{i:02d}" for i in range(len(records))])
+    frame["email"] = frame["email"].map(lambda email: None if email is None else "info@x.de")
+    frame["company"] = None
+    frame["group"] = duplicate_groups(frame).to_numpy()
+    frame["name"] = [
+        name_key(*pair) for pair in zip(frame.first_name, frame.last_name, strict=True)
+    ]
+    frame["first"] = frame["first_name"].map(lambda name: fold_text(name or ""))
+    merged = frame[frame.duplicated("group", keep=False)]
+    assert merged["name"].notna().all()
+    assert (merged.groupby("group")["first"].nunique() == 1).all()
 
 
 # --- on the demo CRM -------------------------------------------------------------------------
