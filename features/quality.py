@@ -141,6 +141,26 @@ QUALITY_FLAGS: tuple[QualityFlag, ...] = (
     ),
 )
 
+# Each flag in a few words, for the route's "why" that a reviewer scans (the texts above quote
+# the lead's values and belong to the card and the note).
+FLAG_LABELS: dict[str, tuple[str, str]] = {
+    "name_keyboard_mash": ("name looks like random typing", "Name sieht nach Tastaturanschlag aus"),
+    "name_placeholder": ("placeholder name", "Platzhaltername"),
+    "city_not_in_country": ("city not in the country", "Stadt liegt nicht im Land"),
+    "phone_invalid": ("invalid phone number", "ungültige Telefonnummer"),
+    "email_invalid": ("invalid email address", "ungültige E-Mail-Adresse"),
+    "email_disposable": ("disposable email address", "Wegwerf-E-Mail-Adresse"),
+    "country_first_in_list": ("country first in the list", "Land ist erster Listeneintrag"),
+    "missing_contact": ("no way to reach the lead", "keine Kontaktmöglichkeit"),
+}
+
+
+def flag_label(name: str, lang: str) -> str:
+    """A flag's few words in ``lang`` (its name when it has none)."""
+    en, de = FLAG_LABELS.get(name, (name, name))
+    return de if lang == "de" else en
+
+
 _FIELDS = ("email", "first_name", "last_name", "phone", "company", "country", "city")
 
 

@@ -33,7 +33,7 @@ from pydantic import (
 
 from features.contract import ACTIVITY_TYPES, known_activity_type
 from features.pipeline import CONTEXT_COLUMNS, FLAG_COLUMNS, model_columns
-from features.quality import QUALITY_FLAGS
+from features.quality import QUALITY_FLAGS, flag_label
 from features.registry import FEATURES, VALUE_WORDS
 
 DEFAULT_ROUTING_FILE = Path(__file__).with_name("routing.yaml")
@@ -570,7 +570,8 @@ def _decide(
     why = WHY.get(lang, WHY["en"])
     doubtful = [f for f in raised_flags if f in config.review_flags] if raised_flags else []
     if doubtful:
-        return "review", team, None, why["review"].format(flags=", ".join(doubtful))
+        flags = "; ".join(flag_label(f, lang) for f in doubtful)
+        return "review", team, None, why["review"].format(flags=flags)
     if grade is None:
         asked = sorted((recent_types or set()) & set(config.no_consent.sales_if_any))
         if asked:

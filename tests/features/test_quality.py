@@ -601,3 +601,10 @@ def test_planted_junk_in_the_demo_crm_is_flagged(demo_parquet: Path) -> None:
     clean = flags[flags["junk_kind"].isna()]
     for column in ("flag_name_keyboard_mash", "flag_name_placeholder", "flag_email_invalid"):
         assert not clean[column].any(), column
+
+
+def test_every_flag_has_a_few_words_in_both_languages() -> None:
+    from features.quality import FLAG_LABELS, QUALITY_FLAGS, flag_label
+
+    assert set(FLAG_LABELS) == {f.name for f in QUALITY_FLAGS}
+    assert flag_label("phone_invalid", "de") == "ungültige Telefonnummer"

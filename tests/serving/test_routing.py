@@ -260,3 +260,14 @@ def test_every_problem_is_listed_one_a_line(tmp_path: Path) -> None:
     message = refusal(tmp_path, text)
     assert "(2 problems):" in message
     assert len(message.splitlines()) == 3
+
+
+def test_a_review_says_why_in_words_not_flag_names() -> None:
+    routing = load_routing()
+    flags = ["name_placeholder", "email_invalid"]
+    assert route_lead({}, "A", flags, routing, None, "en").why == (
+        "quality flags need a person: placeholder name; invalid email address"
+    )
+    assert route_lead({}, "A", flags, routing, None, "de").why == (
+        "Qualitätshinweise brauchen einen Menschen: Platzhaltername; ungültige E-Mail-Adresse"
+    )
