@@ -19,6 +19,7 @@ from leadscore.data_commands import (
     TimeOpt,
     is_tabular,
     language,
+    mapping_owns,
     open_table,
     out_file,
     parse_moment,
@@ -108,6 +109,7 @@ def validate(
     from features.loaders import read_crm, read_tabular, write_csv_problems
 
     labelled = "new leads, no label read" if new_leads else "label {!r}"
+    mapping_owns(mapping, id_column, time_column)
     if mapping is not None:
         tabular, problems = _mapped(data, mapping, new_leads)
         summary = (

@@ -107,6 +107,16 @@ def is_tabular(label: str | None, mapping: Path | None) -> bool:
     return bool(label or mapping)
 
 
+def mapping_owns(mapping: Path | None, id_column: str | None, time_column: str | None) -> None:
+    """A mapping declares the id and the time: an option beside it would be ignored."""
+    if mapping is None:
+        return
+    if id_column:
+        raise typer.BadParameter("--id: the mapping declares the id (its id key)")
+    if time_column:
+        raise typer.BadParameter("--time: the mapping declares the time (its time section)")
+
+
 def load_table(
     data: str,
     label: str | None,
@@ -124,12 +134,8 @@ def load_table(
     """
     from training.tabular import read_table
 
-    if mapping is not None:
-        if id_column:
-            raise typer.BadParameter("--id: the mapping declares the id (its id key)")
-        if time_column:
-            raise typer.BadParameter("--time: the mapping declares the time (its time section)")
-    elif not label:
+    mapping_owns(mapping, id_column, time_column)
+    if mapping is None and not label:
         raise typer.BadParameter("give --label COLUMN, or a --mapping that declares the label")
     table = read_table(data, label, id_column, time_column, mapping, without_label, categorical)
     if mapping is not None and label and label != table.label:

@@ -123,3 +123,16 @@ def test_a_damaged_model_store_is_one_line_not_a_traceback(tmp_path: Path) -> No
     said = " ".join(done.stderr.split())
     assert "A database cannot be used: file is not a database" in said
     assert f"sqlite:///{tmp_path / 'mlflow.db'}" in said
+
+
+@pytest.mark.parametrize("command", ["validate", "audit-data"])
+@pytest.mark.parametrize(("option", "says"), [("--id", "declares the id"), ("--time", "the time")])
+def test_an_option_a_mapping_owns_is_refused_not_ignored(
+    command: str, option: str, says: str
+) -> None:
+    mapping = Path(__file__).resolve().parents[1] / "examples" / "x-education.yaml"
+    result = runner.invoke(
+        app, [command, "Leads.csv", "--mapping", str(mapping), option, "Lead Number"]
+    )
+    assert result.exit_code == 2, result.output
+    assert says in " ".join(result.output.split())
