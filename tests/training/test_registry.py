@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -158,8 +159,11 @@ def test_a_model_of_another_horizon_is_not_promoted_by_the_gate(
 
 
 def test_no_champion_is_a_clear_error(sqlite_settings: Settings) -> None:
-    with pytest.raises(registry.RegistryError, match=r"no champion.*leadscore train"):
+    with pytest.raises(registry.RegistryError, match=r"no 'leadscore-nobody' model is trained yet"):
         registry.load_champion(sqlite_settings, "leadscore-nobody")
+    tabular = "train one first: `leadscore train EXPORT --mapping FILE` (or `--label COLUMN`)"
+    with pytest.raises(registry.RegistryError, match=re.escape(tabular)):
+        registry.load_champion(sqlite_settings, registry.TABULAR_MODEL_NAME)
 
 
 @pytest.mark.postgres
