@@ -327,7 +327,8 @@ def table_card(
             f"[bold]{scored['score']}[/bold] ({scored['grade']}), p = {scored['probability']:.3f}",
         )
     where = next((str(v) for v in (scored["team"], scored["track"]) if pd.notna(v) and v), "")
-    head.add_row(w["route"], f"{scored['action']} {where}  [dim]{scored['why']}[/dim]")
+    action = w.get(scored["action"], scored["action"])
+    head.add_row(w["route"], f"{action} {where}  [dim]{scored['why']}[/dim]")
     head.add_row(w["model"], f"{scorer.name} v{scorer.version}")
     reasons = Table(show_header=True, header_style="bold", expand=True)
     reasons.add_column(w["reason"], ratio=5)

@@ -76,9 +76,12 @@ def _cell(values: dict[str, float] | None, key: str, pattern: str) -> str:
     return pattern.format(values[key])
 
 
-def metrics_table(metrics: dict[str, dict[str, float] | None], title: str) -> Table:
+def metrics_table(
+    metrics: dict[str, dict[str, float] | None], title: str, ours: str = "LightGBM"
+) -> Table:
+    """``ours``: the trained model's column header (its family when that is not LightGBM)."""
     names = {
-        "lightgbm": "LightGBM",
+        "lightgbm": ours,
         "rules": "points model",
         "logistic": "logistic reg.",
         "champion": "champion",
@@ -105,7 +108,9 @@ def _print_outcome(outcome: RunOutcome) -> None:
         won = f"({int(labels.sum())} of {len(labels):,} snapshots won)"
     else:
         what = "Test rows: a stratified share (the table has no date)"
-    console.print(metrics_table(outcome.metrics, f"{what} {won}"))
+    kind = outcome.result.model.kind
+    ours = "LightGBM" if kind == "lightgbm" else kind.replace("+", " + ")
+    console.print(metrics_table(outcome.metrics, f"{what} {won}", ours))
     verdict = (
         "[green]promoted to champion[/green]"
         if outcome.promoted
