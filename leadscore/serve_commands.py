@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -553,21 +554,25 @@ def audit(
     if history.empty:
         console.print(f"No scores recorded for {lead_id!r}.")
         return
-    table = Table(title=f"Scores given to {lead_id}")
-    columns = ("scored at", "as of", "model", "score", "grade", "route", "top reasons", "request")
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    names = set(history["model_name"])
+    model = next(iter(names)) if len(names) == 1 else None
+    table = Table(
+        title=f"Scores given to {lead_id}" + (f" by {model}" if model else ""), show_lines=True
+    )
+    for column in ("scored at / as of", "model", "score", "request"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("route and top reasons", ratio=1, min_width=24)
     for row in history.itertuples():
-        reasons = "; ".join(r["text"] for r in row.reasons[:3])
+        scored = "-" if row.score is None or row.score != row.score else str(int(row.score))
+        where = row.route.get("team") or row.route.get("track") or ""
+        reasons = "\n".join(f"[dim]{escape(r['text'])}[/dim]" for r in row.reasons[:3])
+        as_of = str(row.features.get("as_of") or "-")[:10]
         table.add_row(
-            str(row.scored_at)[:19],
-            str(row.features.get("as_of") or "-")[:19].replace("T", " "),
-            f"{row.model_name} v{row.model_version}",
-            "-" if row.score is None or row.score != row.score else str(int(row.score)),
-            row.grade or "-",
-            row.action,
-            reasons,
+            f"{str(row.scored_at)[:16]}\n[dim]as of {as_of}[/dim]",
+            f"v{row.model_version}" if model else f"{row.model_name} v{row.model_version}",
+            f"{scored} {row.grade or ''}".strip(),
             row.request_id[:8],
+            f"{row.action} {escape(where)}".strip() + (f"\n{reasons}" if reasons else ""),
         )
     console.print(table)
 

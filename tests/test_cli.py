@@ -136,3 +136,31 @@ def test_an_option_a_mapping_owns_is_refused_not_ignored(
     )
     assert result.exit_code == 2, result.output
     assert says in " ".join(result.output.split())
+
+
+def test_audit_reads_at_80_columns(tmp_path: Path) -> None:
+    """Each score with the moment it was taken at, its route and its reasons, words unbroken."""
+    from serving.audit import AuditLog, now_utc
+
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    reason = "Visited the pricing page 6 times in the last 90 days, last on 26 Oct 2026"
+    AuditLog(url).write(
+        [
+            {
+                "request_id": "abcdef123456", "lead_id": "L1", "scored_at": now_utc(),
+                "model_name": "leadscore", "model_version": "12", "probability": 0.3,
+                "score": 30, "grade": "A", "action": "sales",
+                "route": {"action": "sales", "team": "DACH-Süd"},
+                "reasons": [{"feature": "n_pricing_page_view_90d", "text": reason}],
+                "quality_flags": [], "features": {"as_of": "2026-10-31T21:53:00"},
+                "handover_note": "...",
+            }
+        ]
+    )  # fmt: skip
+    shown = runner.invoke(
+        app, ["audit", "L1"], env={"LEADSCORE_AUDIT_DATABASE": url, "COLUMNS": "80"}
+    ).output
+    assert max(len(line) for line in shown.splitlines()) <= 80
+    assert "as of 2026-10-31" in shown and "sales DACH-Süd" in shown and "30 A" in shown
+    words = " ".join(line.strip("│ ").split("│")[-1].strip() for line in shown.splitlines())
+    assert " ".join(reason.split()) in " ".join(words.split())
