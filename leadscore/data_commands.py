@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -167,15 +168,10 @@ def open_table(
 
 def findings_table(report: LeakageReport, title: str, allow: set[str]) -> Table:
     """Leaks first, then what is only watched; one row per finding."""
-    table = Table(title=title, show_lines=False)
-    for column, justify in (
-        ("column", "left"),
-        ("kind", "left"),
-        ("severity", "left"),
-        ("AUC alone", "right"),
-        ("reason", "left"),
-    ):
-        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    table = Table(title=title, show_lines=True)
+    table.add_column("column", overflow="fold", max_width=22)
+    table.add_column("finding", no_wrap=True)
+    table.add_column("reason", ratio=1, min_width=24)
     order = {"leak": 0, "watch": 1}
     for finding in sorted(report.findings, key=lambda f: order[f.severity]):
         severity = finding.severity
@@ -184,12 +180,11 @@ def findings_table(report: LeakageReport, title: str, allow: set[str]) -> Table:
         else:
             severity_text = "[red]leak[/red]" if severity == "leak" else "[cyan]watch[/cyan]"
         auc = report.single_column_auc.get(finding.column, float("nan"))
+        alone = "" if auc != auc else f"\n[dim]AUC alone {auc:.3f}[/dim]"
         table.add_row(
-            finding.column,
-            finding.kind,
-            severity_text,
-            "–" if auc != auc else f"{auc:.3f}",
-            finding.reason,
+            escape(finding.column),
+            f"{finding.kind}\n{severity_text}{alone}",
+            escape(finding.reason),
         )
     return table
 
