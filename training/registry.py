@@ -84,6 +84,9 @@ def client_for(settings: Settings) -> MlflowClient:
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+    # a uv environment has no pip: MLflow warns that conda.yaml lists pip unpinned, at every
+    # registration, though the model's own pip requirements are pinned (pip_requirements)
+    logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
     uri = tracking_uri(settings)
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
