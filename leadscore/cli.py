@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
@@ -204,11 +205,13 @@ def features(
     if list_:
         from features.registry import FEATURES
 
-        table = Table(title=f"{len(FEATURES)} features")
-        for column in ("name", "group", "kind", "reason"):
+        table = Table(title=f"{len(FEATURES)} features", show_lines=True)
+        for column in ("name", "group", "kind"):
             table.add_column(column, overflow="fold")
+        table.add_column("reason texts", ratio=1)
         for feature in FEATURES.values():
-            table.add_row(feature.name, feature.group, feature.kind, feature.template(lang, "up"))
+            texts = dict.fromkeys(feature.template(lang, key) for key in ("up", "down", "missing"))
+            table.add_row(feature.name, feature.group, feature.kind, escape("\n".join(texts)))
         console.print(table)
         return
     if data is None or as_of is None or out is None:
