@@ -264,7 +264,31 @@ _TOPIC_WORDS = {
     "email_marketing": ("email marketing", "E-Mail-Marketing"),
     "analytics": ("analytics", "Analytics"),
 }
+# Countries a reason names (the feature holds ISO codes): "Land passt: Deutschland", not "DE".
+COUNTRY_NAMES: dict[str, tuple[str, str]] = {
+    "DE": ("Germany", "Deutschland"), "AT": ("Austria", "Österreich"),
+    "CH": ("Switzerland", "Schweiz"), "LI": ("Liechtenstein", "Liechtenstein"),
+    "LU": ("Luxembourg", "Luxemburg"), "NL": ("the Netherlands", "Niederlande"),
+    "BE": ("Belgium", "Belgien"), "FR": ("France", "Frankreich"), "IT": ("Italy", "Italien"),
+    "ES": ("Spain", "Spanien"), "PT": ("Portugal", "Portugal"),
+    "GB": ("the United Kingdom", "Vereinigtes Königreich"), "IE": ("Ireland", "Irland"),
+    "DK": ("Denmark", "Dänemark"), "SE": ("Sweden", "Schweden"), "NO": ("Norway", "Norwegen"),
+    "FI": ("Finland", "Finnland"), "PL": ("Poland", "Polen"), "CZ": ("Czechia", "Tschechien"),
+    "SK": ("Slovakia", "Slowakei"), "HU": ("Hungary", "Ungarn"), "SI": ("Slovenia", "Slowenien"),
+    "HR": ("Croatia", "Kroatien"), "RO": ("Romania", "Rumänien"), "BG": ("Bulgaria", "Bulgarien"),
+    "GR": ("Greece", "Griechenland"), "TR": ("Turkey", "Türkei"), "EE": ("Estonia", "Estland"),
+    "LV": ("Latvia", "Lettland"), "LT": ("Lithuania", "Litauen"), "UA": ("Ukraine", "Ukraine"),
+    "US": ("the United States", "USA"), "CA": ("Canada", "Kanada"), "MX": ("Mexico", "Mexiko"),
+    "BR": ("Brazil", "Brasilien"), "IN": ("India", "Indien"), "CN": ("China", "China"),
+    "JP": ("Japan", "Japan"), "AU": ("Australia", "Australien"), "SG": ("Singapore", "Singapur"),
+    "AE": ("the United Arab Emirates", "Vereinigte Arabische Emirate"), "IL": ("Israel", "Israel"),
+    "ZA": ("South Africa", "Südafrika"), "AF": ("Afghanistan", "Afghanistan"),
+    "EG": ("Egypt", "Ägypten"), "AX": ("Åland", "Åland"), "AL": ("Albania", "Albanien"),
+    "DZ": ("Algeria", "Algerien"),
+}  # fmt: skip
+
 VALUE_WORDS: dict[str, dict[str, tuple[str, str]]] = {
+    "country_code": COUNTRY_NAMES,
     "seniority": {
         "c_level": ("C-level", "Geschäftsleitung"),
         "head": ("head of department", "Bereichsleitung"),
