@@ -45,6 +45,7 @@ err_console = Console(stderr=True)
 DataArg = Annotated[
     str,
     typer.Argument(
+        metavar="DATA",
         help="A folder with leads/activities/outcomes (CSV or Parquet), a single export file "
         "(tabular mode, with --label), or a database URL.",
     ),
@@ -165,7 +166,9 @@ def _mapped(
 def features(
     data: Annotated[
         str | None,
-        typer.Argument(help="CRM folder, database URL, or one export file in tabular mode."),
+        typer.Argument(
+            metavar="DATA", help="CRM folder, database URL, or one export file in tabular mode."
+        ),
     ] = None,
     as_of: Annotated[
         str | None,

@@ -190,7 +190,9 @@ def findings_table(report: LeakageReport, title: str, allow: set[str]) -> Table:
 
 
 def audit_data(
-    data: Annotated[str, typer.Argument(help="A single export file (CSV, .csv.gz, Parquet).")],
+    data: Annotated[
+        str, typer.Argument(metavar="DATA", help="A single export file (CSV, .csv.gz, Parquet).")
+    ],
     label: Annotated[
         str | None,
         typer.Option("--label", help="The label column (optional with a --mapping)."),
@@ -257,7 +259,10 @@ def audit_data(
 
 def nurture(
     data: Annotated[
-        str, typer.Argument(help="A CRM folder (leads/activities/outcomes) or a database URL.")
+        str,
+        typer.Argument(
+            metavar="DATA", help="A CRM folder (leads/activities/outcomes) or a database URL."
+        ),
     ],
     as_of: Annotated[
         str | None,

@@ -140,7 +140,10 @@ def _moment(as_of: str | None) -> pd.Timestamp | None:
 
 def score(
     data: Annotated[
-        str, typer.Argument(help="CRM folder, database URL, or one export file in tabular mode.")
+        str,
+        typer.Argument(
+            metavar="DATA", help="CRM folder, database URL, or one export file in tabular mode."
+        ),
     ],
     out: Annotated[
         Path,
@@ -353,9 +356,12 @@ def table_card(
 
 
 def explain(
-    lead_id: Annotated[str, typer.Argument(help="The lead to explain.")],
+    lead_id: Annotated[str, typer.Argument(help="The lead to explain.", metavar="LEAD_ID")],
     data: Annotated[
-        str, typer.Argument(help="CRM folder, database URL, or one export file in tabular mode.")
+        str,
+        typer.Argument(
+            metavar="DATA", help="CRM folder, database URL, or one export file in tabular mode."
+        ),
     ],
     as_of: AsOfOpt = None,
     lang: LangOpt = None,
@@ -517,7 +523,9 @@ def _tabular_hint(settings: Settings) -> str | None:
 
 
 def audit(
-    lead_id: Annotated[str, typer.Argument(help="The lead whose scores to show.")],
+    lead_id: Annotated[
+        str, typer.Argument(help="The lead whose scores to show.", metavar="LEAD_ID")
+    ],
     erase: Annotated[
         bool,
         typer.Option(

@@ -135,7 +135,8 @@ def _load(data: str):
 
 def train(
     data: Annotated[
-        str, typer.Argument(help="CRM folder, database URL, or one file with --label.")
+        str,
+        typer.Argument(metavar="DATA", help="CRM folder, database URL, or one file with --label."),
     ],
     horizon_days: Annotated[
         int | None,
@@ -377,8 +378,9 @@ def thresholds(
     data: Annotated[
         str | None,
         typer.Argument(
-            help="CRM to take recent open leads from; without it, the champion's "
-            "own test window is used."
+            metavar="[DATA]",
+            help="CRM to take recent open leads from; without it, the scores of the open "
+            "leads the champion stored at training are cut.",
         ),
     ] = None,
     weeks: Annotated[int, typer.Option("--weeks", min=1, help="How recent is 'recent'.")] = 13,
