@@ -236,7 +236,9 @@ def _objected_people(
     objected = np.zeros(n, dtype=bool)
     if CONSENT not in leads or n == 0:
         return objected
-    said = leads[CONSENT].eq(False).fillna(False).to_numpy(dtype=bool)  # empty: no objection
+    said = _objections(leads[CONSENT])
+    if not said.any():
+        return objected
     rows = np.flatnonzero(lead_codes >= 0)[::-1]
     _, last = np.unique(lead_codes[rows], return_index=True)
     objected[lead_codes[rows[last]]] = said[rows[last]]
@@ -245,6 +247,14 @@ def _objected_people(
     by_person = np.zeros(n, dtype=bool)
     by_person[person_code[objected]] = True
     return by_person[person_code]
+
+
+def _objections(consent: pd.Series) -> np.ndarray:
+    """True where the cell says no; an empty cell is no objection. Without pandas' operators
+    where the column is boolean already (every HTTP request reads one)."""
+    if pd.api.types.is_bool_dtype(consent.dtype):
+        return ~consent.to_numpy(dtype=bool, na_value=True)
+    return consent.eq(False).fillna(False).to_numpy(dtype=bool)
 
 
 class _Crm:
