@@ -88,6 +88,11 @@ class ScoreResult(BaseModel):
     request_id: str
     as_of: str
     consent_profiling: bool = Field(True, description="False: no model score, rule route only")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What the request sent that the score could not use (activities after the "
+        "scoring moment), so that an integration error is not a silent one",
+    )
 
 
 _RESULTS = TypeAdapter(list[ScoreResult])

@@ -18,6 +18,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import bentoml
@@ -251,6 +252,12 @@ class LeadScore:
             tables = request_tables(inline)
             for result in scorer.score(tables, ids, moment, lang, request_id):
                 results[result.lead_id] = result
+            limit = moment.to_pydatetime()
+            for item in inline:
+                assert item.lead is not None
+                later = sum(_utc(a.occurred_at) >= limit for a in item.activities)
+                if later:
+                    results[item.lead.lead_id].warnings.append(_not_used(later, moment))
         if stored:
             store = self.runtime.store
             if store is None:
@@ -272,6 +279,21 @@ class LeadScore:
                 results[result.lead_id] = result
         order = [item.lead.lead_id if item.lead else item.lead_id for item in items]
         return [results[i] for i in order]
+
+
+def _utc(moment: datetime) -> datetime:
+    """As the request's tables read it: naive is UTC, an offset is converted."""
+    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _not_used(count: int, moment: pd.Timestamp) -> str:
+    """Features see only what happened before the scoring moment: a planned meeting, or a local
+    time sent without its offset (an hour ahead of UTC in Berlin), is left out, and said so."""
+    return (
+        f"{count} activit{'y' if count == 1 else 'ies'} at or after the scoring moment "
+        f"({moment:%Y-%m-%d %H:%M:%S} UTC) not used: planned, or a local time sent without its "
+        "offset (send UTC with 'Z', or the offset, e.g. +01:00)"
+    )
 
 
 def _unique_ids(items: list[LeadRequest], prefix: str) -> None:

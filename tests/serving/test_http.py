@@ -123,6 +123,30 @@ def test_a_misspelt_field_is_named_not_dropped(
     assert [e["loc"] for e in answer.json()["detail"]] == [["langauge"]]
 
 
+def test_activities_after_the_scoring_moment_are_said_to_be_unused(
+    server: Server, crm: CRMTables, busy_lead: str
+) -> None:
+    """A CRM in Berlin that sends its local time without an offset sends the last hour's
+    actions "in the future": they are left out, as a planned meeting is, and the answer says so."""
+    body = inline_lead(crm, busy_lead)
+    answer = server.client().post("/score", json=body)
+    assert answer.status_code == 200 and answer.json()["warnings"] == []
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+
+    def at(minutes: int, offset: str = "") -> str:
+        return (now + pd.Timedelta(minutes=minutes)).isoformat() + offset
+
+    body["activities"] += [
+        {"occurred_at": at(50), "activity_type": "demo_request"},  # Berlin's time, no offset
+        {"occurred_at": at(7 * 24 * 60, "+01:00"), "activity_type": "meeting"},  # planned
+        {"occurred_at": at(-5, "Z"), "activity_type": "blog_read"},  # just now: used
+    ]
+    warned = server.client().post("/score", json=body).json()["warnings"]
+    assert len(warned) == 1 and warned[0].startswith("2 activities at or after the scoring moment")
+    batch = server.client().post("/score_batch", json={"leads": [body]}).json()
+    assert [w[:45] for w in batch[0]["warnings"]] == [warned[0][:45]]
+
+
 def test_a_batch_is_one_request_inline_leads_and_stored_ones_alike(
     server: Server, crm: CRMTables, busy_lead: str
 ) -> None:
