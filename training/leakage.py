@@ -6,7 +6,7 @@ the length of the call that already decided the outcome. Trained on, those colum
 wonderful test numbers and a useless model, and they show up as the "top drivers" in the report.
 This module finds them from the data and the column names alone, with no per-dataset list.
 
-Five checks, each a pure function of the frame (no I/O, no fitted state kept):
+Six checks, each a pure function of the frame (no I/O, no fitted state kept):
 
 ``too_predictive``
     One column on its own ranks a held-out part of the rows almost perfectly, or some of its
@@ -26,6 +26,10 @@ Five checks, each a pure function of the frame (no I/O, no fitted state kept):
 ``period_proxy``
     A number almost fully determined by when the row was recorded (macro indicators, price
     lists); not a leak but a drift risk, so its findings are ``watch``, not ``leak``.
+``personal_data``
+    Who the lead is rather than what it did: email addresses or phone numbers (by their values),
+    a person's names or street address (by the column's name). Refused like a leak: a model
+    would score people by surname and keep the values in its files.
 
 Findings of severity ``leak`` are refused by :func:`refuse_flagged` unless allowed by name;
 ``watch`` findings (near misses, period proxies) are reported only.
@@ -55,6 +59,10 @@ Thresholds (:class:`Thresholds`), and why:
 * id-like: >= 95 % distinct among >= 50 non-empty values (text or whole numbers), or >= 90 %
   of values shaped like a UUID or hex hash with >= 50 % distinct.
 * future timestamps: >= 1 % of rows with a date after the row's own time.
+* personal data: >= 50 % of a text column's values shaped like email addresses or phone numbers
+  (with a + or 0, or separators, and 7 digits; not dates or decimals), or a name such as
+  ``First Name``, ``Nachname``, ``Street`` over >= 20 different text values (names repeat: a
+  share of distinct values would miss them; a yes/no "Name given" has two).
 * period proxies: >= 90 % of a number's variance explained by 20 equal-size time blocks.
 """
 
@@ -166,7 +174,7 @@ class Thresholds:
     id_distinct_share: float = 0.95
     id_min_values: int = 50
     personal_share: float = 0.5
-    personal_distinct_share: float = 0.2
+    personal_min_values: int = 20
     hash_share: float = 0.9
     hash_distinct_share: float = 0.5
     future_share: float = 0.01
@@ -564,16 +572,15 @@ def check_personal_data(
         share = float(text.map(test).mean())
         if share >= thresholds.personal_share:
             return [_personal(column, f"{share:.0%} of its values are {what}", share)]
-    distinct = float(present.nunique() / len(present))
-    if distinct < thresholds.personal_distinct_share:
+    # names repeat (a demo's first names are 4 % distinct), a yes/no "Name given" does not count
+    values = present.nunique()
+    if values < thresholds.personal_min_values:
         return []
     name = normalise_name(column)
     for rule, what in ((PERSON_NAME_RULE, "a person's name"), (ADDRESS_RULE, "a street address")):
         match = rule.search(name)
         if match:
-            return [
-                _personal(column, f"name {column!r}: {what}, {distinct:.0%} distinct", distinct)
-            ]
+            return [_personal(column, f"name {column!r}: {what}, {values:,} different", values)]
     return []
 
 

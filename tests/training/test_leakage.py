@@ -168,6 +168,8 @@ def test_who_the_lead_is_by_name_and_contact_details_is_personal_data() -> None:
     ]
     table["contact"] = [f"{rng.choice(lasts).lower()}{i}@example.de" for i in range(len(table))]
     table["Strasse"] = [f"{rng.choice(lasts)}weg {rng.integers(1, 90)}" for _ in table.index]
+    table["Vorname"] = rng.choice([f"{n}{i}" for n in firsts for i in "ab"], len(table))  # 3 %
+    table["Name Given"] = rng.choice(["Yes", "No"], len(table))
     # contact preferences, a company, dates as text, big numbers and text ids are not people
     table["Do Not Email"] = rng.choice(["Yes", "No"], len(table))
     table["Company Name"] = rng.choice(["SAP", "K+S", "3M", "E.ON"], len(table))
@@ -176,7 +178,7 @@ def test_who_the_lead_is_by_name_and_contact_details_is_personal_data() -> None:
     table["budget"] = [f"{v:.2f}" for v in rng.random(len(table)) * 1e7]
     report = audit_columns(table, label="won", time_column="created")
     assert columns_of_kind(report, "personal_data") == [
-        "First Name", "lastName", "Phone", "contact", "Strasse",
+        "First Name", "lastName", "Phone", "contact", "Strasse", "Vorname",
     ]  # fmt: skip
     assert set(report.flagged) >= {"First Name", "lastName", "Phone", "contact", "Strasse"}
     assert "phone numbers" in report.reasons("Phone")
