@@ -35,6 +35,7 @@ from features.contract import ACTIVITY_TYPES, known_activity_type
 from features.pipeline import CONTEXT_COLUMNS, FLAG_COLUMNS, model_columns
 from features.quality import QUALITY_FLAGS, flag_label
 from features.registry import FEATURES, VALUE_WORDS
+from features.texts import event_phrase, join_words
 
 DEFAULT_ROUTING_FILE = Path(__file__).with_name("routing.yaml")
 Action = Literal["sales", "nurture", "review"]
@@ -575,7 +576,8 @@ def _decide(
     if grade is None:
         asked = sorted((recent_types or set()) & set(config.no_consent.sales_if_any))
         if asked:
-            return "sales", team, None, why["asked"].format(asked=asked)
+            said = join_words([event_phrase(a, None, lang) for a in asked], lang)
+            return "sales", team, None, why["asked"].format(asked=said)
         default = config.tracks.get("default", "General")
         return "nurture", None, default, why["rule_only"]
     if grade in config.sales_grades:
