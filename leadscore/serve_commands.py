@@ -69,6 +69,7 @@ CARD_WORDS: dict[str, dict[str, str]] = {
         "sales": "sales",
         "nurture": "nurture",
         "review": "review",
+        "closed": "Closed",
     },
     "de": {
         "lead": "Lead",
@@ -87,6 +88,7 @@ CARD_WORDS: dict[str, dict[str, str]] = {
         "sales": "Vertrieb",
         "nurture": "Nurturing",
         "review": "Prüfung",
+        "closed": "Abgeschlossen",
     },
 }
 
@@ -193,14 +195,15 @@ def score(
     write_frame(frame, out)
     console.print(routes_table(frame, f"leads scored with model v{scorer.ref.version}"))
     when = moment if moment is not None else pd.Timestamp.now(tz="UTC").tz_localize(None)
+    said = f"{when:%Y-%m-%d %H:%M}" + ("" if moment is not None else " UTC")
     existing = tables.leads.loc[tables.leads["created_at"] <= when, "lead_id"].nunique()
     later = tables.leads["lead_id"].nunique() - existing
     if later > 0:
-        console.print(f"{later:,} lead(s) created after {when} left out: they did not exist yet.")
+        console.print(f"{later:,} lead(s) created after {said} left out: they did not exist yet.")
     closed = existing - len(frame)
     if closed > 0:
         console.print(
-            f"{closed:,} lead(s) that had bought or lost their last deal by {when} left out: "
+            f"{closed:,} lead(s) that had bought or lost their last deal by {said} left out: "
             "there is nothing to route (--include-closed scores them too)."
         )
     console.print(f"Wrote {out}")
@@ -404,6 +407,7 @@ def explain(
 def lead_card(result: ScoreResult, tables: CRMTables, group: list[str], lang: str = "en") -> Panel:
     """The terminal card sales and data scientists look at."""
     from features.texts import event_phrase, format_date
+    from serving.scorer import closed_text
 
     lead = tables.leads.set_index("lead_id").loc[result.lead_id]
     name = " ".join(
@@ -422,6 +426,9 @@ def lead_card(result: ScoreResult, tables: CRMTables, group: list[str], lang: st
     route = result.route
     action = w.get(route.action, route.action)
     head.add_row(w["route"], f"{action} {route.team or route.track or ''}  [dim]{route.why}[/dim]")
+    closed = closed_text(tables, result.lead_id, result.as_of, lang)  # type: ignore[arg-type]
+    if closed is not None:
+        head.add_row(w["closed"], f"[yellow]{closed}[/yellow]")
     head.add_row(
         w["model"],
         f"{result.model.name} v{result.model.version}, {w['as_of']} {result.as_of[:16]}",
@@ -450,8 +457,7 @@ def lead_card(result: ScoreResult, tables: CRMTables, group: list[str], lang: st
         Group(
             head,
             "",
-            reasons,
-            "",
+            *([reasons, ""] if result.reasons else []),
             f"[bold]{w['last_actions']}[/bold]",
             last,
             "",

@@ -25,7 +25,7 @@ from features.contract import CRMTables
 from features.pipeline import feature_columns_and_events
 from features.quality import QUALITY_FLAGS, flag_texts
 from features.registry import FEATURES, OUTBOUND
-from features.texts import Lang, events_by_snap
+from features.texts import Lang, events_by_snap, format_date
 from serving.audit import AuditLog, now_utc
 from serving.handover import handover_note, handover_notes
 from serving.reasons import (
@@ -482,6 +482,32 @@ class Scorer:
             }
             for r, value in zip(results, values, strict=True)
         ]
+
+
+def closed_text(tables: CRMTables, lead_id: str, moment: object, lang: Lang = "en") -> str | None:
+    """What the outcomes say of a lead that had closed by ``moment`` (None while it is open).
+
+    Scoring one lead still gives its score and route, for reference; this line keeps anyone from
+    handing a customer to sales as a new lead.
+    """
+    when = pd.Timestamp(moment)  # type: ignore[arg-type]
+    if when.tzinfo is not None:
+        when = when.tz_convert("UTC").tz_localize(None)
+    if lead_id not in closed_by(tables, when):
+        return None
+    deals = tables.outcomes[
+        (tables.outcomes["lead_id"] == lead_id) & (tables.outcomes["closed_at"] <= when)
+    ]
+    won = deals.loc[deals["won"].fillna(False).astype(bool), "closed_at"]
+    if len(won):
+        on = format_date(won.min(), lang)
+        if lang == "de":
+            return f"hat am {on} gekauft: ein Kunde, kein Lead für die Übergabe"
+        return f"bought on {on}: a customer, not a lead to hand over"
+    on = format_date(deals["closed_at"].max(), lang)
+    if lang == "de":
+        return f"hat am {on} das letzte Geschäft verloren: kein offener Lead"
+    return f"lost its last deal on {on}: not an open lead"
 
 
 def results_from_frame(frame: pd.DataFrame) -> list[ScoreResult]:

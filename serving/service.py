@@ -43,7 +43,7 @@ from serving.requests import (
     request_tables,
 )
 from serving.runtime import Runtime
-from serving.scorer import Scorer, ScoreResult
+from serving.scorer import Scorer, ScoreResult, closed_text
 from serving.tabular import MissingColumnsError
 
 logger = logging.getLogger("leadscore.service")
@@ -276,6 +276,9 @@ class LeadScore:
                 raise NotFound(f"{where}: {unknown!r} is not in the lead store")
             tables = store.tables.for_leads(store.group_of(stored))
             for result in scorer.score(tables, stored, moment, lang, request_id):
+                closed = closed_text(tables, result.lead_id, moment)
+                if closed is not None:
+                    result.warnings.append(f"{result.lead_id} {closed} (the lead store's outcomes)")
                 results[result.lead_id] = result
         order = [item.lead.lead_id if item.lead else item.lead_id for item in items]
         return [results[i] for i in order]

@@ -147,6 +147,15 @@ def test_activities_after_the_scoring_moment_are_said_to_be_unused(
     assert [w[:45] for w in batch[0]["warnings"]] == [warned[0][:45]]
 
 
+def test_a_stored_lead_that_has_bought_is_said_to_be_a_customer(
+    server: Server, crm: CRMTables
+) -> None:
+    won = crm.outcomes.loc[crm.outcomes["won"].astype(bool), "lead_id"].iloc[0]
+    answer = server.client().post("/score", json={"lead_id": won})
+    assert answer.status_code == 200
+    assert any("a customer, not a lead to hand over" in w for w in answer.json()["warnings"])
+
+
 def test_a_batch_is_one_request_inline_leads_and_stored_ones_alike(
     server: Server, crm: CRMTables, busy_lead: str
 ) -> None:

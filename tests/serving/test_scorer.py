@@ -19,7 +19,7 @@ from leadscore.settings import Settings
 from serving.audit import AuditLog
 from serving.reasons import ReasonGroups, group_of, top_reasons
 from serving.routing import load_routing
-from serving.scorer import ModelRef, Scorer
+from serving.scorer import ModelRef, Scorer, closed_text
 from tests.factories import make_crm
 from training.registry import load_version
 
@@ -114,6 +114,26 @@ def test_a_lead_without_consent_goes_to_sales_only_on_its_own_recent_request(
     expected = {"asked": "sales", "asked_last_year": "nurture", "was_called": "nurture"}
     assert one_by_one == expected
     assert dict(zip(frame["lead_id"], frame["action"], strict=True)) == expected
+
+
+def test_a_closed_lead_is_said_to_be_closed_in_both_languages() -> None:
+    leads = [{"lead_id": x, "created_at": "2025-01-01"} for x in ("won", "lost", "open")]
+    outcomes = [
+        {"lead_id": "won", "closed_at": "2025-03-01", "won": False},
+        {"lead_id": "won", "closed_at": "2025-06-15", "won": True},
+        {"lead_id": "lost", "closed_at": "2025-04-02", "won": False},
+    ]
+    crm = make_crm(leads, [], outcomes)
+    after = pd.Timestamp("2026-01-01")
+    assert (
+        closed_text(crm, "won", after)
+        == "bought on 15 Jun 2025: a customer, not a lead to hand over"
+    )
+    assert closed_text(crm, "lost", after, "de") == (
+        "hat am 02.04.2025 das letzte Geschäft verloren: kein offener Lead"
+    )
+    assert closed_text(crm, "open", after) is None
+    assert closed_text(crm, "won", pd.Timestamp("2025-05-01")) is None  # lost, then bought
 
 
 def reference_reasons(row: np.ndarray, columns: tuple[str, ...]) -> list[tuple[str, float]]:
