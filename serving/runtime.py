@@ -71,6 +71,7 @@ class Runtime:
         self.settings = settings
         self.routing = load_routing(settings.routing_file)
         self.routing_stamp = _file_stamp(settings.routing_file)
+        self.routing_error: str | None = None  # the edited file that was not taken, and why
         self.audit = AuditLog(settings.audit_url())
         self.scorer: Scorer | None = None
         # the tabular champion (trained on an export), for /score_rows; optional
@@ -101,6 +102,7 @@ class Runtime:
         try:
             routing = load_routing(self.settings.routing_file)
         except ValueError as error:
+            self.routing_error = str(error)
             logger.error("routing file not reloaded, the rules in force stay: %s", error)
             return False
         with self._lock:
@@ -110,7 +112,8 @@ class Runtime:
                 self.scorer = Scorer(old.model, old.ref, routing, self.audit, old.lang)
             if self.tabular is not None:
                 self.tabular = dataclasses.replace(self.tabular, routing=routing)
-        logger.info("routing file reloaded")
+        self.routing_error = None
+        logger.warning("routing file reloaded: the edited rules are in force")
         return True
 
     def _newer_champion(
@@ -232,6 +235,7 @@ class Runtime:
             "metrics": model.metrics,
             "last_reload_error": self.last_error,
             "lead_store_error": self.store_error,
+            "routing_file_error": self.routing_error,
             "tabular": self.describe_tabular(),
             "worker": os.getpid(),
         }

@@ -171,5 +171,6 @@ def test_an_edited_routing_file_takes_effect_without_a_restart_and_a_broken_one_
     with caplog.at_level(logging.ERROR, logger="leadscore.runtime"):
         assert not runtime.try_reload()
     assert "review_flag" in caplog.text and "rules in force stay" in caplog.text
+    assert "review_flag" in (runtime.describe()["routing_file_error"] or "")  # GET /model
     assert "Worldwide" in teams()
     assert runtime.routing.review_flags  # the old rules, not the misspelt ones
