@@ -28,6 +28,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from features.collector import collector_paused
+from features.registry import COUNTRY_NAMES
 
 __all__ = [
     "QUALITY_FLAGS",
@@ -100,8 +101,8 @@ QUALITY_FLAGS: tuple[QualityFlag, ...] = (
         "city_not_in_country",
         "The city is a known city in another country and geonames knows no place of that name in"
         " the given country (London, Germany). Unknown towns are never flagged.",
-        "City '{city}' is not in {country}",
-        "Stadt „{city}“ liegt nicht in {country}",
+        "City '{city}' is not in {country_en}",
+        "Stadt „{city}“ liegt nicht in {country_de}",
     ),
     QualityFlag(
         "phone_invalid",
@@ -144,7 +145,10 @@ QUALITY_FLAGS: tuple[QualityFlag, ...] = (
 # Each flag in a few words, for the route's "why" that a reviewer scans (the texts above quote
 # the lead's values and belong to the card and the note).
 FLAG_LABELS: dict[str, tuple[str, str]] = {
-    "name_keyboard_mash": ("name looks like random typing", "Name sieht nach Tastaturanschlag aus"),
+    "name_keyboard_mash": (
+        "name looks like random typing",
+        "Name wirkt wie zufällige Tastatureingabe",
+    ),
     "name_placeholder": ("placeholder name", "Platzhaltername"),
     "city_not_in_country": ("city not in the country", "Stadt liegt nicht im Land"),
     "phone_invalid": ("invalid phone number", "ungültige Telefonnummer"),
@@ -1074,9 +1078,13 @@ class _Fields(dict[str, str]):
         self.lead = lead
 
     def __missing__(self, key: str) -> str:
-        if key == "who":
+        if key in ("country_en", "country_de"):  # "Germany" and "Deutschland" from "DE" too
+            names = COUNTRY_NAMES.get(country_code(self["country"]) or "")
+            value = names[key == "country_de"] if names else self["country"]
+        elif key == "who":
             name = " ".join(p for p in (self["first_name"], self["last_name"]) if p)
-            value = ", ".join(p for p in (name, self["company"]) if p) or "–"
+            company = self["company"]
+            value = (f"{name} ({company})" if name and company else name or company) or "–"
         else:
             value = _text(self.lead.get(key)) or ""
         self[key] = value

@@ -433,7 +433,7 @@ def test_texts_name_the_problem_in_english_and_german() -> None:
     lead = {**ANNA, "city": "London"}
     row = quality_flags(leads(lead)).iloc[0]
     assert flag_texts(lead, row) == ["City 'London' is not in Germany"]
-    assert flag_texts(lead, row, lang="de") == ["Stadt „London“ liegt nicht in Germany"]
+    assert flag_texts(lead, row, lang="de") == ["Stadt „London“ liegt nicht in Deutschland"]
 
 
 def test_texts_accept_flag_names_and_skip_what_is_not_raised() -> None:
