@@ -693,17 +693,18 @@ def is_placeholder_name(first_name: str | None, last_name: str | None) -> bool:
 # --- phones ----------------------------------------------------------------------------------
 
 
-def _is_dummy_number(digits: str) -> bool:
+def _is_dummy_number(digits: str, parsed: bool = True) -> bool:
     """1111111, 12345, 987654, 123456789: typed to get past the form, even where the numbering
     plan allows it (Vienna numbers are 1 + as few as four digits, so "12345" is valid in Austria).
 
-    Runs of seven or eight digits are left alone: that is how long real numbers are, and Vienna's
-    area code 1 makes "1 234 5678" one of them. Form fillers stop at five or six, or run the row.
+    Runs of seven or eight digits are left alone in a number the numbering plan read: that is how
+    long real numbers are, and Vienna's area code 1 makes "1 234 5678" one of them. Without a
+    country (``parsed`` False) nothing vouches for them, and "1234567" is a run like any other.
     """
     if len(set(digits)) == 1:
         return True
     run = digits in "01234567890123456789" or digits in "98765432109876543210"
-    return run and (5 <= len(digits) <= 6 or len(digits) >= 9)
+    return run and (not parsed or 5 <= len(digits) <= 6 or len(digits) >= 9)
 
 
 def _is_dummy_subscriber(number: phonenumbers.PhoneNumber) -> bool:
@@ -744,7 +745,7 @@ def _check_phone(phone: str, region: str | None) -> tuple[bool, str | None]:
     if region is None and not text.startswith("+"):
         # A national number without a country cannot be checked; only reject the hopeless.
         digits = re.sub(r"\D", "", text)
-        return len(digits) < 6 or _is_dummy_number(digits), None
+        return len(digits) < 6 or _is_dummy_number(digits, parsed=False), None
     invalid, found = _read_phone(text, region)
     if invalid and region in _FIRST_IN_LIST and not text.startswith("+"):
         # A number valid in the given country as well ("030 ..." also dials Kandahar) stays

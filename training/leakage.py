@@ -152,11 +152,17 @@ PERSON_NAME_RULE = re.compile(
     r"|\b(first|last|given|family|full|middle|sur|fore|contact|person|lead|customer) ?names?\b"
 )
 ADDRESS_RULE = re.compile(
-    r"\b(street|strasse|stra(ss|ß)e|address|addr|adresse|anschrift|house number|hausnummer)\b"
+    r"\b(street|strasse|stra(ss|ß)e|anschrift|house number|hausnummer)\b"
+    r"|^(?!.*\b(ip|web|url|mac|mail|email|e mail|wallet)\b).*\b(address|addr|adresse)\b"
 )
 EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
-PHONE_SHAPE = re.compile(r"^(\+|0)[\d\s()./-]{6,}$|^\(?\d{2,5}\)?[\s/-]\d[\d\s/-]{4,}$")
-DECIMAL_SHAPE = re.compile(r"^[+-]?\d*[.,]\d+$")
+# "+49 30 1234567", "0049 30 ...", "030/1234567", "(030) 1234567", "03012345678"; a plain
+# run of digits only with a leading 0 and then an area code ("00012345" is a padded number)
+PHONE_SHAPE = re.compile(r"^(\+|00?[1-9])[\d\s()./-]{5,}$|^\(0?\d{1,5}\)\s?\d[\d\s/-]{4,}$")
+NOT_PHONE_SHAPE = re.compile(
+    r"^[+-]?\d*[.,]\d+$"  # a decimal number
+    r"|^\d{1,4}[-./]\d{1,2}[-./]\d{1,4}([ T].*)?$"  # a date, either order, any separator
+)
 DATE_SHAPE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./]\d{1,2}[./]\d{2,4})([ T].*)?$")
 
 
@@ -567,15 +573,15 @@ def check_personal_data(
     present = present[present != ""]
     if len(present) < thresholds.id_min_values:
         return []
+    # names and numbers repeat (a demo's first names are 4 % distinct); a yes/no has two values
+    values = present.nunique()
+    if values < thresholds.personal_min_values:
+        return []
     text = present.sample(min(len(present), 5000), random_state=thresholds.seed)
     for test, what in ((_is_email, "email addresses"), (_is_phone, "phone numbers")):
         share = float(text.map(test).mean())
         if share >= thresholds.personal_share:
             return [_personal(column, f"{share:.0%} of its values are {what}", share)]
-    # names repeat (a demo's first names are 4 % distinct), a yes/no "Name given" does not count
-    values = present.nunique()
-    if values < thresholds.personal_min_values:
-        return []
     name = normalise_name(column)
     for rule, what in ((PERSON_NAME_RULE, "a person's name"), (ADDRESS_RULE, "a street address")):
         match = rule.search(name)
@@ -593,8 +599,7 @@ def _is_phone(value: str) -> bool:
     return (
         bool(PHONE_SHAPE.match(value))
         and sum(c.isdigit() for c in value) >= 7
-        and not DATE_SHAPE.match(value)
-        and not DECIMAL_SHAPE.match(value)
+        and not NOT_PHONE_SHAPE.match(value)
     )
 
 

@@ -608,3 +608,10 @@ def test_every_flag_has_a_few_words_in_both_languages() -> None:
 
     assert set(FLAG_LABELS) == {f.name for f in QUALITY_FLAGS}
     assert flag_label("phone_invalid", "de") == "ungültige Telefonnummer"
+
+
+@pytest.mark.parametrize("phone", ["1234567", "12345678", "87654321"])
+def test_a_run_of_digits_without_a_country_is_no_number(phone: str) -> None:
+    """Seven or eight digits in a row pass only where a numbering plan read them (Vienna)."""
+    lead = {**ANNA, "country": None, "phone": phone}
+    assert quality_flags(leads(lead)).iloc[0]["flag_phone_invalid"]

@@ -176,6 +176,10 @@ def test_who_the_lead_is_by_name_and_contact_details_is_personal_data() -> None:
     table["signup"] = table["created"].dt.strftime("%Y-%m-%d %H:%M")
     table["revenue"] = rng.integers(10**6, 10**8, len(table))
     table["budget"] = [f"{v:.2f}" for v in rng.random(len(table)) * 1e7]
+    table["Last Contact"] = table["created"].dt.strftime("%d-%m-%Y")
+    table["Signup"] = table["created"].dt.strftime("%Y/%m/%d")
+    table["Band"] = rng.choice(["10000-49999", "50000-99999", "1 234 567"], len(table))
+    table["IP Address"] = [f"10.0.{i % 250}.{i % 7}" for i in range(len(table))]
     report = audit_columns(table, label="won", time_column="created")
     assert columns_of_kind(report, "personal_data") == [
         "First Name", "lastName", "Phone", "contact", "Strasse", "Vorname",
