@@ -40,7 +40,7 @@ from features.texts import event_phrase, join_words
 DEFAULT_ROUTING_FILE = Path(__file__).with_name("routing.yaml")
 Action = Literal["sales", "nurture", "review"]
 GRADES = ("A", "B", "C")
-# The CRM fields the scorer hands to routing beside the features (serving.scorer.CONTEXT).
+# The CRM fields the scorer hands to routing beside the features (serving.scorer reads them).
 LEAD_FIELDS = (
     "first_name",
     "last_name",
@@ -190,8 +190,8 @@ class CustomNames(_Strict):
 
 
 def _probability(value: float) -> float:
-    if not 0 < value < 1:
-        raise ValueError(f"a cut-off is a probability above 0 and below 1, not {value}")
+    if not 0 <= value <= 1:  # 1: no lead gets the grade, 0: every lead does
+        raise ValueError(f"a cut-off is a probability from 0 to 1, not {value}")
     return value
 
 

@@ -35,22 +35,19 @@ from serving.reasons import (
     render_reasons,
     top_reasons,
 )
-from serving.routing import Route, RoutingConfig, grades_of, route_columns, route_lead
+from serving.routing import (
+    LEAD_FIELDS,
+    Route,
+    RoutingConfig,
+    grades_of,
+    route_columns,
+    route_lead,
+)
 from training.model import LeadModel
 from training.snapshots import closed_by
 
 FLAG_COLUMNS = [flag.column for flag in QUALITY_FLAGS]
-CONTEXT = (
-    "first_name",
-    "last_name",
-    "company",
-    "job_title",
-    "email",
-    "phone",
-    "country",
-    "city",
-    "created_at",
-)
+CONTEXT = LEAD_FIELDS  # the CRM fields a text, a note or a routing rule reads beside features
 
 
 class ReasonOut(BaseModel):

@@ -12,7 +12,6 @@ import pytest
 from features.pipeline import build_features
 from serving.routing import (
     DEFAULT_ROUTING_FILE,
-    LEAD_FIELDS,
     ROUTABLE_FIELDS,
     RoutingConfig,
     load_routing,
@@ -109,16 +108,14 @@ def test_the_fields_a_rule_can_read_are_those_the_scorer_hands_it() -> None:
     features = build_features(crm, as_of=pd.Timestamp("2025-02-01"))
     # consent has rules of its own (no_consent)
     handed = set(features.columns) - {"lead_id", "as_of", "person_id", "consent_profiling"}
-    assert set(CONTEXT) == set(LEAD_FIELDS)
     assert handed | set(CONTEXT) == ROUTABLE_FIELDS
 
 
 @pytest.mark.parametrize(
     ("grades", "message"),
     [
-        ("{A: 1.5}", "grades.A: a cut-off is a probability above 0 and below 1, not 1.5"),
-        ("{A: -0.2}", "grades.A: a cut-off is a probability above 0 and below 1, not -0.2"),
-        ("{C: 0}", "grades.C: a cut-off is a probability above 0 and below 1, not 0"),
+        ("{A: 1.5}", "grades.A: a cut-off is a probability from 0 to 1, not 1.5"),
+        ("{A: -0.2}", "grades.A: a cut-off is a probability from 0 to 1, not -0.2"),
         ("{A: 0.05, B: 0.3}", "grades.B: B's cut-off 0.3 must be below A's 0.05"),
         ("{A: 0.3, C: 0.3}", "grades.C: C's cut-off 0.3 must be below A's 0.3"),
         ("{AA: 0.3}", "grades.AA: Input should be 'A', 'B' or 'C' (got 'AA')"),
@@ -133,6 +130,9 @@ def test_grade_cut_offs_are_probabilities_from_a_down_to_c(
 def test_cut_offs_given_in_order_load(tmp_path: Path) -> None:
     routing = load_routing(write(tmp_path, edited("grades: {}", "grades: {A: 0.4, C: 0.1}")))
     assert routing.cutoffs({"A": 0.5, "B": 0.2, "C": 0.05}) == {"A": 0.4, "B": 0.2, "C": 0.1}
+    # the ends are decisions, not typos: no lead is an A, every lead is at least a C
+    ends = config(grades={"A": 1.0, "C": 0})
+    assert ends.cutoffs({"A": 0.5, "B": 0.2, "C": 0.05}) == {"A": 1.0, "B": 0.2, "C": 0.0}
 
 
 def test_activity_types_are_read_in_any_spelling_and_a_crms_own_once_declared() -> None:
