@@ -249,8 +249,11 @@ def calendar_day_counts(as_of: np.ndarray, days: np.ndarray) -> np.ndarray:
 
 
 def _wall_clock(as_of: object) -> np.datetime64:
+    """``as_of`` in UTC without its zone, as the events' moments are."""
     moment = pd.Timestamp(as_of)  # type: ignore[arg-type]
-    return (moment.tz_localize(None) if moment.tz is not None else moment).to_datetime64()
+    if moment.tz is not None:
+        moment = moment.tz_convert("UTC").tz_localize(None)
+    return moment.to_datetime64()
 
 
 def days_before(as_of: object, days: object) -> pd.Timestamp | None:

@@ -163,7 +163,9 @@ def score(
     include_closed: Annotated[
         bool,
         typer.Option(
-            "--include-closed", help="Also score leads that had bought or lost by --as-of."
+            "--include-closed",
+            help="Also score leads that had bought, or lost their last deal, by --as-of (as "
+            "in training, a lead whose last deal was lost counts as closed).",
         ),
     ] = False,
 ) -> None:

@@ -278,11 +278,16 @@ def _typical_row(frame: pd.DataFrame, categories: set[str]) -> pd.DataFrame:
     row: dict[str, list[object]] = {}
     for column in frame.columns:
         values = frame[column]
-        if column in categories or not pd.api.types.is_numeric_dtype(values):
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        if column in categories or not numeric:
             common = values.dropna().mode()
             row[column] = [common.iloc[0] if len(common) else None]
+        elif values.notna().any():
+            median = values.median()
+            whole = pd.api.types.is_integer_dtype(values)
+            row[column] = [round(median) if whole else median]  # an Int64 column stays whole
         else:
-            row[column] = [values.median() if values.notna().any() else np.nan]
+            row[column] = [np.nan]
     return pd.DataFrame(row).astype(frame.dtypes.to_dict(), errors="ignore")
 
 
