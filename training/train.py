@@ -214,11 +214,15 @@ def prepare(tables: CRMTables, config: TrainConfig, progress: Progress = _noop) 
     recent = open_snapshots(tables, config.snapshots, 13, config.feature_config)
     weekly = volume_per_period(recent["as_of"], config.snapshots.every_days, "week")
     progress("Computing point-in-time features")
-    frame = training_frame(tables, split.frame, config.feature_config)
-    frame["slice"] = split.frame["slice"].to_numpy()
-    share = capacity_share(config.capacity, weekly * PERIOD_DAYS[config.capacity.per] / 7)
     if len(recent) > RECENT_SAMPLE:
         recent = recent.sample(RECENT_SAMPLE, random_state=config.split.seed)
+    # one feature build for both: each build reads every lead's record (flags, fit) once
+    both = pd.concat([split.frame, recent], ignore_index=True)
+    features = training_frame(tables, both, config.feature_config)
+    frame = features.iloc[: len(split.frame)].reset_index(drop=True)
+    frame["label"] = split.frame["label"].to_numpy()  # the open leads' NaN made it float
+    frame["slice"] = split.frame["slice"].to_numpy()
+    share = capacity_share(config.capacity, weekly * PERIOD_DAYS[config.capacity.per] / 7)
     return Prepared(
         frame,
         split,
@@ -228,7 +232,7 @@ def prepare(tables: CRMTables, config: TrainConfig, progress: Progress = _noop) 
         config.feature_config,
         tables,
         model_columns(config.feature_config),
-        recent=training_frame(tables, recent.reset_index(drop=True), config.feature_config),
+        recent=features.iloc[len(split.frame) :].drop(columns="label").reset_index(drop=True),
     )
 
 
