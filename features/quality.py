@@ -713,6 +713,8 @@ def _is_dummy_subscriber(number: phonenumbers.PhoneNumber) -> bool:
     Shorter subscriber numbers of one digit are left alone; some firms bought them.
     """
     national = str(number.national_number)
+    if len(national) < 6 or len(set(national[-6:])) != 1:  # the usual case, without the lookup
+        return False
     subscriber = national[phonenumbers.length_of_national_destination_code(number) :]
     return len(subscriber) >= 6 and len(set(subscriber)) == 1
 
