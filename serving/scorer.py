@@ -490,18 +490,18 @@ def closed_text(tables: CRMTables, lead_id: str, moment: object, lang: Lang = "e
     when = pd.Timestamp(moment)  # type: ignore[arg-type]
     if when.tzinfo is not None:
         when = when.tz_convert("UTC").tz_localize(None)
-    if lead_id not in closed_by(tables, when):
+    deals = tables.outcomes[tables.outcomes["lead_id"] == lead_id]  # as closed_by, for one lead
+    if deals.empty:
         return None
-    deals = tables.outcomes[
-        (tables.outcomes["lead_id"] == lead_id) & (tables.outcomes["closed_at"] <= when)
-    ]
     won = deals.loc[deals["won"].fillna(False).astype(bool), "closed_at"]
+    end = won.min() if len(won) else deals["closed_at"].max()
+    if not end <= when:
+        return None
+    on = format_date(end, lang)
     if len(won):
-        on = format_date(won.min(), lang)
         if lang == "de":
             return f"hat am {on} gekauft: ein Kunde, kein Lead für die Übergabe"
         return f"bought on {on}: a customer, not a lead to hand over"
-    on = format_date(deals["closed_at"].max(), lang)
     if lang == "de":
         return f"hat am {on} das letzte Geschäft verloren: kein offener Lead"
     return f"lost its last deal on {on}: not an open lead"
