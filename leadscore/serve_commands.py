@@ -93,6 +93,12 @@ CARD_WORDS: dict[str, dict[str, str]] = {
 }
 
 
+def _number(value: float, spec: str, lang: str | None) -> str:
+    """A number as the card's language writes it (German: a decimal comma, as in the reasons)."""
+    text = format(value, spec)
+    return text.replace(".", ",") if lang == "de" else text
+
+
 def _words(lang: str | None) -> dict[str, str]:
     return CARD_WORDS.get(lang or "en", CARD_WORDS["en"])
 
@@ -333,7 +339,8 @@ def table_card(
     else:
         head.add_row(
             w["score"],
-            f"[bold]{scored['score']}[/bold] ({scored['grade']}), p = {scored['probability']:.3f}",
+            f"[bold]{scored['score']}[/bold] ({scored['grade']}), "
+            f"p = {_number(scored['probability'], '.3f', lang or scorer.lang)}",
         )
     where = next((str(v) for v in (scored["team"], scored["track"]) if pd.notna(v) and v), "")
     action = w.get(scored["action"], scored["action"])
@@ -346,7 +353,10 @@ def table_card(
     while f"reason_{k}_text" in scored and pd.notna(scored[f"reason_{k}_text"]):
         contribution = float(scored[f"reason_{k}_contribution"])
         colour = "green" if contribution > 0 else "red"
-        reasons.add_row(scored[f"reason_{k}_text"], f"[{colour}]{contribution:+.2f}[/{colour}]")
+        reasons.add_row(
+            scored[f"reason_{k}_text"],
+            f"[{colour}]{_number(contribution, '+.2f', lang or scorer.lang)}[/{colour}]",
+        )
         k += 1
     features = scorer.features(one, source)
     values = Table(show_header=False, box=None)
@@ -423,7 +433,8 @@ def lead_card(result: ScoreResult, tables: CRMTables, group: list[str], lang: st
     else:
         head.add_row(
             w["score"],
-            f"[bold]{result.score}[/bold] ({result.grade}), p = {result.probability:.3f}",
+            f"[bold]{result.score}[/bold] ({result.grade}), "
+            f"p = {_number(result.probability, '.3f', lang)}",
         )
     route = result.route
     action = w.get(route.action, route.action)
@@ -440,7 +451,9 @@ def lead_card(result: ScoreResult, tables: CRMTables, group: list[str], lang: st
     reasons.add_column(w["impact"], justify="right", ratio=1)
     for reason in result.reasons:
         colour = "green" if reason.contribution > 0 else "red"
-        reasons.add_row(reason.text, f"[{colour}]{reason.contribution:+.2f}[/{colour}]")
+        reasons.add_row(
+            reason.text, f"[{colour}]{_number(reason.contribution, '+.2f', lang)}[/{colour}]"
+        )
     from features.registry import OUTBOUND
 
     activities = tables.activities
