@@ -565,7 +565,7 @@ def check_personal_data(
 
     A model that learns them scores people by name (a surname, a number's area), keeps them in
     its files, where no erasure reaches, and says "Last Name: Herrmann" as a reason. Judged on
-    the raw cells: an all-digit phone column would otherwise already be a number.
+    the text cells as the export holds them (before numbers are read from them).
     """
     if _is_numeric(raw) or pd.api.types.is_datetime64_any_dtype(raw):
         return []
@@ -581,12 +581,13 @@ def check_personal_data(
     for test, what in ((_is_email, "email addresses"), (_is_phone, "phone numbers")):
         share = float(text.map(test).mean())
         if share >= thresholds.personal_share:
-            return [_personal(column, f"{share:.0%} of its values are {what}", share)]
+            return [_personal(column, f"{share:.0%} of its values are {what}", {"share": share})]
     name = normalise_name(column)
     for rule, what in ((PERSON_NAME_RULE, "a person's name"), (ADDRESS_RULE, "a street address")):
         match = rule.search(name)
         if match:
-            return [_personal(column, f"name {column!r}: {what}, {values:,} different", values)]
+            found = f"name {column!r}: {what}, {values:,} different"
+            return [_personal(column, found, {"different_values": float(values)})]
     return []
 
 
@@ -603,13 +604,13 @@ def _is_phone(value: str) -> bool:
     )
 
 
-def _personal(column: str, found: str, share: float) -> Finding:
+def _personal(column: str, found: str, evidence: dict[str, float | str]) -> Finding:
     return Finding(
         column,
         "personal_data",
         f"{found}: personal data, not behaviour; a model would score people by who they are and "
         "keep the values in its files",
-        {"share": share},
+        evidence,
     )
 
 
