@@ -75,6 +75,10 @@ class QualityFlag:
     description: str
     text_en: str
     text_de: str
+    # the flag in a few words, for the route's "why" that a reviewer scans (the texts above
+    # quote the lead's values and belong to the card and the note)
+    label_en: str
+    label_de: str
 
     @property
     def column(self) -> str:
@@ -89,6 +93,8 @@ QUALITY_FLAGS: tuple[QualityFlag, ...] = (
         " digits in a person's name.",
         "Name looks like random typing: {who}",
         "Name wirkt wie zufällige Tastatureingabe: {who}",
+        "name looks like random typing",
+        "Name wirkt wie zufällige Tastatureingabe",
     ),
     QualityFlag(
         "name_placeholder",
@@ -96,6 +102,8 @@ QUALITY_FLAGS: tuple[QualityFlag, ...] = (
         " John Doe, Alice im Wunderland, Donald Duck, xxx, n/a).",
         "Name is a placeholder, not a real person: {who}",
         "Name ist ein Platzhalter, keine echte Person: {who}",
+        "placeholder name",
+        "Platzhaltername",
     ),
     QualityFlag(
         "city_not_in_country",
@@ -103,6 +111,8 @@ QUALITY_FLAGS: tuple[QualityFlag, ...] = (
         " the given country (London, Germany). Unknown towns are never flagged.",
         "City '{city}' is not in {country_en}",
         "Stadt „{city}“ liegt nicht in {country_de}",
+        "city not in the country",
+        "Stadt liegt nicht im Land",
     ),
     QualityFlag(
         "phone_invalid",
@@ -111,18 +121,24 @@ QUALITY_FLAGS: tuple[QualityFlag, ...] = (
         " or is typed to get past the form (12345, +49 30 0000000).",
         "Phone number '{phone}' is not a valid number",
         "Telefonnummer „{phone}“ ist keine gültige Nummer",
+        "invalid phone number",
+        "ungültige Telefonnummer",
     ),
     QualityFlag(
         "email_invalid",
         "The email address is not syntactically valid, or is an obvious test address (test@...).",
         "Email address '{email}' is not valid",
         "E-Mail-Adresse „{email}“ ist ungültig",
+        "invalid email address",
+        "ungültige E-Mail-Adresse",
     ),
     QualityFlag(
         "email_disposable",
         "The email address belongs to a disposable-mail service (mailinator.com, yopmail.com ...).",
         "Email address '{email}' is from a disposable-mail service",
         "E-Mail-Adresse „{email}“ stammt von einem Wegwerf-Mail-Dienst",
+        "disposable email address",
+        "Wegwerf-E-Mail-Adresse",
     ),
     QualityFlag(
         "country_first_in_list",
@@ -133,30 +149,20 @@ QUALITY_FLAGS: tuple[QualityFlag, ...] = (
         " city or email",
         "Land „{country}“ ist der erste Eintrag der Auswahlliste und passt nicht zu"
         " Telefonnummer, Stadt oder E-Mail",
+        "country first in the list",
+        "Land ist erster Listeneintrag",
     ),
     QualityFlag(
         "missing_contact",
         "Neither a valid email address nor a valid phone number: sales cannot reach the lead.",
         "Neither a valid email address nor a valid phone number",
         "Weder eine gültige E-Mail-Adresse noch eine gültige Telefonnummer",
+        "no way to reach the lead",
+        "keine Kontaktmöglichkeit",
     ),
 )
 
-# Each flag in a few words, for the route's "why" that a reviewer scans (the texts above quote
-# the lead's values and belong to the card and the note).
-FLAG_LABELS: dict[str, tuple[str, str]] = {
-    "name_keyboard_mash": (
-        "name looks like random typing",
-        "Name wirkt wie zufällige Tastatureingabe",
-    ),
-    "name_placeholder": ("placeholder name", "Platzhaltername"),
-    "city_not_in_country": ("city not in the country", "Stadt liegt nicht im Land"),
-    "phone_invalid": ("invalid phone number", "ungültige Telefonnummer"),
-    "email_invalid": ("invalid email address", "ungültige E-Mail-Adresse"),
-    "email_disposable": ("disposable email address", "Wegwerf-E-Mail-Adresse"),
-    "country_first_in_list": ("country first in the list", "Land ist erster Listeneintrag"),
-    "missing_contact": ("no way to reach the lead", "keine Kontaktmöglichkeit"),
-}
+FLAG_LABELS = {f.name: (f.label_en, f.label_de) for f in QUALITY_FLAGS}
 
 
 def flag_label(name: str, lang: str) -> str:

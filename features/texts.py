@@ -133,9 +133,12 @@ def field_text(lead: Mapping[str, object], key: str) -> str:
     return value.strip() or "—" if isinstance(value, str) else "—"
 
 
-def number_text(value: float, lang: str = "en") -> str:
-    """ "3", "2.5"; in German "2,5"."""
-    text = f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+def number_text(value: float, lang: str = "en", spec: str | None = None) -> str:
+    """ "3", "2.5"; in German "2,5". ``spec``: a format of one's own (".3f", "+.2f")."""
+    if spec is not None:
+        text = format(value, spec)
+    else:
+        text = f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
     return text.replace(".", ",") if lang == "de" else text
 
 

@@ -93,12 +93,6 @@ CARD_WORDS: dict[str, dict[str, str]] = {
 }
 
 
-def _number(value: float, spec: str, lang: str | None) -> str:
-    """A number as the card's language writes it (German: a decimal comma, as in the reasons)."""
-    text = format(value, spec)
-    return text.replace(".", ",") if lang == "de" else text
-
-
 def _words(lang: str | None) -> dict[str, str]:
     return CARD_WORDS.get(lang or "en", CARD_WORDS["en"])
 
@@ -326,6 +320,8 @@ def table_card(
     import pandas as pd
     from rich.console import Group
 
+    from features.texts import number_text
+
     rows = table.frame.index[table.frame["lead_id"].astype(str) == lead_id]
     one = dataclasses.replace(table, frame=table.frame.loc[rows[-1:]].reset_index(drop=True))
     one.frame.attrs = dict(table.frame.attrs)
@@ -340,7 +336,7 @@ def table_card(
         head.add_row(
             w["score"],
             f"[bold]{scored['score']}[/bold] ({scored['grade']}), "
-            f"p = {_number(scored['probability'], '.3f', lang or scorer.lang)}",
+            f"p = {number_text(scored['probability'], lang or scorer.lang, '.3f')}",
         )
     where = next((str(v) for v in (scored["team"], scored["track"]) if pd.notna(v) and v), "")
     action = w.get(scored["action"], scored["action"])
@@ -355,7 +351,7 @@ def table_card(
         colour = "green" if contribution > 0 else "red"
         reasons.add_row(
             scored[f"reason_{k}_text"],
-            f"[{colour}]{_number(contribution, '+.2f', lang or scorer.lang)}[/{colour}]",
+            f"[{colour}]{number_text(contribution, lang or scorer.lang, '+.2f')}[/{colour}]",
         )
         k += 1
     features = scorer.features(one, source)
@@ -418,7 +414,7 @@ def explain(
 
 def lead_card(result: ScoreResult, tables: CRMTables, group: list[str], lang: str = "en") -> Panel:
     """The terminal card sales and data scientists look at."""
-    from features.texts import event_phrase, format_date
+    from features.texts import event_phrase, format_date, number_text
     from serving.scorer import closed_text
 
     lead = tables.leads.set_index("lead_id").loc[result.lead_id]
@@ -434,7 +430,7 @@ def lead_card(result: ScoreResult, tables: CRMTables, group: list[str], lang: st
         head.add_row(
             w["score"],
             f"[bold]{result.score}[/bold] ({result.grade}), "
-            f"p = {_number(result.probability, '.3f', lang)}",
+            f"p = {number_text(result.probability, lang or 'en', '.3f')}",
         )
     route = result.route
     action = w.get(route.action, route.action)
@@ -452,7 +448,8 @@ def lead_card(result: ScoreResult, tables: CRMTables, group: list[str], lang: st
     for reason in result.reasons:
         colour = "green" if reason.contribution > 0 else "red"
         reasons.add_row(
-            reason.text, f"[{colour}]{_number(reason.contribution, '+.2f', lang)}[/{colour}]"
+            reason.text,
+            f"[{colour}]{number_text(reason.contribution, lang or 'en', '+.2f')}[/{colour}]",
         )
     from features.registry import OUTBOUND
 

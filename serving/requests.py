@@ -186,10 +186,13 @@ class LeadRequest(BaseModel):
         return self
 
 
+def utc_naive(moment: datetime) -> datetime:
+    """A request's moment as the tables hold it: naive is UTC, an offset is converted."""
+    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+
+
 def _naive_utc(moment: datetime) -> np.datetime64:
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return np.datetime64(moment, "ns")
+    return np.datetime64(utc_naive(moment), "ns")
 
 
 def _timestamps(values: list[datetime | None]) -> np.ndarray:

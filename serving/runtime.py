@@ -70,7 +70,7 @@ class Runtime:
     def __init__(self, settings: Settings, batch_threads: int = 0) -> None:
         self.settings = settings
         self.routing = load_routing(settings.routing_file)
-        self.routing_stamp = _file_stamp(settings.routing_file)
+        self.routing_stamp = _routing_stamp(settings)
         self.routing_error: str | None = None  # the edited file that was not taken, and why
         self.audit = AuditLog(settings.audit_url())
         self.scorer: Scorer | None = None
@@ -95,7 +95,7 @@ class Runtime:
     def _reload_routing(self) -> bool:
         """Sales ops edit the routing file while the service runs: its rules take effect at the
         next poll, as a new champion does; a file with a mistake leaves the old rules in force."""
-        stamp = _file_stamp(self.settings.routing_file)
+        stamp = _routing_stamp(self.settings)
         if stamp == self.routing_stamp:
             return False
         self.routing_stamp = stamp  # a broken file is reported once, not at every poll
@@ -259,6 +259,10 @@ class Runtime:
         }
 
 
+def _routing_stamp(settings: Settings) -> object:
+    return source_stamp(str(settings.routing_file or DEFAULT_ROUTING_FILE))
+
+
 def source_stamp(source: str) -> object:
     """What changes when a folder's files change (names, sizes, modification times); None for
     a database URL."""
@@ -278,15 +282,6 @@ def source_stamp(source: str) -> object:
         if file.is_file():
             stamps.append((str(file), stat.st_size, stat.st_mtime_ns))
     return tuple(stamps)
-
-
-def _file_stamp(path: str | Path | None) -> tuple[int, int] | None:
-    """Modification time and size of the routing file (None: it cannot be read)."""
-    try:
-        found = Path(path).stat() if path else DEFAULT_ROUTING_FILE.stat()
-    except OSError:
-        return None
-    return found.st_mtime_ns, found.st_size
 
 
 def error_text(error: Exception) -> str:

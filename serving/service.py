@@ -18,7 +18,6 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import bentoml
@@ -41,6 +40,7 @@ from serving.requests import (
     LeadRequest,
     Row,
     request_tables,
+    utc_naive,
 )
 from serving.runtime import Runtime
 from serving.scorer import Scorer, ScoreResult, closed_text
@@ -255,7 +255,7 @@ class LeadScore:
             limit = moment.to_pydatetime()
             for item in inline:
                 assert item.lead is not None
-                later = sum(_utc(a.occurred_at) >= limit for a in item.activities)
+                later = sum(utc_naive(a.occurred_at) >= limit for a in item.activities)
                 if later:
                     results[item.lead.lead_id].warnings.append(_not_used(later, moment))
         if stored:
@@ -282,11 +282,6 @@ class LeadScore:
                 results[result.lead_id] = result
         order = [item.lead.lead_id if item.lead else item.lead_id for item in items]
         return [results[i] for i in order]
-
-
-def _utc(moment: datetime) -> datetime:
-    """As the request's tables read it: naive is UTC, an offset is converted."""
-    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _not_used(count: int, moment: pd.Timestamp) -> str:
