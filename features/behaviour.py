@@ -10,7 +10,7 @@ DataFrames, only arrays.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -379,16 +379,27 @@ def recent_arrays(
     activities: pd.DataFrame,
     limit: int = 30,
     codes: Mapping[str, tuple[np.ndarray, list]] | None = None,
+    also: tuple[Collection[str], float] | None = None,
 ) -> dict[str, np.ndarray]:
     """:func:`recent_of` as columns (name -> array), without building a frame.
 
     ``codes`` (:func:`value_codes` of activity columns, e.g. ``asset``) add a ``<name>_code``
     column each: the value's code, -1 where it is missing or empty. Texts compare assets by code.
+
+    ``also`` (activity types, days): events of these types younger than that many days are
+    kept beyond ``limit`` too, still newest first: routing asks whether a lead requested contact
+    lately, and a busy lead's request can lie behind thirty page views.
     """
     own = np.flatnonzero(~_OUTBOUND[ev.type_code])  # texts cite what the lead did
     order = own[np.lexsort((ev.row[own], ev.age_days[own], ev.snap[own]))]
     order = _ties_by_content(order, ev, activities, limit)
-    order = order[_rank_in_snap(ev.snap[order]) < limit]
+    kept = _rank_in_snap(ev.snap[order]) < limit
+    if also is not None and also[0] and not kept.all():
+        types, days = also
+        beyond = np.flatnonzero(~kept & (ev.age_days[order] < days))
+        named = activities["activity_type"].array.take(ev.row[order[beyond]])
+        kept[beyond[np.asarray(pd.Series(named).isin(list(types)), dtype=bool)]] = True
+    order = order[kept]
     rows = ev.row[order]
 
     def column(name: str) -> np.ndarray:

@@ -12,6 +12,7 @@ feature (``leadscore audit-data`` finds such columns).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -119,15 +120,17 @@ def feature_columns_and_events(
     snapshots: pd.DataFrame,
     config: FeatureConfig = FeatureConfig(),
     limit: int = 30,
+    also: tuple[Collection[str], float] | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """:func:`features_and_events` as columns (name -> array), before any DataFrame is built.
 
     The scorer's hot path: building a one-row frame of a hundred columns costs more than
-    computing the features, and the model reads arrays anyway.
+    computing the features, and the model reads arrays anyway. ``also``: see
+    :func:`features.behaviour.recent_arrays`.
     """
     columns, crm, ev = _build(tables, None, snapshots, config)
     codes = {name: crm.codes(name) for name in ("asset", "topic")}
-    return columns, recent_arrays(ev, crm.activities, limit, codes)
+    return columns, recent_arrays(ev, crm.activities, limit, codes, also)
 
 
 def _frame(columns: dict[str, Any]) -> pd.DataFrame:

@@ -174,7 +174,13 @@ class Scorer:
         else:
             ids = np.asarray(list(lead_ids), dtype=object)
         snapshots = pd.DataFrame({"lead_id": ids, "as_of": moment})
-        return feature_columns_and_events(tables, snapshots, self.model.feature_config)
+        asked = self.routing.no_consent
+        return feature_columns_and_events(
+            tables,
+            snapshots,
+            self.model.feature_config,
+            also=(asked.sales_if_any, asked.within_days),
+        )
 
     @collector_paused()
     def score_features(

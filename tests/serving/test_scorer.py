@@ -91,15 +91,26 @@ def test_a_lead_whose_duplicate_objected_is_not_profiled_nor_kept_as_a_profile(
 def test_a_lead_without_consent_goes_to_sales_only_on_its_own_recent_request(
     scorer: Scorer,
 ) -> None:
-    """A demo request three days ago is a request; one from last year was answered, and a call
-    sales made is not the lead asking."""
+    """A demo request three days ago is a request, also behind many page views since; one from
+    last year was answered, and a call sales made is not the lead asking."""
     moment = pd.Timestamp("2026-06-01")
     leads = [
         {"lead_id": lead_id, "created_at": "2025-01-01", "email": f"{lead_id}@acme.de",
          "phone": "+49 30 2345671", "consent_profiling": "false"}
-        for lead_id in ("asked", "asked_last_year", "was_called")
+        for lead_id in ("asked", "asked_last_year", "was_called", "asked_then_browsed")
+    ]  # fmt: skip
+    browsing = [
+        {"lead_id": "asked_then_browsed", "occurred_at": f"2026-05-{day:02d} 1{hour}:00",
+         "activity_type": "page_view"}
+        for day in range(20, 31) for hour in range(4)
     ]  # fmt: skip
     activities = [
+        *browsing,
+        {
+            "lead_id": "asked_then_browsed",
+            "occurred_at": "2026-05-18",
+            "activity_type": "demo_request",
+        },
         {"lead_id": "asked", "occurred_at": "2026-05-29", "activity_type": "demo_request"},
         {
             "lead_id": "asked_last_year",
@@ -111,7 +122,12 @@ def test_a_lead_without_consent_goes_to_sales_only_on_its_own_recent_request(
     crm = make_crm(leads, activities, [])
     one_by_one = {r.lead_id: r.route.action for r in scorer.score(crm, as_of=moment)}
     frame = scorer.score_table(crm, moment)
-    expected = {"asked": "sales", "asked_last_year": "nurture", "was_called": "nurture"}
+    expected = {
+        "asked": "sales",
+        "asked_last_year": "nurture",
+        "was_called": "nurture",
+        "asked_then_browsed": "sales",  # the request lies behind 44 page views
+    }
     assert one_by_one == expected
     assert dict(zip(frame["lead_id"], frame["action"], strict=True)) == expected
 
