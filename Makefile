@@ -5,6 +5,8 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 DEMO_DIR ?= demo/crm
 DEMO_LEADS ?= 5000
+# the demo CRM's export day (its activity ends on 31 Oct 2026): scores as sales would have seen them
+DEMO_AS_OF ?= 2026-11-01
 PORT ?= 3000
 
 .PHONY: help install demo test lint serve bench clean
@@ -25,7 +27,7 @@ demo: install ## Demo CRM -> validate -> train and register the champion -> scor
 	$(UV) run leadscore demo-data --out $(DEMO_DIR) --leads $(DEMO_LEADS) --seed 7
 	$(UV) run leadscore validate $(DEMO_DIR)
 	$(UV) run leadscore train $(DEMO_DIR)
-	$(UV) run leadscore score $(DEMO_DIR) --out demo/scores.parquet --show-top 1
+	$(UV) run leadscore score $(DEMO_DIR) --out demo/scores.parquet --show-top 1 --as-of $(DEMO_AS_OF)
 
 serve: install ## Start the HTTP service on PORT (token: LEADSCORE_API_TOKENS, default demo-token)
 	LEADSCORE_API_TOKENS=$${LEADSCORE_API_TOKENS:-demo-token} LEADSCORE_DATA=$${LEADSCORE_DATA:-$(DEMO_DIR)} \

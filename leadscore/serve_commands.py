@@ -140,6 +140,26 @@ def _moment(as_of: str | None) -> pd.Timestamp | None:
     return parse_moment(as_of)
 
 
+QUIET_EXPORT_DAYS = 14
+
+
+def _quiet_export_note(tables: CRMTables, as_of: str | None) -> None:
+    """Scored at now, an export pulled weeks ago makes every lead look idle since: its recency
+    features fall and its scores with them. Say so once, with the --as-of that fits the file."""
+    import pandas as pd
+
+    newest = tables.activities["occurred_at"].max()
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    if as_of is not None or pd.isna(newest) or now - newest < pd.Timedelta(QUIET_EXPORT_DAYS, "D"):
+        return
+    after = (newest + pd.Timedelta(1, "D")).normalize()
+    err_console.print(
+        f"[yellow]The newest activity in this CRM is from {newest:%d %b %Y}, "
+        f"{(now.normalize() - newest.normalize()).days} days ago: scored now, every lead has "
+        f"been quiet since. For an older export, pass --as-of {after:%Y-%m-%d}.[/yellow]"
+    )
+
+
 def score(
     data: Annotated[
         str,
@@ -191,6 +211,7 @@ def score(
     scorer = _scorer(lang)
     tables = _tables(data)
     moment = _moment(as_of)
+    _quiet_export_note(tables, as_of)
     with err_console.status(f"Scoring {len(tables.leads):,} leads"):
         scored = scorer.score_table(tables, moment, lang, include_closed)
     frame = readable_scores(scored)
@@ -401,6 +422,7 @@ def explain(
     person = person_of(leads, scorer.model.feature_config)
     group = list(person.index[person == person[lead_id]])
     moment = _moment(as_of)
+    _quiet_export_note(tables, as_of)
     created = leads.at[lead_id, "created_at"]
     if moment is not None and not created <= moment:  # batch scoring leaves such leads out too
         err_console.print(

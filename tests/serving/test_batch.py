@@ -145,6 +145,27 @@ def test_score_says_how_many_leads_did_not_exist_yet_and_explain_refuses_one(
     refused = leadscore("explain", young, str(crm_dir), "--as-of", moment.isoformat(), env=env)
     assert refused.returncode == 1
     assert "after --as-of" in " ".join(refused.stderr.split())
+    assert "newest activity" not in refused.stderr  # the moment was given
+
+
+def test_an_old_export_scored_now_is_said_to_be_quiet_with_the_as_of_that_fits(
+    models_dir: Path, crm_dir: Path, crm: CRMTables, tmp_path: Path
+) -> None:
+    """The demo CRM ends in 2026; scored today every lead has been idle for weeks."""
+    env = {
+        **os.environ,
+        "LEADSCORE_MODELS_DIR": str(models_dir),
+        "LEADSCORE_AUDIT_DATABASE": f"sqlite:///{tmp_path / 'audit.db'}",
+    }
+    env.pop("MLFLOW_TRACKING_URI", None)
+    newest = crm.activities["occurred_at"].max()
+    fits = (newest + pd.Timedelta(1, "D")).normalize()
+    lead = str(crm.leads["lead_id"].iloc[0])
+    done = leadscore("explain", lead, str(crm_dir), env=env)
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"The newest activity in this CRM is from {newest:%d %b %Y}" in said
+    assert f"pass --as-of {fits:%Y-%m-%d}" in said
 
 
 def test_leads_that_bought_or_lost_are_not_routed_again_unless_asked(
