@@ -21,7 +21,8 @@ from typing import Literal
 
 import pandas as pd
 
-REGISTRY_VERSION = "2"  # 2: emails we send are not the lead's activity
+# 2: emails we send are not the lead's activity; 3: a sales call is ours, not a buying signal
+REGISTRY_VERSION = "3"
 WINDOWS = (7, 30, 90)
 
 Group = Literal["behaviour", "fit", "quality", "interest"]
@@ -327,14 +328,14 @@ OUTBOUND = ("email_sent",)
 # names the call, not something the lead read).
 NOT_CONTENT = (*OUTBOUND, "sales_call", "meeting")
 
-# Actions that show buying intent; recency of the last one is a feature of its own.
+# The lead's own actions that show buying intent; recency of the last one is a feature of its
+# own. A sales call is ours (the rep rang), a meeting is one the lead agreed to.
 HIGH_INTENT = (
     "pricing_page_view",
     "demo_request",
     "webinar_attended",
     "workshop_registration",
     "meeting",
-    "sales_call",
 )
 # The marketing actions the handover note counts ("its third marketing action").
 MARKETING_ACTIONS = (
@@ -435,7 +436,7 @@ _OTHER_FEATURES = [
         "days_since_high_intent",
         "behaviour",
         "numeric",
-        "Recency of the last buying signal (pricing page, demo, webinar, meeting, call).",
+        "Recency of the lead's last buying signal (pricing page, demo, webinar, meeting).",
         "Showed buying intent {days} days ago ({intent})",
         "Hat vor {days} Tagen Kaufinteresse gezeigt ({intent})",
         "No buying signal for {days} days (last: {intent})",

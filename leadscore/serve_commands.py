@@ -266,11 +266,12 @@ def readable_scores(scored: pd.DataFrame) -> pd.DataFrame:
 def _tabular_scorer(lang: str | None) -> TabularScorer:
     from leadscore.settings import Settings
     from serving.tabular import TabularScorer
+    from training.model import ModelMismatchError
     from training.registry import RegistryError
 
     try:
         return TabularScorer.load(Settings(), lang)  # type: ignore[arg-type]
-    except RegistryError as error:
+    except (RegistryError, ModelMismatchError) as error:
         err_console.print(f"[red]No tabular model to score with:[/red] {error}")
         raise typer.Exit(code=1) from error
 

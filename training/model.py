@@ -457,13 +457,17 @@ def _lightgbm_name(column: str) -> str:
 
 
 def check_compatible(meta: dict[str, Any], where: str | Path = "the model") -> None:
-    """Raise :class:`ModelMismatchError` if the saved model cannot be fed by this code."""
+    """Raise :class:`ModelMismatchError` if the saved model cannot be fed by this code.
+
+    The registry version concerns the CRM features; a tabular model reads an export's columns
+    as they are, so a new registry version leaves it usable.
+    """
     if meta.get("format") != ARTIFACT_FORMAT:
         raise ModelMismatchError(
             f"{where} has artifact format {meta.get('format')!r}, this code reads "
             f"{ARTIFACT_FORMAT}; retrain with `leadscore train DATA`"
         )
-    if meta["registry_version"] != REGISTRY_VERSION:
+    if meta["mode"] == "crm" and meta["registry_version"] != REGISTRY_VERSION:
         raise ModelMismatchError(
             f"{where} was trained with feature registry version {meta['registry_version']!r}, "
             f"but this code computes features of version {REGISTRY_VERSION!r}. Retrain it "

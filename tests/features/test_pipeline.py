@@ -194,6 +194,19 @@ def test_counts_windows_and_recency_on_a_known_history() -> None:
     assert row["nearest_location"] == "Hamburg"
 
 
+def test_a_call_sales_made_is_no_buying_signal_a_meeting_the_lead_agreed_to_is() -> None:
+    leads = [{"lead_id": f"L{i}", "created_at": "2025-01-01", **PEOPLE[i]} for i in (0, 1)]
+    events = [
+        {"lead_id": "L0", "occurred_at": "2025-06-10T09:00", "activity_type": "sales_call"},
+        {"lead_id": "L1", "occurred_at": "2025-06-10T09:00", "activity_type": "sales_call"},
+        {"lead_id": "L1", "occurred_at": "2025-06-05T09:00", "activity_type": "meeting"},
+    ]
+    rows = build_features(make_crm(leads, events), as_of=AS_OF).set_index("lead_id")
+    assert math.isnan(rows.at["L0", "days_since_high_intent"])
+    assert rows.at["L0", "n_sales_call_30d"] == 1  # still counted, as sales activity
+    assert math.isclose(rows.at["L1", "days_since_high_intent"], 10 + 3 / 24)
+
+
 def test_duplicates_share_their_history() -> None:
     leads = [
         {"lead_id": "L0", "created_at": "2025-01-01", **PEOPLE[0]},

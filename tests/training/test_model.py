@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -92,6 +93,13 @@ def test_a_model_from_another_feature_registry_version_is_refused(result, tmp_pa
     _edit_meta(tmp_path / "m", registry_version="0-old")
     with pytest.raises(ModelMismatchError, match=r"registry version '0-old'.*Retrain"):
         LeadModel.load(tmp_path / "m")
+
+
+def test_a_tabular_model_outlives_a_new_registry_version(result, tmp_path) -> None:
+    """An export's columns are read as they are: the CRM feature registry does not feed it."""
+    dataclasses.replace(result.model, mode="tabular").save(tmp_path / "m")
+    _edit_meta(tmp_path / "m", registry_version="0-old")
+    assert LeadModel.load(tmp_path / "m").mode == "tabular"
 
 
 def test_a_model_expecting_unknown_features_is_refused(result, tmp_path) -> None:
