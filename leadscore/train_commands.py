@@ -390,7 +390,7 @@ def thresholds(
     time_column: TimeOpt = None,
 ) -> None:
     """The probability cut-off that would have sent N leads per period to sales, with precision."""
-    from serving.routing import load_routing
+    from serving.routing import load_routing, score_cutoff
     from training import registry
     from training.evaluate import Capacity
     from training.model import ModelMismatchError
@@ -431,14 +431,16 @@ def thresholds(
     table.add_column("what")
     table.add_column("value", justify="right")
     table.add_row("probability cut-off", f"{advice.cutoff:.3f}")
-    table.add_row("score cut-off (0-100)", f"{round(advice.cutoff * 100)}")
+    table.add_row("score cut-off (0-100)", f"{score_cutoff(advice.cutoff)}")
     table.add_row(f"leads up for a decision per {per}", f"{advice.volume:,.0f}")
     table.add_row("share handed over", f"{advice.share:.1%}")
     table.add_row("expected precision (mean probability above)", f"{advice.expected_precision:.0%}")
     in_force = _sales_cutoff(routing, advice.grade_cutoffs)
     grades = ", ".join(routing.sales_grades)
     if in_force is not None:
-        table.add_row("cut-off routing uses now", f"{in_force:.3f}")
+        table.add_row(
+            "cut-off routing uses now", f"{in_force:.3f} (score {score_cutoff(in_force)})"
+        )
     console.print(table)
     console.print(f"From {source}.")
     if in_force is not None and abs(in_force - advice.cutoff) >= 0.0005:

@@ -445,12 +445,22 @@ def _dotted(loc: Sequence[str | int]) -> str:
     return ".".join(map(str, loc))
 
 
-def grades_of(probability: np.ndarray, cutoffs: Mapping[str, float]) -> np.ndarray:
-    """The grade of each probability: the best grade whose cut-off it reaches, else D."""
-    out = np.full(len(probability), "D", dtype=object)
+def grades_of(scores: np.ndarray, cutoffs: Mapping[str, float]) -> np.ndarray:
+    """The grade of each 0-100 score: the best grade whose cut-off it reaches, else D.
+
+    A cut-off is a probability; it is compared as the whole score it rounds up to, so that two
+    leads with one score have one grade (0.553 and 0.557 both read 56, and a cut-off of 0.556
+    made one of them A and the other B).
+    """
+    out = np.full(len(scores), "D", dtype=object)
     for grade in reversed(GRADES):
-        out[probability >= cutoffs[grade]] = grade
+        out[scores >= score_cutoff(cutoffs[grade])] = grade
     return out
+
+
+def score_cutoff(probability: float) -> int:
+    """The lowest whole score at or above a probability cut-off (0.556 -> 56, 0.3 -> 30)."""
+    return int(np.ceil(round(probability * 100, 9)))
 
 
 class Route(BaseModel):

@@ -182,6 +182,13 @@ class Scorer:
             also=(asked.sales_if_any, asked.within_days),
         )
 
+    def warm_up(self, tables: CRMTables, lead_id: str, as_of: pd.Timestamp) -> None:
+        """Score one lead without auditing it: the first lead of a process builds the city and
+        country tables (about a second and a half), which a CRM's first request should not
+        wait for."""
+        features, events = self._features_at(tables, [lead_id], as_of)
+        self.score_features(features, events, tables.leads, self.lang)
+
     @collector_paused()
     def score_features(
         self,
@@ -441,11 +448,12 @@ class Scorer:
         check_additivity(contributions, raw)
         names = self.model.columns
         picked, totals = top_reasons(contributions[:, : len(names)], ReasonGroups.of(tuple(names)))
+        scores = self.model.score(probability)
         return Ranked(
             columns["lead_id"],
             probability,
-            self.model.score(probability),
-            grades_of(probability, self.cutoffs),
+            scores,
+            grades_of(scores, self.cutoffs),
             picked,
             totals,
             tuple(names),

@@ -153,7 +153,7 @@ class TabularScorer:
         scores = model.score(np.nan_to_num(probability))
         grades = np.where(
             consent,
-            grades_of(np.nan_to_num(probability, nan=-1.0), self.routing.cutoffs(model.thresholds)),
+            grades_of(scores, self.routing.cutoffs(model.thresholds)),
             None,
         )
         values = features[model.columns].astype(object).where(features[model.columns].notna(), None)

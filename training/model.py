@@ -306,16 +306,6 @@ class LeadModel:
         """The 0-100 score shown to sales: the calibrated probability in percent."""
         return np.rint(np.asarray(probability) * 100).astype(int)
 
-    def grade(self, probability: np.ndarray) -> np.ndarray:
-        """A-D from the stored cut-offs (A: would be sent to sales at the agreed capacity)."""
-        p = np.asarray(probability, dtype=float)
-        cuts = self.thresholds
-        return np.select(
-            [p >= cuts.get("A", 1.0), p >= cuts.get("B", 1.0), p >= cuts.get("C", 1.0)],
-            ["A", "B", "C"],
-            "D",
-        )
-
     def feature_groups(self) -> dict[str, str]:
         """Column -> registry group; declared extra columns count as ``fit``. A table's
         columns are the export's, whatever their names: one group, ``export column``."""

@@ -8,15 +8,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from features.pipeline import build_features
 from serving.routing import (
     DEFAULT_ROUTING_FILE,
     ROUTABLE_FIELDS,
     RoutingConfig,
+    grades_of,
     load_routing,
     route_columns,
     route_lead,
+    score_cutoff,
 )
 from tests.factories import make_crm
 
@@ -271,3 +275,29 @@ def test_a_review_says_why_in_words_not_flag_names() -> None:
     assert route_lead({}, "A", flags, routing, None, "de").why == (
         "Qualitätshinweise brauchen einen Menschen: Platzhaltername; ungültige E-Mail-Adresse"
     )
+
+
+@given(
+    st.lists(st.floats(0, 1), min_size=1, max_size=50),
+    st.lists(st.floats(0, 1), min_size=3, max_size=3).map(sorted),
+)
+def test_one_score_has_one_grade_and_a_higher_score_no_worse_grade(
+    probabilities: list[float], cuts: list[float]
+) -> None:
+    """Sales sort by score: 'two leads with score 6, grades B and C' made the list unreadable."""
+    scores = np.rint(np.array(probabilities) * 100).astype(int)
+    cutoffs = {"C": cuts[0], "B": cuts[1], "A": cuts[2]}
+    grades = grades_of(scores, cutoffs)
+    rank = {"A": 0, "B": 1, "C": 2, "D": 3}
+    for score, grade in zip(scores, grades, strict=True):
+        assert set(grades[scores == score]) == {grade}
+        assert all(rank[g] >= rank[grade] for g in grades[scores < score])
+        reached = [g for g in ("A", "B", "C") if score >= np.ceil(round(cutoffs[g] * 100, 9))]
+        assert grade == (reached[0] if reached else "D")
+
+
+def test_a_cut_off_is_the_whole_score_it_rounds_up_to() -> None:
+    assert [score_cutoff(p) for p in (0.556, 0.3, 0.07, 0.0, 1.0)] == [56, 30, 7, 0, 100]
+    assert list(grades_of(np.array([55, 56, 30, 29]), {"A": 0.556, "B": 0.3, "C": 0.29})) == [
+        "B", "A", "B", "C",
+    ]  # fmt: skip
