@@ -21,6 +21,7 @@ from features.loaders import load_tables
 from features.pipeline import FeatureConfig, person_of
 from leadscore.settings import Settings
 from serving.audit import AuditLog
+from serving.requests import LeadRequest, request_tables
 from serving.routing import DEFAULT_ROUTING_FILE, load_routing
 from serving.scorer import ModelRef, Scorer
 from serving.tabular import TabularScorer
@@ -64,6 +65,29 @@ class LeadStore:
         """The leads and every record of the same person (their history is merged)."""
         persons = set(self.person.loc[lead_ids])
         return list(self.person.index[self.person.isin(persons)])
+
+
+def _warm_up_lead() -> tuple[CRMTables, str, pd.Timestamp]:
+    """A made-up lead with the fields whose lookups are built on first use (city, country,
+    phone, email) and one action, scored when a champion is loaded."""
+    lead = LeadRequest.model_validate(
+        {
+            "lead": {
+                "lead_id": "warm-up",
+                "created_at": "2026-01-05T09:00:00",
+                "email": "anna.schmidt@example-gmbh.de",
+                "phone": "+49 40 2345671",
+                "city": "Hamburg",
+                "country": "Germany",
+                "company": "Example GmbH",
+                "job_title": "Head of Marketing",
+            },
+            "activities": [
+                {"occurred_at": "2026-01-06T10:00:00", "activity_type": "pricing_page_view"}
+            ],
+        }
+    )
+    return request_tables([lead]), "warm-up", pd.Timestamp("2026-01-07")
 
 
 class Runtime:
@@ -174,6 +198,7 @@ class Runtime:
                     self.audit,
                     self.settings.language,
                 )
+                scorer.warm_up(*_warm_up_lead())
             except Exception as error:
                 self.last_error = error_text(error)
                 kept = (

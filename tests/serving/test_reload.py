@@ -67,6 +67,20 @@ def test_concurrent_scores_all_have_their_audit_record(
         assert body["request_id"] in set(history["request_id"])
 
 
+def test_loading_a_champion_scores_a_made_up_lead_first_and_audits_nothing(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    """The first lead of a process builds lookup tables; the load pays for it, not a request."""
+    from features import interest
+
+    settings = Settings(models_dir=models_dir, audit_database=f"sqlite:///{tmp_path / 'a.db'}")
+    interest._city_coordinates.cache_clear()
+    runtime = Runtime(settings)
+    assert runtime.try_reload() and runtime.scorer is not None
+    assert interest._city_coordinates.cache_info().currsize == 1
+    assert runtime.audit.count() == 0
+
+
 def test_new_champion_is_picked_up_and_a_broken_one_is_refused(
     server: Server, models_dir: Path
 ) -> None:
