@@ -149,11 +149,18 @@ def test_the_tabular_champion_reloads_too_and_a_broken_one_is_refused(
     bodies = _every_worker(server, lambda body: body["tabular"].get("version") == newer)
     assert [body["tabular"]["version"] for body in bodies] == [newer] * len(bodies), bodies
 
-    register(replace(model, registry_version="0-incompatible"), "test: broken")
+    broken = log_and_register(
+        settings, model, sample, {}, {}, None, (False, "test: broken"), name=TABULAR_MODEL_NAME
+    ).version
+    client = client_for(settings)
+    stored = client.get_model_version_download_uri(TABULAR_MODEL_NAME, broken)
+    (meta,) = Path(stored.removeprefix("file://")).rglob("leadmodel.json")
+    meta.write_text(meta.read_text().replace('"format": ', '"format": "from the future", "_": '))
+    client.set_registered_model_alias(TABULAR_MODEL_NAME, CHAMPION, broken)
     bodies = _every_worker(server, lambda body: body["tabular"]["last_reload_error"] is not None)
     for body in bodies:
         assert body["tabular"]["version"] == newer, body
-        assert "registry version" in body["tabular"]["last_reload_error"], body
+        assert "artifact format 'from the future'" in body["tabular"]["last_reload_error"], body
     row = pd.read_csv(export[0]).drop(columns=["Converted"]).head(1)
     rows = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in row.to_dict("records")]
     response = server.client().post("/score_rows", json={"rows": rows})
