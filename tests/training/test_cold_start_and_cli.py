@@ -92,6 +92,10 @@ def test_cli_rules_registers_the_points_model_as_champion(small_crm: Path, tmp_p
     probability = model.predict_proba(matrix)
     assert ((probability > 0) & (probability < 1)).all()
     np.testing.assert_allclose(model.contributions(matrix).sum(axis=1), model.predict_raw(matrix))
+    from serving.runtime import Runtime
+
+    runtime = Runtime(settings)  # the service loads it, scoring a made-up lead first
+    assert runtime.try_reload() and runtime.scorer is not None, runtime.last_error
 
 
 @pytest.mark.slow
