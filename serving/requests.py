@@ -120,6 +120,8 @@ class LeadIn(BaseModel):
                 raise ValueError(f"the name of extra field {name} holds NUL or half a surrogate")
             if not (value is None or isinstance(value, str | int | float | bool)):
                 raise ValueError(f"extra field {name} must be a string, number or boolean")
+            if isinstance(value, int) and not -(2**63) <= value < 2**63:
+                raise ValueError(f"extra field {name} is a number too large to store")
             if isinstance(value, str) and len(value) > 500:
                 raise ValueError(f"extra field {name} is longer than 500 characters")
             if isinstance(value, str) and not storable(value):
@@ -183,6 +185,12 @@ class LeadRequest(BaseModel):
     def _one_of(self) -> LeadRequest:
         if (self.lead is None) == (self.lead_id is None):
             raise ValueError("give either 'lead' (with 'activities') or 'lead_id'")
+        if self.lead_id is not None and self.activities:
+            # the store's history is scored; these would be dropped without a word
+            raise ValueError(
+                "'activities' come with 'lead'; a lead sent by 'lead_id' is scored from the "
+                "lead store's history (send the whole lead with its activities instead)"
+            )
         return self
 
 
