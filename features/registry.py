@@ -255,6 +255,21 @@ EVENT_NAMES: dict[str, tuple[str, str]] = {
     "sales_call": ("a sales call", "ein Vertriebstelefonat"),
     "meeting": ("a meeting", "ein Termin"),
 }
+# The same event when the CRM names no asset ("a form", not "form '?'").
+EVENT_NAMES_BARE: dict[str, tuple[str, str]] = {
+    "page_view": ("a page", "eine Seite"),
+    "blog_read": ("a blog article", "ein Blogartikel"),
+    "whitepaper_download": ("a whitepaper", "ein Whitepaper"),
+    "webinar_registration": ("registration for a webinar", "Anmeldung zu einem Webinar"),
+    "webinar_attended": ("a webinar", "ein Webinar"),
+    "email_sent": ("an email sent", "eine E-Mail gesendet"),
+    "email_open": ("opened an email", "eine E-Mail geöffnet"),
+    "email_click": ("click in an email", "Klick in einer E-Mail"),
+    "form_submit": ("a form", "ein Formular"),
+    "trade_fair_visit": ("a trade fair visit", "ein Messebesuch"),
+    "qr_code_scan": ("QR code on a mailing", "QR-Code in einem Mailing"),
+    "workshop_registration": ("registration for a workshop", "eine Workshop-Anmeldung"),
+}
 
 # How the codes of a category read in a sentence, in English and German; other values (an
 # industry, a city, a CRM's own source names) are the data's own words and shown as they are.

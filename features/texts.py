@@ -22,6 +22,7 @@ import pandas as pd
 
 from features.registry import (
     EVENT_NAMES,
+    EVENT_NAMES_BARE,
     FEATURES,
     HIGH_INTENT,
     MARKETING_ACTIONS,
@@ -102,10 +103,12 @@ def format_date(moment: object, lang: Lang) -> str:
 @lru_cache(maxsize=65536)
 def event_phrase(activity_type: str, asset: object, lang: Lang) -> str:
     """One event as words: "whitepaper 'Marketing Automation Guide'"."""
+    named = isinstance(asset, str) and asset
+    if not named and activity_type in EVENT_NAMES_BARE:
+        en, de = EVENT_NAMES_BARE[activity_type]
+        return de if lang == "de" else en
     en, de = EVENT_NAMES.get(activity_type, (activity_type.replace("_", " "), activity_type))
-    name = asset if isinstance(asset, str) and asset else "?"
-    text = (de if lang == "de" else en).format(asset=name)
-    return text.replace(" '?'", "").replace(" „?“", "")
+    return (de if lang == "de" else en).replace("{asset}", asset if named else "")
 
 
 def _dated(event: Event, lang: Lang) -> str:

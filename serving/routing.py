@@ -15,11 +15,12 @@ import difflib
 import itertools
 import numbers
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import numpy as np
+import pandas as pd
 import yaml
 from pydantic import (
     AfterValidator,
@@ -169,16 +170,48 @@ class TeamRule(_Strict):
         return all(condition.holds(lead.get(key)) for key, condition in self.when.items())
 
 
-class NoConsentRules(_Strict):
-    sales_if_any: list[str] = Field(default_factory=list)
+class Request(_Strict):
+    """An action that asks for contact: its type, and which of its assets count (all if none
+    are listed: a form can be a contact form or a newsletter sign-up)."""
+
+    type: str
+    assets: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain(cls, data: object) -> object:
+        return {"type": data} if isinstance(data, str) else data
+
+    @field_validator("type")
+    @classmethod
+    def _known_spelling(cls, value: str) -> str:
+        """Types as the loaders write them ("Demo Request" -> demo_request), so they match."""
+        return known_activity_type(value)
+
+
+class ContactRules(_Strict):
+    """The lead's own recent requests for contact that send it to sales."""
+
+    sales_if_any: list[Request] = Field(default_factory=list)
     # an old request was answered long ago: only the lead's last weeks count
     within_days: int = Field(30, gt=0)
 
-    @field_validator("sales_if_any")
-    @classmethod
-    def _known_spelling(cls, values: list[str]) -> list[str]:
-        """Types as the loaders write them ("Demo Request" -> demo_request), so they match."""
-        return [known_activity_type(v) for v in values]
+    def types(self) -> list[str]:
+        return list(dict.fromkeys(r.type for r in self.sales_if_any))
+
+    def hits(self, types: np.ndarray, assets: np.ndarray, ages: np.ndarray) -> np.ndarray:
+        """Which of these events (arrays of type, asset, age in days) are such requests."""
+        hit = np.zeros(len(types), dtype=bool)
+        for request in self.sales_if_any:
+            match = types == request.type
+            if request.assets:
+                match &= pd.Series(assets, dtype=object).isin(request.assets).to_numpy(bool)
+            hit |= match
+        return hit & (ages < self.within_days)
+
+    def asked(self, types: np.ndarray, assets: np.ndarray, ages: np.ndarray) -> list[str]:
+        """The request types among one lead's events, sorted."""
+        return sorted(set(types[self.hits(types, assets, ages)].tolist()))
 
 
 class CustomNames(_Strict):
@@ -206,7 +239,8 @@ class RoutingConfig(_Strict):
     review_flags: list[str] = Field(default_factory=list)
     teams: list[TeamRule] = Field(default_factory=lambda: [TeamRule(team="Sales")])
     tracks: dict[str, str] = Field(default_factory=lambda: {"default": "General"})
-    no_consent: NoConsentRules = Field(default_factory=NoConsentRules)
+    hand_raisers: ContactRules = Field(default_factory=ContactRules)
+    no_consent: ContactRules = Field(default_factory=ContactRules)
     custom: CustomNames = Field(default_factory=CustomNames)
 
     @model_validator(mode="after")
@@ -216,7 +250,8 @@ class RoutingConfig(_Strict):
             *_grade_problems(self.grades),
             *_team_problems(self.teams, self.custom.fields),
             *_track_problems(self.tracks, self.custom.interest_fields),
-            *_activity_problems(self.no_consent.sales_if_any, self.custom.activity_types),
+            *_activity_problems("hand_raisers", self.hand_raisers, self.custom.activity_types),
+            *_activity_problems("no_consent", self.no_consent, self.custom.activity_types),
         ]
         if problems:
             raise RoutingProblems(problems)
@@ -306,16 +341,16 @@ def _track_problems(tracks: Mapping[str, str], custom: Sequence[str]) -> Problem
     ]
 
 
-def _activity_problems(types: Sequence[str], custom: Sequence[str]) -> Problems:
+def _activity_problems(section: str, rules: ContactRules, custom: Sequence[str]) -> Problems:
     return [
         (
-            ("no_consent", "sales_if_any", i),
-            f"unknown activity type {value!r}{_hint(value, ACTIVITY_TYPES)}; known: "
-            f"{', '.join(ACTIVITY_TYPES)}. A type of your CRM's own goes under "
+            (section, "sales_if_any", i),
+            f"unknown activity type {request.type!r}{_hint(request.type, ACTIVITY_TYPES)}; "
+            f"known: {', '.join(ACTIVITY_TYPES)}. A type of your CRM's own goes under "
             "custom.activity_types",
         )
-        for i, value in enumerate(types)
-        if value not in ACTIVITY_TYPES and value not in custom
+        for i, request in enumerate(rules.sales_if_any)
+        if request.type not in ACTIVITY_TYPES and request.type not in custom
     ]
 
 
@@ -475,13 +510,15 @@ def route_lead(
     grade: str | None,
     raised_flags: list[str],
     config: RoutingConfig,
-    recent_types: set[str] | None = None,
+    asked: Sequence[str] = (),
     lang: str = "en",
 ) -> Route:
-    """Where this lead goes. ``grade`` is None for a lead that objected to profiling."""
+    """Where this lead goes. ``grade`` is None for a lead that objected to profiling;
+    ``asked``: the types of its recent requests for contact (:meth:`ContactRules.asked` of
+    ``hand_raisers``, or of ``no_consent`` for such a lead)."""
     team = next((rule.team for rule in config.teams if rule.matches(lead)), None)
     track = config.track_of(lead.get("interest_field"))
-    action, team, track, why = _decide(team, track, grade, raised_flags, config, recent_types, lang)
+    action, team, track, why = _decide(team, track, grade, raised_flags, config, asked, lang)
     return Route(action=action, team=team, track=track, why=why)
 
 
@@ -490,7 +527,7 @@ def route_columns(
     grades: Sequence[str | None],
     raised_flags: Sequence[Sequence[str]],
     config: RoutingConfig,
-    recent_types: Callable[[int], set[str]],
+    asked: Sequence[Sequence[str]],
     lang: str = "en",
 ) -> list[tuple[str, str | None, str | None, str]]:
     """:func:`route_lead` for every row of a batch: (action, team, track, why) per row.
@@ -528,7 +565,7 @@ def route_columns(
             grades[i],
             raised_flags[i],
             config,
-            recent_types(i) if grades[i] is None else None,
+            asked[i],
             lang,
         )
         for i in range(n)
@@ -555,6 +592,7 @@ WHY: dict[str, dict[str, str]] = {
     "en": {
         "review": "quality flags need a person: {flags}",
         "asked": "no profiling consent; asked for contact: {asked}",
+        "hand_raiser": "asked for contact: {asked} (grade {grade})",
         "rule_only": "no profiling consent: rule route only",
         "sales": "grade {grade} goes to sales",
         "nurture": "grade {grade}: nurture by interest",
@@ -562,6 +600,7 @@ WHY: dict[str, dict[str, str]] = {
     "de": {
         "review": "Qualitätshinweise brauchen einen Menschen: {flags}",
         "asked": "kein Einverständnis zum Profiling; bittet um Kontakt: {asked}",
+        "hand_raiser": "bittet um Kontakt: {asked} (Note {grade})",
         "rule_only": "kein Einverständnis zum Profiling: nur der Regelweg",
         "sales": "Note {grade} geht an den Vertrieb",
         "nurture": "Note {grade}: Nurturing nach Interesse",
@@ -575,7 +614,7 @@ def _decide(
     grade: str | None,
     raised_flags: Sequence[str],
     config: RoutingConfig,
-    recent_types: set[str] | None,
+    asked: Sequence[str],
     lang: str = "en",
 ) -> tuple[Action, str | None, str | None, str]:
     why = WHY.get(lang, WHY["en"])
@@ -583,13 +622,14 @@ def _decide(
     if doubtful:
         flags = "; ".join(flag_label(f, lang) for f in doubtful)
         return "review", team, None, why["review"].format(flags=flags)
+    said = join_words([event_phrase(a, None, lang) for a in asked], lang) if asked else ""
     if grade is None:
-        asked = sorted((recent_types or set()) & set(config.no_consent.sales_if_any))
         if asked:
-            said = join_words([event_phrase(a, None, lang) for a in asked], lang)
             return "sales", team, None, why["asked"].format(asked=said)
         default = config.tracks.get("default", "General")
         return "nurture", None, default, why["rule_only"]
     if grade in config.sales_grades:
         return "sales", team, None, why["sales"].format(grade=grade)
+    if asked:  # a hand-raiser: whatever its grade, a person who asked is called back
+        return "sales", team, None, why["hand_raiser"].format(asked=said, grade=grade)
     return "nurture", None, track, why["nurture"].format(grade=grade)

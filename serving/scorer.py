@@ -174,13 +174,32 @@ class Scorer:
         else:
             ids = np.asarray(list(lead_ids), dtype=object)
         snapshots = pd.DataFrame({"lead_id": ids, "as_of": moment})
-        asked = self.routing.no_consent
+        asking = (self.routing.hand_raisers, self.routing.no_consent)
+        types = [t for rules in asking for t in rules.types()]
+        days = max(rules.within_days for rules in asking)
         return feature_columns_and_events(
-            tables,
-            snapshots,
-            self.model.feature_config,
-            also=(asked.sales_if_any, asked.within_days),
+            tables, snapshots, self.model.feature_config, also=(types, days)
         )
+
+    def _asked(self, cited: BatchEvents, consent: np.ndarray) -> list[list[str]]:
+        """Per row, the types of its recent requests for contact: those ``hand_raisers``
+        lists, or ``no_consent`` for a lead that objected to profiling."""
+        row = cited.snap
+        hits = np.where(
+            consent[row] if len(row) else np.zeros(0, dtype=bool),
+            self.routing.hand_raisers.hits(cited.activity_type, cited.asset, cited.age),
+            self.routing.no_consent.hits(cited.activity_type, cited.asset, cited.age),
+        )
+        asked: list[list[str]] = [[] for _ in range(cited.n_rows)]
+        for i in np.unique(row[hits]).tolist():
+            asked[i] = sorted(
+                set(
+                    cited.activity_type[cited.start[i] : cited.end[i]][
+                        hits[cited.start[i] : cited.end[i]]
+                    ].tolist()
+                )
+            )
+        return asked
 
     def warm_up(self, tables: CRMTables, lead_id: str, as_of: pd.Timestamp) -> None:
         """Score one lead without auditing it: the first lead of a process builds the city and
@@ -234,18 +253,13 @@ class Scorer:
                 reasons = render_reasons(picked[i], totals[i], names, lead, lead_events, lang)
             else:
                 p, grade, score, reasons = None, None, None, []
-            route = route_lead(
-                lead,
-                grade,
-                raised,
-                self.routing,
-                {
-                    e.activity_type
-                    for e in lead_events
-                    if e.age_days < self.routing.no_consent.within_days
-                },
-                lang,
+            rules = self.routing.hand_raisers if consent[i] else self.routing.no_consent
+            asked = rules.asked(
+                np.array([e.activity_type for e in lead_events], dtype=object),
+                np.array([e.asset for e in lead_events], dtype=object),
+                np.array([e.age_days for e in lead_events], dtype=float),
             )
+            route = route_lead(lead, grade, raised, self.routing, asked, lang)
             note = handover_note(
                 lead,
                 lead_events,
@@ -385,14 +399,8 @@ class Scorer:
         grades = [str(g) if c else None for g, c in zip(ranked.grade, consent, strict=True)]
         scores = [int(v) if c else None for v, c in zip(ranked.score, consent, strict=True)]
 
-        within = self.routing.no_consent.within_days
-
-        def recent_types(i: int) -> set[str]:
-            first, end = cited.start[i], cited.end[i]
-            recent = cited.age[first:end] < within
-            return set(cited.activity_type[first:end][recent].tolist())
-
-        routes = route_columns(lead, grades, raised, self.routing, recent_types, lang)
+        asked = self._asked(cited, consent)
+        routes = route_columns(lead, grades, raised, self.routing, asked, lang)
         worthy = self._note_worthy_mask[picked]
         positive = (picked >= 0) & (contributions > 0) & consent[:, None] & worthy
         first = np.argmax(positive, axis=1)

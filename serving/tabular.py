@@ -174,7 +174,7 @@ class TabularScorer:
                 if c >= 0
             ]
             grade = None if grades[i] is None else str(grades[i])
-            route = route_lead(fields[i], grade, [], self.routing, None, lang)  # any field
+            route = route_lead(fields[i], grade, [], self.routing, (), lang)  # any field
             allowed = bool(consent[i])
             records.append(
                 {

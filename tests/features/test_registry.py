@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.contract import ACTIVITY_TYPES
 from features.loaders import load_tables
 from features.pipeline import build_features, explain_events, model_columns
 from features.registry import FEATURES, NUMBER_FIELDS, SINGULAR_DE, registry_frame
-from features.texts import Event, events_by_snap, format_date, render_reason
+from features.texts import Event, event_phrase, events_by_snap, format_date, render_reason
 
 PLACEHOLDERS = {
     "n", "days", "value", "pct", "last", "assets", "recent", "intent", "actions", "topics",
@@ -394,3 +395,15 @@ def test_latest_actions_are_different_ones_and_content_is_not_a_call() -> None:
     assert render_reason("distinct_assets", 2, "up", {}, [call, blog], "en") == (
         "Engaged with 2 different pieces of content, e.g. 'Lead Scoring 101'"
     )
+
+
+@pytest.mark.parametrize("lang", ["en", "de"])
+def test_an_event_without_an_asset_reads_as_words_not_a_question_mark(lang: str) -> None:
+    """A CRM that names no trade fair or form: 'visit at ?' went into a note for sales."""
+    for activity_type in ACTIVITY_TYPES:
+        phrase = event_phrase(activity_type, None, lang)
+        assert phrase and "?" not in phrase and "{" not in phrase and "''" not in phrase
+        assert "„“" not in phrase and not phrase.endswith(" "), phrase
+    assert event_phrase("trade_fair_visit", None, "en") == "a trade fair visit"
+    assert event_phrase("form_submit", "", "de") == "ein Formular"
+    assert event_phrase("form_submit", "Kontakt", "de") == "Formular „Kontakt“"

@@ -56,8 +56,10 @@ def test_the_shipped_file_loads_with_a_catch_all_team_last() -> None:
     routing = load_routing()
     assert routing.teams[-1].when == {}
     assert routing.teams[-1].team == "International"
-    assert routing.no_consent.sales_if_any == ["demo_request", "form_submit"]
-    assert routing.no_consent.within_days == 30
+    for rules in (routing.hand_raisers, routing.no_consent):
+        assert rules.types() == ["demo_request", "form_submit"]
+        assert "Rückruf anfordern" in rules.sales_if_any[1].assets  # not the newsletter form
+        assert rules.within_days == 30
 
 
 @pytest.mark.parametrize(
@@ -69,11 +71,12 @@ def test_the_shipped_file_loads_with_a_catch_all_team_last() -> None:
             "review_flag: unknown key 'review_flag' (did you",
         ),
         ("tracks:", "trakcs:", "trakcs: unknown key 'trakcs' (did you mean 'tracks'?)"),
-        ("sales_if_any", "sales_if_anyy", "no_consent.sales_if_anyy: unknown key"),
+        ("sales_if_any", "sales_if_anyy", "hand_raisers.sales_if_anyy: unknown key"),
         ("    when: {region: [DACH]}", "    wehn: {region: [DACH]}", "teams.2.wehn: unknown key"),
         ("{region: [DACH]}", "{countrycode: [DE]}", "teams.2.when.countrycode: a rule cannot read"),
         ("  analytics:", "  analytic:", "tracks.analytic: unknown interest field 'analytic'"),
-        ("[demo_request,", "[demo_reqest,", "no_consent.sales_if_any.0: unknown activity type"),
+        ("- demo_request", "- demo_reqest", "hand_raisers.sales_if_any.0: unknown activity type"),
+        ("assets: [Kontakt", "asset: [Kontakt", "hand_raisers.sales_if_any.1.asset: unknown key"),
         (
             "  - email_invalid",
             "  - email_invalidd",
@@ -141,14 +144,14 @@ def test_cut_offs_given_in_order_load(tmp_path: Path) -> None:
 
 def test_activity_types_are_read_in_any_spelling_and_a_crms_own_once_declared() -> None:
     routing = config(no_consent={"sales_if_any": ["Demo Request", "pricing-page-view"]})
-    assert routing.no_consent.sales_if_any == ["demo_request", "pricing_page_view"]
-    assert route_lead({}, None, [], routing, {"demo_request"}).action == "sales"
+    assert routing.no_consent.types() == ["demo_request", "pricing_page_view"]
+    assert route_lead({}, None, [], routing, ["demo_request"]).action == "sales"
     with pytest.raises(ValueError, match=r"'demo_reqest' .did you mean 'demo_request'.*custom"):
         config(no_consent={"sales_if_any": ["demo_reqest"]})
     own = config(
         no_consent={"sales_if_any": ["Trial Signup"]}, custom={"activity_types": ["Trial Signup"]}
     )
-    assert route_lead({}, None, [], own, {"Trial Signup"}).action == "sales"
+    assert route_lead({}, None, [], own, ["Trial Signup"]).action == "sales"
 
 
 def test_a_topic_of_ones_own_has_a_track_once_declared() -> None:
@@ -188,7 +191,7 @@ def test_numbers_compare_as_numbers_and_ranges_include_both_ends(
     routing = config(teams=NUMBER_TEAMS)
     assert route_lead({"employees": employees}, "A", [], routing).team == team
     batch = route_columns(
-        {"employees": np.array([employees], dtype=object)}, ["A"], [[]], routing, lambda i: set()
+        {"employees": np.array([employees], dtype=object)}, ["A"], [[]], routing, [[]]
     )
     assert batch[0][1] == team
 
@@ -212,7 +215,7 @@ def test_a_rule_on_employees_matches_a_crm_lead_scored_for_real() -> None:
             {"team": "Rest"},
         ]
     )
-    routes = route_columns(lead, ["A", "A"], [[], []], routing, lambda i: set())
+    routes = route_columns(lead, ["A", "A"], [[], []], routing, [[], []])
     assert [team for _, team, _, _ in routes] == ["Two hundred", "Rest"]
 
 
@@ -301,3 +304,21 @@ def test_a_cut_off_is_the_whole_score_it_rounds_up_to() -> None:
     assert list(grades_of(np.array([55, 56, 30, 29]), {"A": 0.556, "B": 0.3, "C": 0.29})) == [
         "B", "A", "B", "C",
     ]  # fmt: skip
+
+
+def test_a_lead_who_asks_for_contact_goes_to_sales_whatever_its_grade() -> None:
+    """A demo request or a contact form is a hand-raiser; a newsletter form is not one."""
+    routing = load_routing()
+    types = np.array(["demo_request", "form_submit", "form_submit", "page_view"], dtype=object)
+    assets = np.array([None, "Rückruf anfordern", "Newsletter-Anmeldung", None], dtype=object)
+    ages = np.array([40.0, 3.0, 1.0, 0.5])
+    assert routing.hand_raisers.asked(types, assets, ages) == ["form_submit"]  # 40 days: old
+    assert routing.hand_raisers.asked(types[2:], assets[2:], ages[2:]) == []
+    route = route_lead({"region": "DACH"}, "C", [], routing, ["form_submit"])
+    assert (route.action, route.team) == ("sales", "DACH-Süd")
+    assert route.why == "asked for contact: a form (grade C)"
+    german = route_lead({"region": "DACH"}, "C", [], routing, ["form_submit"], "de")
+    assert german.why.startswith("bittet um Kontakt:") and german.why.endswith("(Note C)")
+    assert route_lead({"region": "DACH"}, "C", [], routing, []).action == "nurture"
+    flagged = route_lead({"region": "DACH"}, "C", ["email_invalid"], routing, ["demo_request"])
+    assert flagged.action == "review"  # a person checks the contact data first

@@ -132,6 +132,35 @@ def test_a_lead_without_consent_goes_to_sales_only_on_its_own_recent_request(
     assert dict(zip(frame["lead_id"], frame["action"], strict=True)) == expected
 
 
+def test_a_lead_that_asks_for_a_call_back_goes_to_sales_a_newsletter_sign_up_does_not(
+    scorer: Scorer,
+) -> None:
+    moment = pd.Timestamp("2026-06-01")
+    leads = [
+        {"lead_id": lead_id, "created_at": "2025-01-01", "email": f"{lead_id}@acme.de",
+         "phone": "+49 30 2345671", "country": "Germany"}
+        for lead_id in ("call_back", "newsletter")
+    ]  # fmt: skip
+    activities = [
+        {"lead_id": "call_back", "occurred_at": "2026-05-29", "activity_type": "Form Submit",
+         "asset": "Rückruf anfordern"},
+        {"lead_id": "newsletter", "occurred_at": "2026-05-29", "activity_type": "form_submit",
+         "asset": "Newsletter-Anmeldung"},
+    ]  # fmt: skip
+    crm = make_crm(leads, activities, [])
+    alone = {r.lead_id: r.route for r in scorer.score(crm, as_of=moment)}
+    frame = scorer.score_table(crm, moment).set_index("lead_id")
+    grade = frame.at["call_back", "grade"]
+    assert grade != "A"  # not sent by its grade: the model knows little of either lead
+    assert (alone["call_back"].action, alone["call_back"].why) == (
+        "sales",
+        f"asked for contact: a form (grade {grade})",
+    )
+    assert alone["newsletter"].action == "nurture"
+    for lead_id, route in alone.items():
+        assert (frame.at[lead_id, "action"], frame.at[lead_id, "why"]) == (route.action, route.why)
+
+
 def test_a_closed_lead_is_said_to_be_closed_in_both_languages() -> None:
     leads = [{"lead_id": x, "created_at": "2025-01-01"} for x in ("won", "lost", "open")]
     outcomes = [
