@@ -17,6 +17,9 @@ from serving.routing import Route
 
 # A marketing action this recent is news to sales ("just took"); an older one is dated.
 JUST_DAYS = 7
+# "The latest" actions of the note lie within this many days of the newest one: a webinar
+# registration of last year listed beside last week's form reads as news that is not.
+LATEST_DAYS = 30
 
 ORDINALS = {
     "en": ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth"],
@@ -69,8 +72,9 @@ def handover_note(
 ) -> str:
     """A short note in English or German, built from the lead's own events."""
     marketing = [e for e in events if e.activity_type in MARKETING_ACTIONS]
-    latest = list(dict.fromkeys(event_phrase(e.activity_type, e.asset, lang) for e in marketing))
     newest = marketing[0] if marketing else None
+    lately = [e for e in marketing if newest and e.age_days <= newest.age_days + LATEST_DAYS]
+    latest = list(dict.fromkeys(event_phrase(e.activity_type, e.asset, lang) for e in lately))
     return compose_note(
         _who(lead),
         int(lead.get("marketing_actions") or 0),  # type: ignore[call-overload]
@@ -182,13 +186,16 @@ def handover_notes(
         return [None] * n if values is None else list(values)
 
     marketing = events.of_types(MARKETING_ACTIONS)  # registry types: phrase_ids applies
-    words, ids = events.phrase_ids(marketing, lang)
-    distinct = events.first_k(marketing, 3, ids)
-    kept = [words[i] for i in ids[np.searchsorted(marketing, distinct)].tolist()]
-    latest = events.lists(distinct, kept, np.arange(n))
-    counts = column("marketing_actions") if "marketing_actions" in lead else [0] * n
     newest = events.first(marketing)
     found = newest >= 0
+    newest_age = np.full(n, np.inf)
+    newest_age[found] = events.age[newest[found]]
+    lately = marketing[events.age[marketing] <= newest_age[events.snap[marketing]] + LATEST_DAYS]
+    words, ids = events.phrase_ids(lately, lang)
+    distinct = events.first_k(lately, 3, ids)
+    kept = [words[i] for i in ids[np.searchsorted(lately, distinct)].tolist()]
+    latest = events.lists(distinct, kept, np.arange(n))
+    counts = column("marketing_actions") if "marketing_actions" in lead else [0] * n
     old = np.zeros(n, dtype=bool)
     old[found] = events.age[newest[found]] > JUST_DAYS
     on = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")

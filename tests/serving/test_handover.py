@@ -66,3 +66,14 @@ def test_a_flag_routing_lets_through_to_sales_is_in_the_note(lang: str, ends: st
     assert note.endswith(ends), note
     clean = handover_note(LEAD, events(2), 71, "A", ROUTE, [], [], lang)  # type: ignore[arg-type]
     assert clean.endswith("(DACH-Nord).")
+
+
+def test_the_latest_actions_are_those_of_the_last_weeks_not_of_last_year() -> None:
+    """'Took the 8th action on 14 Oct; the latest: registration for webinar ...' (of Feb 2025)."""
+    history = [
+        Event(AS_OF - pd.Timedelta(days=10), "form_submit", "Kontaktformular", None, 10.0),
+        Event(AS_OF - pd.Timedelta(days=400), "webinar_registration", "Live-Demo", None, 400.0),
+    ]
+    note = handover_note(LEAD, history, 71, "A", ROUTE, [], [], "en")  # type: ignore[arg-type]
+    assert "the latest: form 'Kontaktformular'." in note, note
+    assert "Live-Demo" not in note
