@@ -407,3 +407,15 @@ def test_an_event_without_an_asset_reads_as_words_not_a_question_mark(lang: str)
     assert event_phrase("trade_fair_visit", None, "en") == "a trade fair visit"
     assert event_phrase("form_submit", "", "de") == "ein Formular"
     assert event_phrase("form_submit", "Kontakt", "de") == "Formular „Kontakt“"
+
+
+@pytest.mark.parametrize("lang", ["en", "de"])
+def test_engagement_is_its_index_without_a_judgement_the_sign_cannot_back(lang: str) -> None:
+    """'High recent engagement' stood beside 'No activity for 41 days' on one card."""
+    call = Event(pd.Timestamp("2026-10-27"), "page_view", "Preise", None, 5.0)
+    up = render_reason("engagement_decayed", 14.0, "up", {}, [call], lang)  # type: ignore[arg-type]
+    down = render_reason("engagement_decayed", 14.0, "down", {}, [call], lang)  # type: ignore[arg-type]
+    for text in (up, down):
+        assert text.lower().startswith("engagement"), text
+        assert not {"high", "low", "hohes", "geringes"} & set(text.lower().split())
+    assert ("27 Oct 2026" if lang == "en" else "27.10.2026") in up
