@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -541,7 +540,10 @@ def serve(
         sys.executable, "-m", "bentoml", "serve", "serving.service:LeadScore",
         "--port", str(port), "--host", host, "--working-dir", str(root),
     ]  # fmt: skip
-    raise typer.Exit(subprocess.call(command, env=os.environ.copy()))
+    sys.stdout.flush()
+    # the server takes this process's place: a supervisor's SIGTERM reaches it, not a parent
+    # that would exit and leave the workers serving on the port
+    os.execv(sys.executable, command)
 
 
 def _tabular_hint(settings: Settings) -> str | None:
