@@ -151,12 +151,16 @@ def nul_problem(path: Path, table: str, encoding: str = "utf-8") -> list[Problem
 
 
 def read_csv_raw(path: Path, table: str) -> tuple[pd.DataFrame | None, list[Problem]]:
-    """Every cell as text; the contract decides types later, so all formats end up alike."""
+    """Every cell as text; the contract decides types later, so all formats end up alike.
+
+    The delimiter is the one the header uses: a German Excel saves CSV with semicolons.
+    """
     if path.stat().st_size == 0:
         return None, [Problem(table, f"{path.name} is empty (not even a header row)")]
+    delimiter = sniffed_delimiter(path, ",") or ","
     try:
         frame = pd.read_csv(
-            path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8"
+            path, sep=delimiter, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8"
         )
     except UnicodeDecodeError:
         line, detail = _first_bad_line(path)
@@ -170,7 +174,7 @@ def read_csv_raw(path: Path, table: str) -> tuple[pd.DataFrame | None, list[Prob
     except pd.errors.EmptyDataError:
         return None, [Problem(table, f"{path.name} is empty (not even a header row)")]
     except pd.errors.ParserError as error:
-        other = sniffed_delimiter(path, ",")
+        other = sniffed_delimiter(path, delimiter)
         hint = (
             f"; it is separated by {DELIMITER_WORDS[other]}: export it with ',' as the "
             f"delimiter (an export of one row per lead can also be read with a mapping: "
@@ -597,7 +601,8 @@ def export_columns(source: str | Path) -> list[str]:
     try:
         if path.name.endswith(".parquet"):
             return list(pq.read_schema(path).names)
-        return [str(c) for c in pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns]
+        delimiter = sniffed_delimiter(path, ",") or ","
+        return [str(c) for c in pd.read_csv(path, nrows=0, sep=delimiter, encoding="utf-8-sig")]
     except Exception:
         return []
 
