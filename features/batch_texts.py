@@ -40,6 +40,7 @@ from features.texts import (
     join_words,
     number_field,
     number_text,
+    percent_text,
     trend_text,
     value_label,
     without_gaps,
@@ -368,7 +369,8 @@ _PLACEHOLDERS: dict[str, Callable[[Citing], list[str]]] = {
     "days": _days,
     "value": _value,
     "pct": lambda c: [
-        f"{float(v):.0%}" if k else DASH for v, k in zip(c.values, c.known, strict=True)
+        percent_text(float(v), c.lang) if k else DASH
+        for v, k in zip(c.values, c.known, strict=True)
     ],
     "last": _last,
     "assets": _assets,

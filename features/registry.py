@@ -76,7 +76,7 @@ class ActivityWords:
 ACTIVITY_WORDS: dict[str, ActivityWords] = {
     "page_view": ActivityWords(
         "Viewed web pages {n} times in the last {window} days, last on {last}",
-        "Hat in den letzten {window} Tagen {n}-mal Webseiten aufgerufen, zuletzt am {last}",
+        "Hat in den letzten {window} Tagen {n}-mal eine Webseite aufgerufen, zuletzt am {last}",
         "Viewed no web pages in the last {window} days",
         "Hat in den letzten {window} Tagen keine Webseiten aufgerufen",
     ),
@@ -88,13 +88,13 @@ ACTIVITY_WORDS: dict[str, ActivityWords] = {
     ),
     "blog_read": ActivityWords(
         "Read blog articles {n} times in the last {window} days ({assets})",
-        "Hat in den letzten {window} Tagen {n}-mal Blogartikel gelesen ({assets})",
+        "Hat in den letzten {window} Tagen {n}-mal einen Blogartikel gelesen ({assets})",
         "Read no blog article in the last {window} days",
         "Hat in den letzten {window} Tagen keinen Blogartikel gelesen",
     ),
     "whitepaper_download": ActivityWords(
         "Downloaded whitepapers {n} times in the last {window} days ({assets}), last on {last}",
-        "Hat in den letzten {window} Tagen {n}-mal Whitepaper heruntergeladen ({assets}), "
+        "Hat in den letzten {window} Tagen {n}-mal ein Whitepaper heruntergeladen ({assets}), "
         "zuletzt am {last}",
         "Downloaded no whitepaper in the last {window} days",
         "Hat in den letzten {window} Tagen kein Whitepaper heruntergeladen",
@@ -120,20 +120,20 @@ ACTIVITY_WORDS: dict[str, ActivityWords] = {
     ),
     "email_open": ActivityWords(
         "Opened emails {n} times in the last {window} days ({assets})",
-        "Hat in den letzten {window} Tagen {n}-mal E-Mails geöffnet ({assets})",
+        "Hat in den letzten {window} Tagen {n}-mal eine E-Mail geöffnet ({assets})",
         "Opened no email in the last {window} days",
         "Hat in den letzten {window} Tagen keine E-Mail geöffnet",
     ),
     "email_click": ActivityWords(
         "Clicked in emails {n} times in the last {window} days ({assets}), last on {last}",
-        "Hat in den letzten {window} Tagen {n}-mal in E-Mails geklickt ({assets}), "
+        "Hat in den letzten {window} Tagen {n}-mal in einer E-Mail geklickt ({assets}), "
         "zuletzt am {last}",
         "Clicked in no email in the last {window} days",
         "Hat in den letzten {window} Tagen in keiner E-Mail geklickt",
     ),
     "form_submit": ActivityWords(
-        "Submitted forms {n} times in the last {window} days ({assets}), last on {last}",
-        "Hat in den letzten {window} Tagen {n}-mal Formulare abgeschickt ({assets}), "
+        "Submitted {n} forms in the last {window} days ({assets}), last on {last}",
+        "Hat in den letzten {window} Tagen {n}-mal ein Formular abgeschickt ({assets}), "
         "zuletzt am {last}",
         "Submitted no form in the last {window} days",
         "Hat in den letzten {window} Tagen kein Formular abgeschickt",
@@ -146,19 +146,19 @@ ACTIVITY_WORDS: dict[str, ActivityWords] = {
     ),
     "trade_fair_visit": ActivityWords(
         "Visited our trade fair stand {n} times in the last {window} days ({assets})",
-        "Hat uns in den letzten {window} Tagen {n}-mal auf Messen besucht ({assets})",
+        "Hat uns in den letzten {window} Tagen {n}-mal auf einer Messe besucht ({assets})",
         "Met us at no trade fair in the last {window} days",
         "Hat uns in den letzten {window} Tagen auf keiner Messe besucht",
     ),
     "qr_code_scan": ActivityWords(
         "Scanned mailing QR codes {n} times in the last {window} days ({assets})",
-        "Hat in den letzten {window} Tagen {n}-mal Mailing-QR-Codes gescannt ({assets})",
+        "Hat in den letzten {window} Tagen {n}-mal einen Mailing-QR-Code gescannt ({assets})",
         "Scanned no mailing QR code in the last {window} days",
         "Hat in den letzten {window} Tagen keinen Mailing-QR-Code gescannt",
     ),
     "workshop_registration": ActivityWords(
         "Registered for local workshops {n} times in the last {window} days ({assets})",
-        "Hat sich in den letzten {window} Tagen {n}-mal für Workshops angemeldet ({assets})",
+        "Hat sich in den letzten {window} Tagen {n}-mal für einen Workshop angemeldet ({assets})",
         "Registered for no workshop in the last {window} days",
         "Hat sich in den letzten {window} Tagen für keinen Workshop angemeldet",
     ),

@@ -101,6 +101,12 @@ def format_date(moment: object, lang: Lang) -> str:
 
 
 @lru_cache(maxsize=65536)
+def percent_text(share: float, lang: Lang) -> str:
+    """0.43 as "43%", in German "43 %" (German typography sets a space before the sign)."""
+    text = f"{share:.0%}"
+    return text.replace("%", " %") if lang == "de" else text
+
+
 def event_phrase(activity_type: str, asset: object, lang: Lang) -> str:
     """One event as words: "whitepaper 'Marketing Automation Guide'"."""
     named = isinstance(asset, str) and asset
@@ -306,7 +312,7 @@ _PLACEHOLDERS: dict[str, Callable[[_Cited], str]] = {
     "trend": lambda c: trend_text(float(c.value), c.lang) if c.known else "—",  # type: ignore[arg-type]
     "days": lambda c: calendar_days(c.lead.get("as_of"), c.value) if c.known else "—",
     "value": _value,
-    "pct": lambda c: f"{float(c.value):.0%}" if c.known else "—",  # type: ignore[arg-type]
+    "pct": lambda c: percent_text(float(c.value), c.lang) if c.known else "—",  # type: ignore[arg-type]
     "last": _last,
     "assets": _assets,
     "recent": lambda c: _dated(own[0], c.lang) if (own := _own(c.events)) else "—",

@@ -262,7 +262,7 @@ def test_counts_are_singular_when_they_read_one(
         ("distinct_topics", 1, "up", "Hat sich über 1 Thema informiert"),
         ("physical_touches", 1, "up", "Hatte 1 Offline-Kontakt mit uns"),
         ("distinct_assets", 1, "up", "Hat sich mit 1 einzigen Inhalt beschäftigt"),
-        ("n_blog_read_7d", 1, "up", "Hat in den letzten 7 Tagen einmal Blogartikel gelesen"),
+        ("n_blog_read_7d", 1, "up", "Hat in den letzten 7 Tagen einmal einen Blogartikel gelesen"),
         ("distinct_topics", 2, "up", "Hat sich über 2 Themen informiert"),
         ("employees", 1, "up", "Unternehmensgröße passt: 1 Person"),
     ],
@@ -419,3 +419,11 @@ def test_engagement_is_its_index_without_a_judgement_the_sign_cannot_back(lang: 
         assert text.lower().startswith("engagement"), text
         assert not {"high", "low", "hohes", "geringes"} & set(text.lower().split())
     assert ("27 Oct 2026" if lang == "en" else "27.10.2026") in up
+
+
+def test_a_share_is_written_as_each_language_writes_it() -> None:
+    rate = "email_open_rate"
+    assert render_reason(rate, 0.43, "up", {}, [], "en") == "Opened 43% of the emails we sent"
+    assert (
+        render_reason(rate, 0.43, "up", {}, [], "de") == "Hat 43 % der gesendeten E-Mails geöffnet"
+    )
