@@ -258,6 +258,8 @@ class LeadScore:
                 later = sum(utc_naive(a.occurred_at) >= limit for a in item.activities)
                 if later:
                     results[item.lead.lead_id].warnings.append(_not_used(later, moment))
+                if utc_naive(item.lead.created_at) > limit:
+                    results[item.lead.lead_id].warnings.append(_created_later(moment))
         if stored:
             store = self.runtime.store
             if store is None:
@@ -275,22 +277,39 @@ class LeadScore:
                 unknown = items[missing[0]].lead_id
                 raise NotFound(f"{where}: {unknown!r} is not in the lead store")
             tables = store.tables.for_leads(store.group_of(stored))
+            planned = tables.activities.loc[tables.activities["occurred_at"] >= moment, "lead_id"]
             for result in scorer.score(tables, stored, moment, lang, request_id):
                 closed = closed_text(tables, result.lead_id, moment)
                 if closed is not None:
                     result.warnings.append(f"{result.lead_id} {closed} (the lead store's outcomes)")
+                later = (
+                    int(planned.isin(store.group_of([result.lead_id])).sum()) if len(planned) else 0
+                )
+                if later:
+                    result.warnings.append(_not_used(later, moment, stored=True))
                 results[result.lead_id] = result
         order = [item.lead.lead_id if item.lead else item.lead_id for item in items]
         return [results[i] for i in order]
 
 
-def _not_used(count: int, moment: pd.Timestamp) -> str:
+def _not_used(count: int, moment: pd.Timestamp, stored: bool = False) -> str:
     """Features see only what happened before the scoring moment: a planned meeting, or a local
     time sent without its offset (an hour ahead of UTC in Berlin), is left out, and said so."""
+    where = "in the lead store " if stored else ""
+    how = "written" if stored else "sent"
     return (
-        f"{count} activit{'y' if count == 1 else 'ies'} at or after the scoring moment "
-        f"({moment:%Y-%m-%d %H:%M:%S} UTC) not used: planned, or a local time sent without its "
-        "offset (send UTC with 'Z', or the offset, e.g. +01:00)"
+        f"{count} activit{'y' if count == 1 else 'ies'} {where}at or after the scoring moment "
+        f"({moment:%Y-%m-%d %H:%M:%S} UTC) not used: planned, or a local time {how} without its "
+        "offset (UTC with 'Z', or the offset, e.g. +01:00)"
+    )
+
+
+def _created_later(moment: pd.Timestamp) -> str:
+    """A lead created after the scoring moment has a negative age; it is scored as sent."""
+    return (
+        f"lead.created_at is after the scoring moment ({moment:%Y-%m-%d %H:%M:%S} UTC): the "
+        "lead's age is negative; a local time sent without its offset? (UTC with 'Z', or the "
+        "offset, e.g. +01:00)"
     )
 
 

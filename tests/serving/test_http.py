@@ -145,6 +145,9 @@ def test_activities_after_the_scoring_moment_are_said_to_be_unused(
     assert len(warned) == 1 and warned[0].startswith("2 activities at or after the scoring moment")
     batch = server.client().post("/score_batch", json={"leads": [body]}).json()
     assert [w[:45] for w in batch[0]["warnings"]] == [warned[0][:45]]
+    body["lead"]["created_at"] = at(60)  # a new lead, in Berlin's time without an offset
+    warned = server.client().post("/score", json=body).json()["warnings"]
+    assert warned[-1].startswith("lead.created_at is after the scoring moment"), warned
 
 
 def test_a_stored_lead_that_has_bought_is_said_to_be_a_customer(
