@@ -69,11 +69,13 @@ CARD_WORDS: dict[str, dict[str, str]] = {
         "nurture": "nurture",
         "review": "review",
         "closed": "Closed",
+        "same_person": "Same person",
+        "counts_too": "their actions count too",
     },
     "de": {
         "lead": "Lead",
         "score": "Score",
-        "route": "Weg",
+        "route": "Zuordnung",
         "model": "Modell",
         "as_of": "Stand",
         "reason": "Grund",
@@ -88,6 +90,8 @@ CARD_WORDS: dict[str, dict[str, str]] = {
         "nurture": "Nurturing",
         "review": "Prüfung",
         "closed": "Abgeschlossen",
+        "same_person": "Dieselbe Person",
+        "counts_too": "deren Aktionen zählen mit",
     },
 }
 
@@ -460,6 +464,9 @@ def lead_card(result: ScoreResult, tables: CRMTables, group: list[str], lang: st
     closed = closed_text(tables, result.lead_id, result.as_of, lang)  # type: ignore[arg-type]
     if closed is not None:
         head.add_row(w["closed"], f"[yellow]{closed}[/yellow]")
+    others = [lead_id for lead_id in group if lead_id != result.lead_id]
+    if others:  # the card cites their actions: sales would not find them on this record
+        head.add_row(w["same_person"], f"{', '.join(others)}: {w['counts_too']}")
     head.add_row(
         w["model"],
         f"{result.model.name} v{result.model.version}, {w['as_of']} {result.as_of[:16]}",
@@ -481,8 +488,10 @@ def lead_card(result: ScoreResult, tables: CRMTables, group: list[str], lang: st
     actions = actions[actions["occurred_at"] < result.as_of].sort_values("occurred_at").tail(8)
     last = Table(show_header=False, box=None)
     for row in actions.itertuples():
+        record = f" ({row.lead_id})" if row.lead_id != result.lead_id else ""
         last.add_row(
-            format_date(row.occurred_at, lang), event_phrase(row.activity_type, row.asset, lang)
+            format_date(row.occurred_at, lang),
+            event_phrase(row.activity_type, row.asset, lang) + record,
         )
     flags = "\n".join(f"- {f.text}" for f in result.quality_flags) or w["none"]
     from rich.console import Group

@@ -506,7 +506,7 @@ def test_the_card_of_a_nurtured_lead_in_german(workspace: Path, tmp_path: Path) 
         "explain", str(nurtured.iloc[0]), export, "--mapping", mapping, "--lang", "de"
     )
     assert code == 0, output
-    assert "Was die Zeile sagt" in output and "Weg" in output and "Nurturing" in output
+    assert "Was die Zeile sagt" in output and "Zuordnung" in output and "Nurturing" in output
 
 
 def _answers_match(answers: list[dict], expected: pd.DataFrame) -> None:

@@ -289,3 +289,26 @@ def test_an_exports_columns_are_each_a_reason_whatever_they_are_called() -> None
     assert ReasonGroups.of(columns).matrix.shape[1] == 4  # registry features grouped, Region
     assert ReasonGroups.of(columns, registry=False).matrix.shape[1] == len(columns)
     assert group_of("company_size") == "company_size"  # a column, not the registry's group
+
+
+def test_the_card_names_the_other_record_of_the_person_whose_actions_it_cites(
+    scorer: Scorer, crm: CRMTables
+) -> None:
+    """Sales open this record in the CRM and look for the actions the card cites."""
+    from rich.console import Console
+
+    from features.pipeline import person_of
+    from leadscore.serve_commands import lead_card
+
+    leads = crm.leads.drop_duplicates("lead_id").set_index("lead_id", drop=False)
+    person = person_of(leads, scorer.model.feature_config)
+    active = set(crm.activities["lead_id"])
+    pairs = person[person.duplicated(keep=False)].groupby(person).groups.values()
+    group = next(list(ids) for ids in pairs if len(ids) == 2 and set(ids) <= active)
+    moment = crm.activities["occurred_at"].max()
+    result = scorer.score(crm.for_leads(group), lead_ids=[group[0]], as_of=moment)[0]
+    console = Console(width=120, record=True)
+    console.print(lead_card(result, crm, group, "en"))
+    shown = console.export_text()
+    assert f"Same person  {group[1]}: their actions count too" in shown
+    assert f"({group[1]})" in shown.split("Last actions")[1]  # the other record's own action
