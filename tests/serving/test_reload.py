@@ -74,6 +74,7 @@ def test_loading_a_champion_scores_a_made_up_lead_first_and_audits_nothing(
     from features import interest
 
     settings = Settings(models_dir=models_dir, audit_database=f"sqlite:///{tmp_path / 'a.db'}")
+    interest.nearest_location.cache_clear()  # as in a new worker process
     interest._city_coordinates.cache_clear()
     runtime = Runtime(settings)
     assert runtime.try_reload() and runtime.scorer is not None
