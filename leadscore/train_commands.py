@@ -331,21 +331,23 @@ def models(
         hint = "" if tabular else " (models trained on an export: --tabular)"
         console.print(f"No registered versions in {registry.tracking_uri(settings)} yet{hint}.")
         return
-    table = Table(title=f"Registered model {name!r}")
-    # the numbers stay whole on a narrow terminal; words wrap
-    table.add_column("version", no_wrap=True)
+    table = Table(
+        title=f"Registered model {name!r}", caption="AUC: ROC-AUC on each version's test window"
+    )
+    # 80 columns: no cell breaks inside a word; date and time, kinds and aliases take lines
+    table.add_column("v", no_wrap=True)
     for column in ("created", "kind", "aliases"):
-        table.add_column(column, overflow="fold")
-    for column in ("ROC-AUC", "Brier", "ECE"):
+        table.add_column(column, no_wrap=True)
+    for column in ("AUC", "Brier", "ECE"):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("gate", ratio=1, overflow="fold")
     for info in versions:
         m = info.metrics
         table.add_row(
             info.version,
-            info.created_at.strftime("%Y-%m-%d %H:%M"),
-            info.tags.get("kind", "?"),
-            ", ".join(info.aliases),
+            info.created_at.strftime("%Y-%m-%d\n%H:%M"),
+            info.tags.get("kind", "?").replace("+", "+\n"),
+            "\n".join(info.aliases),
             _cell(m, "roc_auc", "{:.3f}"),
             _cell(m, "brier", "{:.4f}"),
             _cell(m, "ece", "{:.4f}"),

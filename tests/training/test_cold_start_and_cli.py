@@ -111,6 +111,9 @@ def test_cli_train_models_and_thresholds(demo_dir: Path, tmp_path: Path) -> None
     assert listed.exit_code == 0, listed.output
     assert "Champion history" in listed.output and "promoted" in listed.output
     assert "champion" in listed.output and "challenger" in listed.output
+    narrow = runner.invoke(app, ["models"], env={**env, "COLUMNS": "80"}).output
+    assert max(len(line) for line in narrow.splitlines()) <= 80
+    assert "lightgbm" in narrow and "challenger" in narrow  # no word broken in two
 
     stored = runner.invoke(app, ["thresholds", "--capacity", "50", "--per", "week"], env=env)
     assert stored.exit_code == 0, stored.output
