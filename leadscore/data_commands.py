@@ -298,17 +298,19 @@ def nurture(
         console.print(f"No email sent to {min_sent}+ leads in {data}.")
         return
     table = Table(title=f"{len(frame)} emails in {data} before {moment:%Y-%m-%d %H:%M}")
-    table.add_column("#", justify="right")
-    table.add_column("email", ratio=1, overflow="fold")
-    for name in ("sent", "open rate", "click rate"):
-        table.add_column(name, justify="right")
-    table.add_column("clicks led to", overflow="fold")
-    table.add_column("won after", justify="right")  # a share, as the rates
+    # 80 columns: short headers, numbers whole, the subject and the next action wrap by word
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("email", ratio=3)
+    for name in ("sent", "opened", "clicked"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("clicks led to", ratio=2)
+    table.add_column("won", justify="right", no_wrap=True)  # a share, as the rates
+    tracks = _track_names()
     shown: object = ""
     for row in frame.itertuples():
         if row.track != shown:  # one section per track, the newsletter and one-offs last
             shown = row.track
-            name = "no track" if row.track is None else label_text(row.track)
+            name = "no track" if row.track is None else tracks.get(row.track, label_text(row.track))
             table.add_section()
             table.add_row("", f"[bold]{name}[/bold]")
         table.add_row(
@@ -329,6 +331,18 @@ def nurture(
     )
     if out is not None:
         console.print(f"Wrote {len(frame)} rows to {out}")
+
+
+def _track_names() -> dict[str, str]:
+    """Topic -> the nurture track's name in the routing file ("CRM Integration"); none if the
+    file cannot be read (the nurture table does not depend on it)."""
+    from leadscore.settings import Settings
+    from serving.routing import load_routing
+
+    try:
+        return dict(load_routing(Settings().routing_file).tracks)
+    except ValueError:
+        return {}
 
 
 def register(app: typer.Typer) -> None:
