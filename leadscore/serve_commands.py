@@ -420,7 +420,14 @@ def explain(
     scorer = _scorer(lang)
     tables = _tables(data)
     if lead_id not in set(tables.leads["lead_id"]):
-        err_console.print(f"[red]lead_id {lead_id!r} is not in {data}[/red]")
+        import difflib
+
+        ids = tables.leads["lead_id"].tolist()
+        close = [i for i in ids if i.casefold() == lead_id.casefold()]
+        if not close and len(ids) <= 50_000:  # difflib reads every id
+            close = difflib.get_close_matches(lead_id, ids, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        err_console.print(f"[red]lead_id {lead_id!r} is not in {data}{hint}[/red]")
         raise typer.Exit(code=1)
     leads = tables.leads.drop_duplicates("lead_id").set_index("lead_id", drop=False)
     person = person_of(leads, scorer.model.feature_config)
@@ -626,7 +633,7 @@ def audit(
         scored = "-" if row.score is None or row.score != row.score else str(int(row.score))
         where = row.route.get("team") or row.route.get("track") or ""
         reasons = "\n".join(f"[dim]{escape(r['text'])}[/dim]" for r in row.reasons[:3])
-        as_of = str(row.features.get("as_of") or "-")[:10]
+        as_of = str(row.features.get("as_of") or "-")[:16].replace("T", " ")
         table.add_row(
             f"{str(row.scored_at)[:16]}\n[dim]as of {as_of}[/dim]",
             f"v{row.model_version}" if model else f"{row.model_name} v{row.model_version}",

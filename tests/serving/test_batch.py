@@ -146,6 +146,9 @@ def test_score_says_how_many_leads_did_not_exist_yet_and_explain_refuses_one(
     assert refused.returncode == 1
     assert "after --as-of" in " ".join(refused.stderr.split())
     assert "newest activity" not in refused.stderr  # the moment was given
+    typed = leadscore("explain", young.lower(), str(crm_dir), env=env)
+    assert typed.returncode == 1
+    assert f"(did you mean {young!r}?)" in " ".join(typed.stderr.split())
 
 
 def test_an_old_export_scored_now_is_said_to_be_quiet_with_the_as_of_that_fits(
