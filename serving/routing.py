@@ -500,8 +500,16 @@ def score_cutoff(probability: float) -> int:
 
 class Route(BaseModel):
     action: Action = Field(description="sales, nurture or review")
-    team: str | None = Field(None, description="Sales team, when the action is sales or review")
-    track: str | None = Field(None, description="Nurture track, when the action is nurture")
+    team: str | None = Field(
+        None,
+        description="Sales team, when the action is sales or review",
+        json_schema_extra={"nullable": True},  # OpenAPI 3.0: BentoML drops pydantic's "or null"
+    )
+    track: str | None = Field(
+        None,
+        description="Nurture track, when the action is nurture",
+        json_schema_extra={"nullable": True},
+    )
     why: str = Field("", description="The rule that decided, in words")
 
 

@@ -70,12 +70,19 @@ class ScoreResult(BaseModel):
     """One scored lead; field names fixed by the HTTP contract."""
 
     lead_id: str
+    # nullable: BentoML's OpenAPI document drops pydantic's "or null" (a generated client then
+    # fails on the answer for a lead that objected to profiling)
     probability: float | None = Field(
         description="Calibrated probability of a won deal within the horizon; null without "
-        "profiling consent"
+        "profiling consent",
+        json_schema_extra={"nullable": True},
     )
-    score: int | None = Field(description="0-100")
-    grade: str | None = Field(description="A-D")
+    score: int | None = Field(
+        description="0-100; null without profiling consent", json_schema_extra={"nullable": True}
+    )
+    grade: str | None = Field(
+        description="A-D; null without profiling consent", json_schema_extra={"nullable": True}
+    )
     route: Route
     reasons: list[ReasonOut]
     handover_note: str

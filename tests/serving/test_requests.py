@@ -175,3 +175,26 @@ def test_our_activity_types_are_read_however_a_crm_spells_them() -> None:
     )
     types = request_tables([request]).activities["activity_type"].tolist()
     assert types == ["pricing_page_view", "webinar_attended", "TikTok Like"]
+
+
+def test_the_openapi_document_says_which_answer_fields_can_be_null() -> None:
+    """A client generated from /docs.json failed on a lead that objected to profiling."""
+    from serving.service import LeadScore
+
+    found: dict[str, list[dict]] = {}
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.get("properties", {}).items():
+                found.setdefault(key, []).append(value)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(LeadScore.openapi_spec.asdict())
+    for field in ("probability", "score", "grade", "team", "track"):
+        for schema in found[field]:  # in the answer, and in the request where a lead has one
+            nullable = schema.get("nullable") or {"type": "null"} in schema.get("anyOf", [])
+            assert nullable, (field, schema)
