@@ -113,7 +113,8 @@ def event_phrase(activity_type: str, asset: object, lang: Lang) -> str:
     if not named and activity_type in EVENT_NAMES_BARE:
         en, de = EVENT_NAMES_BARE[activity_type]
         return de if lang == "de" else en
-    en, de = EVENT_NAMES.get(activity_type, (activity_type.replace("_", " "), activity_type))
+    plain = activity_type.replace("_", " ")  # a type of the CRM's own, in its own words
+    en, de = EVENT_NAMES.get(activity_type, (plain, plain))
     return (de if lang == "de" else en).replace("{asset}", asset if named else "")
 
 

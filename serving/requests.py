@@ -7,6 +7,7 @@ test checks that an accepted request gives exactly the frames the file loader wo
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from functools import cache
 from typing import Annotated, Any
@@ -122,6 +123,8 @@ class LeadIn(BaseModel):
                 raise ValueError(f"extra field {name} must be a string, number or boolean")
             if isinstance(value, int) and not -(2**63) <= value < 2**63:
                 raise ValueError(f"extra field {name} is a number too large to store")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"extra field {name} is not a finite number")
             if isinstance(value, str) and len(value) > 500:
                 raise ValueError(f"extra field {name} is longer than 500 characters")
             if isinstance(value, str) and not storable(value):
@@ -171,6 +174,13 @@ Cell = Annotated[
 Row = Annotated[dict[ColumnName, Cell], Field(min_length=1, max_length=1000)]
 
 
+# the store's history is what is scored: activities beside a lead_id would be dropped unsaid
+STORED_WITH_ACTIVITIES = (
+    "'activities' come with 'lead'; a lead sent by 'lead_id' is scored from the lead store's "
+    "history (send the whole lead with its activities instead)"
+)
+
+
 class LeadRequest(BaseModel):
     """One lead with its history, or the id of a lead in the store."""
 
@@ -186,11 +196,7 @@ class LeadRequest(BaseModel):
         if (self.lead is None) == (self.lead_id is None):
             raise ValueError("give either 'lead' (with 'activities') or 'lead_id'")
         if self.lead_id is not None and self.activities:
-            # the store's history is scored; these would be dropped without a word
-            raise ValueError(
-                "'activities' come with 'lead'; a lead sent by 'lead_id' is scored from the "
-                "lead store's history (send the whole lead with its activities instead)"
-            )
+            raise ValueError(STORED_WITH_ACTIVITIES)
         return self
 
 

@@ -204,8 +204,10 @@ class ContactRules(_Strict):
         hit = np.zeros(len(types), dtype=bool)
         for request in self.sales_if_any:
             match = types == request.type
-            if request.assets:
-                match &= pd.Series(assets, dtype=object).isin(request.assets).to_numpy(bool)
+            if request.assets:  # "kontaktformular" is the same form
+                named = pd.Series(assets, dtype=object).str.casefold()
+                wanted = [a.casefold() for a in request.assets]
+                match &= named.isin(wanted).to_numpy(bool)
             hit |= match
         return hit & (ages < self.within_days)
 
@@ -601,6 +603,7 @@ WHY: dict[str, dict[str, str]] = {
         "review": "quality flags need a person: {flags}",
         "asked": "no profiling consent; asked for contact: {asked}",
         "hand_raiser": "asked for contact: {asked} (grade {grade})",
+        "asked_too": "asked for contact: {asked}",
         "rule_only": "no profiling consent: rule route only",
         "sales": "grade {grade} goes to sales",
         "nurture": "grade {grade}: nurture by interest",
@@ -609,6 +612,7 @@ WHY: dict[str, dict[str, str]] = {
         "review": "Qualitätshinweise brauchen einen Menschen: {flags}",
         "asked": "kein Einverständnis zum Profiling; bittet um Kontakt: {asked}",
         "hand_raiser": "bittet um Kontakt: {asked} (Note {grade})",
+        "asked_too": "bittet um Kontakt: {asked}",
         "rule_only": "kein Einverständnis zum Profiling: nur der Regelweg",
         "sales": "Note {grade} geht an den Vertrieb",
         "nurture": "Note {grade}: Nurturing nach Interesse",
@@ -626,11 +630,12 @@ def _decide(
     lang: str = "en",
 ) -> tuple[Action, str | None, str | None, str]:
     why = WHY.get(lang, WHY["en"])
+    said = join_words([event_phrase(a, None, lang) for a in asked], lang) if asked else ""
     doubtful = [f for f in raised_flags if f in config.review_flags] if raised_flags else []
     if doubtful:
         flags = "; ".join(flag_label(f, lang) for f in doubtful)
-        return "review", team, None, why["review"].format(flags=flags)
-    said = join_words([event_phrase(a, None, lang) for a in asked], lang) if asked else ""
+        request = f"; {why['asked_too'].format(asked=said)}" if asked else ""  # call back soon
+        return "review", team, None, why["review"].format(flags=flags) + request
     if grade is None:
         if asked:
             return "sales", team, None, why["asked"].format(asked=said)

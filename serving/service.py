@@ -34,6 +34,7 @@ from leadscore.settings import Settings
 from serving.auth import BearerAuth, JsonOnly, RequestSizeLimit
 from serving.requests import (
     MAX_BATCH,
+    STORED_WITH_ACTIVITIES,
     ActivityIn,
     Identifier,
     LeadIn,
@@ -189,6 +190,8 @@ class LeadScore:
         """Score one lead: send it with its activities, or the lead_id of a lead in the store."""
         if (lead is None) == (lead_id is None):
             raise client_error([((), "give either 'lead' (with 'activities') or 'lead_id'")])
+        if lead_id is not None and activities:  # as LeadRequest says for a batch item
+            raise client_error([(("activities",), STORED_WITH_ACTIVITIES)])
         # BentoML has validated each field already; the request only bundles them.
         request = LeadRequest.model_construct(lead=lead, activities=activities, lead_id=lead_id)
         return self._score_many([request], lang, prefix="")[0]

@@ -204,9 +204,11 @@ def test_the_command_prints_the_tracks_and_writes_the_table(
     assert "no track" in result.output and "Willkommen" in result.output
     assert "CRM Integration" in result.output  # the track as the routing file names it
     assert re.search(rf"Wrote {len(written)} rows to", result.output)
-    narrow = CliRunner().invoke(
-        app, ["nurture", str(demo_parquet), "--min-sent", "50"], env={"COLUMNS": "80"}
-    ).output
+    narrow = (
+        CliRunner()
+        .invoke(app, ["nurture", str(demo_parquet), "--min-sent", "50"], env={"COLUMNS": "80"})
+        .output
+    )
     assert max(len(line) for line in narrow.splitlines()) <= 80
     assert "CRM Integration" in narrow
 

@@ -407,6 +407,7 @@ def test_an_event_without_an_asset_reads_as_words_not_a_question_mark(lang: str)
     assert event_phrase("trade_fair_visit", None, "en") == "a trade fair visit"
     assert event_phrase("form_submit", "", "de") == "ein Formular"
     assert event_phrase("form_submit", "Kontakt", "de") == "Formular „Kontakt“"
+    assert event_phrase("partner_referral", None, "de") == "partner referral"  # the CRM's own
 
 
 @pytest.mark.parametrize("lang", ["en", "de"])

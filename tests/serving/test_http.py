@@ -121,6 +121,14 @@ def test_a_misspelt_field_is_named_not_dropped(
     answer = server.client().post("/score_batch", json={"leads": [], "langauge": "de"})
     assert answer.status_code == 400
     assert [e["loc"] for e in answer.json()["detail"]] == [["langauge"]]
+    # activities beside a lead_id: the store's history is scored, they would be dropped
+    stored = {"lead_id": busy_lead, "activities": body["activites"][:1]}
+    answer = server.client().post("/score", json=stored)
+    assert answer.status_code == 400
+    assert [e["loc"] for e in answer.json()["detail"]] == [["activities"]]
+    answer = server.client().post("/score_batch", json={"leads": [stored]})
+    assert answer.status_code == 400
+    assert "'activities' come with 'lead'" in answer.text
 
 
 def test_activities_after_the_scoring_moment_are_said_to_be_unused(

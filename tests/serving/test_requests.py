@@ -103,6 +103,7 @@ def test_json_and_file_paths_give_the_same_tables(request: LeadRequest) -> None:
         ),
         ({"lead": {"lead_id": "A", "created_at": "2026-01-01", "budget": {"x": 1}}}, "budget"),
         ({"lead": {"lead_id": "A", "created_at": "2026-01-01", "ext_id": 10**309}}, "ext_id"),
+        ({"lead": {"lead_id": "A", "created_at": "2026-01-01", "ext": float("inf")}}, "ext"),
         (  # the store's history is scored: these would be dropped without a word
             {"lead_id": "A", "activities": [{"occurred_at": "2026-01-02", "activity_type": "x"}]},
             "'activities' come with 'lead'",

@@ -314,6 +314,8 @@ def test_a_lead_who_asks_for_contact_goes_to_sales_whatever_its_grade() -> None:
     ages = np.array([40.0, 3.0, 1.0, 0.5])
     assert routing.hand_raisers.asked(types, assets, ages) == ["form_submit"]  # 40 days: old
     assert routing.hand_raisers.asked(types[2:], assets[2:], ages[2:]) == []
+    typed = np.array(["rückruf ANFORDERN"], dtype=object)  # as a CRM user typed it
+    assert routing.hand_raisers.asked(types[1:2], typed, ages[1:2]) == ["form_submit"]
     route = route_lead({"region": "DACH"}, "C", [], routing, ["form_submit"])
     assert (route.action, route.team) == ("sales", "DACH-Süd")
     assert route.why == "asked for contact: a form (grade C)"
@@ -322,3 +324,4 @@ def test_a_lead_who_asks_for_contact_goes_to_sales_whatever_its_grade() -> None:
     assert route_lead({"region": "DACH"}, "C", [], routing, []).action == "nurture"
     flagged = route_lead({"region": "DACH"}, "C", ["email_invalid"], routing, ["demo_request"])
     assert flagged.action == "review"  # a person checks the contact data first
+    assert flagged.why.endswith("; asked for contact: a demo request")  # ... and calls back
