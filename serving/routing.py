@@ -201,15 +201,16 @@ class ContactRules(_Strict):
 
     def hits(self, types: np.ndarray, assets: np.ndarray, ages: np.ndarray) -> np.ndarray:
         """Which of these events (arrays of type, asset, age in days) are such requests."""
+        young = np.asarray(ages) < self.within_days
         hit = np.zeros(len(types), dtype=bool)
         for request in self.sales_if_any:
-            match = types == request.type
-            if request.assets:  # "kontaktformular" is the same form
-                named = pd.Series(assets, dtype=object).str.casefold()
-                wanted = [a.casefold() for a in request.assets]
-                match &= named.isin(wanted).to_numpy(bool)
+            match = young & (types == request.type)
+            if request.assets and match.any():  # "kontaktformular" is the same form
+                rows = np.flatnonzero(match)
+                named = pd.Series(assets[rows], dtype=object).str.casefold()
+                match[rows] = named.isin([a.casefold() for a in request.assets]).to_numpy(bool)
             hit |= match
-        return hit & (ages < self.within_days)
+        return hit
 
     def asked(self, types: np.ndarray, assets: np.ndarray, ages: np.ndarray) -> list[str]:
         """The request types among one lead's events, sorted."""
