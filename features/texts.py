@@ -115,7 +115,7 @@ def event_phrase(activity_type: str, asset: object, lang: Lang) -> str:
         return de if lang == "de" else en
     plain = activity_type.replace("_", " ")  # a type of the CRM's own, in its own words
     en, de = EVENT_NAMES.get(activity_type, (plain, plain))
-    return (de if lang == "de" else en).replace("{asset}", asset if named else "")
+    return (de if lang == "de" else en).replace("{asset}", str(asset) if named else "")
 
 
 def _dated(event: Event, lang: Lang) -> str:

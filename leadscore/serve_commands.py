@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import logging
 import os
 import sys
@@ -420,8 +421,6 @@ def explain(
     scorer = _scorer(lang)
     tables = _tables(data)
     if lead_id not in set(tables.leads["lead_id"]):
-        import difflib
-
         ids = tables.leads["lead_id"].tolist()
         close = [i for i in ids if i.casefold() == lead_id.casefold()]
         if not close and len(ids) <= 50_000:  # difflib reads every id

@@ -199,13 +199,8 @@ class Scorer:
         )
         asked: list[list[str]] = [[] for _ in range(cited.n_rows)]
         for i in np.unique(row[hits]).tolist():
-            asked[i] = sorted(
-                set(
-                    cited.activity_type[cited.start[i] : cited.end[i]][
-                        hits[cited.start[i] : cited.end[i]]
-                    ].tolist()
-                )
-            )
+            a, b = cited.start[i], cited.end[i]
+            asked[i] = sorted(set(cited.activity_type[a:b][hits[a:b]].tolist()))
         return asked
 
     def warm_up(self, tables: CRMTables, lead_id: str, as_of: pd.Timestamp) -> None:
