@@ -503,8 +503,9 @@ _OTHER_FEATURES = [
         "Hat {pct} der gesendeten E-Mails geöffnet",
         "Opened {pct} of the emails we sent",
         "Hat {pct} der gesendeten E-Mails geöffnet",
-        missing_en="Has not been sent any email yet",
-        missing_de="Hat noch keine E-Mail erhalten",
+        # what the data holds: a CRM that logs opens but not sends has opens beside this
+        missing_en="No email we sent is on record",
+        missing_de="Keine gesendete E-Mail erfasst",
         reason_group="email_engagement",
     ),
     Feature(
@@ -516,8 +517,9 @@ _OTHER_FEATURES = [
         "Hat in {pct} der gesendeten E-Mails geklickt",
         "Clicked in {pct} of the emails we sent",
         "Hat in {pct} der gesendeten E-Mails geklickt",
-        missing_en="Has not been sent any email yet",
-        missing_de="Hat noch keine E-Mail erhalten",
+        # what the data holds: a CRM that logs opens but not sends has opens beside this
+        missing_en="No email we sent is on record",
+        missing_de="Keine gesendete E-Mail erfasst",
         reason_group="email_engagement",
     ),
     Feature(

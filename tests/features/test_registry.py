@@ -428,3 +428,14 @@ def test_a_share_is_written_as_each_language_writes_it() -> None:
     assert (
         render_reason(rate, 0.43, "up", {}, [], "de") == "Hat 43 % der gesendeten E-Mails geöffnet"
     )
+
+
+def test_a_rate_without_sends_says_what_the_data_holds() -> None:
+    """A CRM that logs opens but not sends: 'Has not been sent any email yet' stood beside
+    'Opened emails 3 times'."""
+    assert render_reason("email_open_rate", float("nan"), "down", {}, [], "en") == (
+        "No email we sent is on record"
+    )
+    assert render_reason("email_click_rate", float("nan"), "up", {}, [], "de") == (
+        "Keine gesendete E-Mail erfasst"
+    )
