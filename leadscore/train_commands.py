@@ -452,6 +452,16 @@ def thresholds(
             f"from {advice.cutoff:.3f}, set it in the routing file: grades: "
             f"{{{routing.sales_grades[-1]}: {advice.cutoff:.3f}}}."
         )
+    asking = routing.hand_raisers
+    if asking.sales_if_any and not is_tabular(label, mapping):
+        kinds = ", ".join(
+            r.type + (f" ({', '.join(r.assets)})" if r.assets else "") for r in asking.sales_if_any
+        )
+        console.print(
+            f"On top of the cut-off, leads that asked for contact in their last "
+            f"{asking.within_days} days go to sales whatever their score (hand_raisers in the "
+            f"routing file: {kinds}); plan capacity for them too.",
+        )
 
 
 def _sales_cutoff(routing: RoutingConfig, model_cutoffs: dict[str, float]) -> float | None:

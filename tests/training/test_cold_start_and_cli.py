@@ -118,6 +118,8 @@ def test_cli_train_models_and_thresholds(demo_dir: Path, tmp_path: Path) -> None
     stored = runner.invoke(app, ["thresholds", "--capacity", "50", "--per", "week"], env=env)
     assert stored.exit_code == 0, stored.output
     assert "probability cut-off" in stored.output and "expected precision" in stored.output
+    said = " ".join(stored.output.split())
+    assert "leads that asked for contact in their last 30 days go to sales" in said
 
     scored = runner.invoke(
         app, ["thresholds", str(demo_dir), "--capacity", "50", "--per", "week"], env=env
