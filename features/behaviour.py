@@ -397,8 +397,13 @@ def recent_arrays(
     if also is not None and also[0] and not kept.all():
         types, days = also
         beyond = np.flatnonzero(~kept & (ev.age_days[order] < days))
-        named = activities["activity_type"].array.take(ev.row[order[beyond]])
-        kept[beyond[np.asarray(pd.Series(named).isin(list(types)), dtype=bool)]] = True
+        kinds = ev.type_code[order[beyond]]
+        wanted = np.isin(kinds, [TYPE_INDEX[t] for t in types if t in TYPE_INDEX])
+        if any(t not in TYPE_INDEX for t in types) and (kinds < 0).any():  # a CRM's own types
+            own = np.flatnonzero(kinds < 0)
+            named = activities["activity_type"].array.take(ev.row[order[beyond[own]]])
+            wanted[own] = np.isin(np.asarray(named, dtype=object), list(types))
+        kept[beyond[wanted]] = True
     order = order[kept]
     rows = ev.row[order]
 

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import numpy as np
-import pandas as pd
 import yaml
 from pydantic import (
     AfterValidator,
@@ -207,8 +206,8 @@ class ContactRules(_Strict):
             match = young & (types == request.type)
             if request.assets and match.any():  # "kontaktformular" is the same form
                 rows = np.flatnonzero(match)
-                named = pd.Series(assets[rows], dtype=object).str.casefold()
-                match[rows] = named.isin([a.casefold() for a in request.assets]).to_numpy(bool)
+                wanted = {a.casefold() for a in request.assets}
+                match[rows] = [isinstance(a, str) and a.casefold() in wanted for a in assets[rows]]
             hit |= match
         return hit
 
