@@ -92,16 +92,22 @@ def test_leads_without_events_and_events_without_the_pipelines_codes(
         _same(scorer, features, events, crm.leads, lang)
 
 
-def test_score_command_writes_every_lead_and_audits_every_score(
-    models_dir: Path, crm_dir: Path, crm: CRMTables, tmp_path: Path
-) -> None:
-    audit = tmp_path / "audit.db"
+def cli_env(models_dir: Path, audit: Path) -> dict[str, str]:
+    """The environment a user's shell gives the command: this registry, its own audit log."""
     env = {
         **os.environ,
         "LEADSCORE_MODELS_DIR": str(models_dir),
         "LEADSCORE_AUDIT_DATABASE": f"sqlite:///{audit}",
     }
     env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+def test_score_command_writes_every_lead_and_audits_every_score(
+    models_dir: Path, crm_dir: Path, crm: CRMTables, tmp_path: Path
+) -> None:
+    audit = tmp_path / "audit.db"
+    env = cli_env(models_dir, audit)
     out = tmp_path / "scores.csv"
     moment = str(crm.activities["occurred_at"].max())
     done = leadscore("score", str(crm_dir), "--out", str(out), "--as-of", moment, env=env)
@@ -122,12 +128,7 @@ def test_score_command_writes_every_lead_and_audits_every_score(
 def test_score_says_how_many_leads_did_not_exist_yet_and_explain_refuses_one(
     models_dir: Path, crm_dir: Path, crm: CRMTables, tmp_path: Path
 ) -> None:
-    env = {
-        **os.environ,
-        "LEADSCORE_MODELS_DIR": str(models_dir),
-        "LEADSCORE_AUDIT_DATABASE": f"sqlite:///{tmp_path / 'audit.db'}",
-    }
-    env.pop("MLFLOW_TRACKING_URI", None)
+    env = cli_env(models_dir, tmp_path / "audit.db")
     moment = crm.leads["created_at"].quantile(0.9).floor("D")
     later = crm.leads.loc[crm.leads["created_at"] > moment]
     out = tmp_path / "scores.csv"
@@ -155,12 +156,7 @@ def test_an_old_export_scored_now_is_said_to_be_quiet_with_the_as_of_that_fits(
     models_dir: Path, crm_dir: Path, crm: CRMTables, tmp_path: Path
 ) -> None:
     """The demo CRM ends in 2026; scored today every lead has been idle for weeks."""
-    env = {
-        **os.environ,
-        "LEADSCORE_MODELS_DIR": str(models_dir),
-        "LEADSCORE_AUDIT_DATABASE": f"sqlite:///{tmp_path / 'audit.db'}",
-    }
-    env.pop("MLFLOW_TRACKING_URI", None)
+    env = cli_env(models_dir, tmp_path / "audit.db")
     newest = crm.activities["occurred_at"].max()
     fits = (newest + pd.Timedelta(1, "D")).normalize()
     lead = str(crm.leads["lead_id"].iloc[0])
