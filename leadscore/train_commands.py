@@ -26,7 +26,8 @@ from leadscore.data_commands import (
 
 if TYPE_CHECKING:
     from serving.routing import RoutingConfig
-    from training.workflow import RunOutcome
+    from training.evaluate import Capacity
+    from training.workflow import RunOutcome, ThresholdAdvice
 
 console = Console()
 err_console = Console(stderr=True)
@@ -397,7 +398,6 @@ def thresholds(
     from training.evaluate import Capacity
     from training.model import ModelMismatchError
     from training.workflow import stored_thresholds, table_thresholds
-    from training.workflow import thresholds as advise
 
     settings = _settings()
     try:
@@ -416,7 +416,7 @@ def thresholds(
             advice = table_thresholds(table, settings, Capacity(capacity, per), weeks=weeks)
             source = f"{advice.scored:,} rows of the table's last {weeks} weeks (tabular champion)"
         elif data:
-            advice = advise(_load(data), settings, Capacity(capacity, per), weeks=weeks)
+            advice = _crm_advice(data, Capacity(capacity, per), weeks)
             source = f"{advice.scored:,} open-lead snapshots of the last {weeks} weeks"
         else:
             advice = stored_thresholds(settings, Capacity(capacity, per))
@@ -435,8 +435,19 @@ def thresholds(
     table.add_row("probability cut-off", f"{advice.cutoff:.3f}")
     table.add_row("score cut-off (0-100)", f"{score_cutoff(advice.cutoff)}")
     table.add_row(f"leads up for a decision per {per}", f"{advice.volume:,.0f}")
-    table.add_row("share handed over", f"{advice.share:.1%}")
-    table.add_row("expected precision (mean probability above)", f"{advice.expected_precision:.0%}")
+    if advice.always is not None:
+        table.add_row("  asked for contact: sales at any score", f"{advice.always:,.0f}")
+        table.add_row("  review flag or no consent: not by score", f"{advice.never or 0:,.0f}")
+    table.add_row(f"handed over by score per {per}", f"{advice.by_score:,.0f} ({advice.share:.1%})")
+    if advice.one_lower is not None:
+        lower = score_cutoff(advice.cutoff) - 1
+        table.add_row(f"  from score {lower} instead", f"{advice.one_lower:,.0f}")
+    if advice.expected_precision == advice.expected_precision:  # NaN: none by score
+        table.add_row(
+            "expected precision (mean probability above)", f"{advice.expected_precision:.0%}"
+        )
+    if advice.always_precision is not None:
+        table.add_row("expected precision of those who asked", f"{advice.always_precision:.0%}")
     in_force = _sales_cutoff(routing, advice.grade_cutoffs)
     grades = ", ".join(routing.sales_grades)
     if in_force is not None:
@@ -457,11 +468,49 @@ def thresholds(
         kinds = ", ".join(
             r.type + (f" ({', '.join(r.assets)})" if r.assets else "") for r in asking.sales_if_any
         )
+        if advice.always is None:
+            console.print(
+                f"On top of the cut-off, leads that asked for contact in their last "
+                f"{asking.within_days} days go to sales whatever their score (hand_raisers in "
+                f"the routing file: {kinds}); plan capacity for them too, or give DATA to count "
+                "them.",
+            )
+        else:
+            console.print(
+                f"Counted first: leads that asked for contact in their last {asking.within_days} "
+                f"days go to sales whatever their score (hand_raisers in the routing file: "
+                f"{kinds}); the cut-off fills the capacity they leave."
+            )
+    if advice.always is not None and advice.always >= capacity:
         console.print(
-            f"On top of the cut-off, leads that asked for contact in their last "
-            f"{asking.within_days} days go to sales whatever their score (hand_raisers in the "
-            f"routing file: {kinds}); plan capacity for them too.",
+            f"[yellow]Leads that asked for contact alone fill the capacity ({advice.always:,.0f} "
+            f"per {per} against {capacity}): no lead is handed over by score.[/yellow]"
         )
+
+
+def _crm_advice(data: str, capacity: Capacity, weeks: int) -> ThresholdAdvice:
+    """Cut the champion's scores of the recent open leads as routing would route them: the
+    leads that asked for contact take their part of the capacity first, and leads with a review
+    flag or without profiling consent are not the cut-off's (:meth:`Scorer.hand_over_basis`)."""
+    from leadscore.serve_commands import _scorer
+    from training.evaluate import volume_per_period
+    from training.snapshots import SnapshotConfig
+    from training.workflow import advice_for, recent_open
+
+    tables = _load(data)
+    scorer = _scorer(None)
+    every = SnapshotConfig().every_days
+    recent = recent_open(tables, scorer.model, weeks, every)
+    basis = scorer.hand_over_basis(tables, recent)
+    return advice_for(
+        basis.probability,
+        volume_per_period(recent["as_of"], every, capacity.per),
+        capacity,
+        scorer.ref.version,
+        scorer.model.thresholds,
+        always=basis.always,
+        never=basis.never,
+    )
 
 
 def _sales_cutoff(routing: RoutingConfig, model_cutoffs: dict[str, float]) -> float | None:

@@ -116,6 +116,17 @@ class Ranked:
 
 
 @dataclass(frozen=True)
+class HandOverBasis:
+    """Per snapshot: the probability (NaN without profiling consent) and whether routing sends
+    it to sales whatever the cut-off (``always``: it asked for contact and has no review flag)
+    or never by its score (``never``: a review flag, or no consent and no request)."""
+
+    probability: np.ndarray
+    always: np.ndarray
+    never: np.ndarray
+
+
+@dataclass(frozen=True)
 class ModelRef:
     name: str
     version: str
@@ -180,7 +191,13 @@ class Scorer:
             ids = leads.loc[wanted, "lead_id"].to_numpy()
         else:
             ids = np.asarray(list(lead_ids), dtype=object)
-        snapshots = pd.DataFrame({"lead_id": ids, "as_of": moment})
+        return self._features_of(tables, pd.DataFrame({"lead_id": ids, "as_of": moment}))
+
+    def _features_of(
+        self, tables: CRMTables, snapshots: pd.DataFrame
+    ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Features and recent events of snapshots (``lead_id``, ``as_of``), with the requests
+        for contact routing looks for kept beyond the cited actions."""
         asking = (self.routing.hand_raisers, self.routing.no_consent)
         types = [t for rules in asking for t in rules.types()]
         days = max(rules.within_days for rules in asking)
@@ -202,6 +219,21 @@ class Scorer:
             a, b = cited.start[i], cited.end[i]
             asked[i] = sorted(set(cited.activity_type[a:b][hits[a:b]].tolist()))
         return asked
+
+    def hand_over_basis(self, tables: CRMTables, snapshots: pd.DataFrame) -> HandOverBasis:
+        """What a sales cut-off decides for these snapshots under the routing rules in force:
+        their probabilities, and the leads it does not decide (capacity planning,
+        ``leadscore thresholds``). Nothing is audited: no lead is scored for anyone."""
+        columns, events = self._features_of(tables, snapshots)
+        n = len(columns["lead_id"])
+        consent = _consent(columns["lead_id"], tables.leads, columns)
+        probability = np.where(consent, self.rank(columns).probability, np.nan)
+        review = np.zeros(n, dtype=bool)
+        for flag in QUALITY_FLAGS:
+            if flag.name in self.routing.review_flags and flag.column in columns:
+                review |= np.asarray(columns[flag.column], dtype=bool)
+        asked = np.array([bool(a) for a in self._asked(BatchEvents(events, n), consent)], bool)
+        return HandOverBasis(probability, asked & ~review, review | (~consent & ~asked))
 
     def warm_up(self, tables: CRMTables, lead_id: str, as_of: pd.Timestamp) -> None:
         """Score one lead without auditing it: the first lead of a process builds the city and

@@ -214,8 +214,15 @@ def test_thresholds_cut_the_tables_recent_rows_at_capacity(workspace: Path) -> N
     weekly = float(output.split("leads up for a decision per week")[1].split()[1].rstrip("│"))
     # about 3000 rows over 52 weeks arrive per week, minus the 5 % that objected
     assert 45 <= weekly <= 70
-    share = float(output.split("share handed over")[1].split()[1].rstrip("%│")) / 100
-    assert share == pytest.approx(10 / weekly, abs=0.002)
+    handed = output.split("handed over by score per week")[1].split("│")[1].split()
+    by_score, share = float(handed[0]), float(handed[1].strip("()%")) / 100
+    # a whole score cut-off: at most the capacity, the share of the week's rows it reaches
+    assert by_score <= 10 + 0.5 and share <= 10 / weekly + 0.002
+    assert by_score == pytest.approx(share * weekly, abs=0.6)
+    cutoff = float(output.split("probability cut-off")[1].split("│")[1])
+    assert cutoff * 100 == pytest.approx(
+        int(output.split("score cut-off (0-100)")[1].split("│")[1])
+    )
 
 
 def test_thresholds_without_a_date_say_why(workspace: Path) -> None:

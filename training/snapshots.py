@@ -157,15 +157,19 @@ def open_snapshots(
     config: SnapshotConfig = SnapshotConfig(),
     weeks: int = 13,
     features: FeatureConfig = FeatureConfig(),
+    objecting: bool = False,
 ) -> pd.DataFrame:
     """Snapshots of still-open, consenting leads in the last ``weeks`` before the data ends.
 
     This is the population a model scores now (labels unknown yet): the volume sales capacity is
-    measured against, and what ``leadscore thresholds`` scores.
+    measured against, and what ``leadscore thresholds`` scores. ``objecting``: leads that
+    objected to profiling too (not scored, but routed by their requests for contact).
     """
     end = data_end(tables)
     leads = tables.leads.drop_duplicates("lead_id")
-    leads = leads[~leads["lead_id"].isin(objecting_leads(tables.leads, features)).to_numpy(bool)]
+    if not objecting:
+        objected = leads["lead_id"].isin(objecting_leads(tables.leads, features))
+        leads = leads[~objected.to_numpy(bool)]
     grid = snapshot_grid(leads, config.every_days, end)
     close = grid["lead_id"].map(final_close(tables.outcomes))
     still_open = ~(grid["as_of"] >= close).fillna(False).to_numpy(bool)

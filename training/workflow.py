@@ -241,17 +241,49 @@ def register_rules(
 
 @dataclass
 class ThresholdAdvice:
-    """The cut-off that would have sent ``capacity`` leads per period to sales recently."""
+    """The cut-off that would have sent ``capacity`` leads per period to sales recently.
+
+    The cut-off is a whole score (as a probability, ``score / 100``): routing grades by the
+    whole score, so the volume and precision are those of the leads that reach it.
+    """
 
     cutoff: float
-    share: float
-    volume: float
-    expected_precision: float
+    share: float  # of the leads the cut-off decides, handed over by score
+    volume: float  # every lead up for a decision
+    expected_precision: float  # NaN: no lead handed over by score
     scored: int
     model_version: str
     grade_cutoffs: dict[str, float] = field(default_factory=dict)  # stored with the model
     # cut from the open leads' scores (False: an older champion's test-window scores)
     open_leads: bool = True
+    # per period, leads the cut-off does not decide (None: not known, e.g. without data)
+    always: float | None = None  # routing sends them to sales anyway (they asked for contact)
+    never: float | None = None  # never by their score (a review flag, no profiling consent)
+    always_precision: float | None = None  # their mean probability, where they have one
+    # per period, handed over by score one score lower (over the capacity)
+    one_lower: float | None = None
+
+    @property
+    def by_score(self) -> float:
+        """Leads per period handed over by their score."""
+        return self.share * (self.volume - (self.always or 0) - (self.never or 0))
+
+
+def cut_at_capacity(probability: np.ndarray, capacity_share: float) -> dict[str, Any]:
+    """The whole score that hands over at most ``capacity_share`` of these rows
+    (:func:`training.evaluate.whole_score_cut`), with what it hands over."""
+    from training.evaluate import whole_score_cut
+
+    probability = np.asarray(probability, dtype=float)
+    score, share = whole_score_cut(probability, capacity_share)
+    reached = np.rint(probability * 100) >= score
+    lower = float(np.mean(np.rint(probability * 100) >= score - 1)) if probability.size else 0.0
+    return {
+        "cutoff": min(score, 100) / 100,
+        "share": share,
+        "expected_precision": float(probability[reached].mean()) if reached.any() else np.nan,
+        "lower_share": lower if score > 0 else None,
+    }
 
 
 def advice_for(
@@ -260,49 +292,55 @@ def advice_for(
     capacity: Capacity,
     version: str,
     grade_cutoffs: dict[str, float] | None = None,
+    always: np.ndarray | None = None,
+    never: np.ndarray | None = None,
 ) -> ThresholdAdvice:
     """Cut scored leads at the share of ``volume`` per period that ``capacity`` can take.
 
-    The expected precision is the mean calibrated probability above the cut-off: the share of
-    handed-over leads that should buy, if the calibration holds.
+    ``always`` and ``never`` mark rows the cut-off does not decide: leads routing sends to sales
+    whatever their score take their part of the capacity first, and leads it never sends by score
+    are not cut. Without them every row is the cut-off's. The expected precision is the mean
+    calibrated probability of the leads handed over by score: the share that should buy, if the
+    calibration holds.
     """
-    from training.evaluate import cutoff_for_share, top_mask
-
-    share = capacity_share(capacity, volume)
+    n = len(probability)
+    probability = np.asarray(probability, dtype=float)
+    always = np.zeros(n, bool) if always is None else np.asarray(always, bool)
+    known = never is not None
+    never = (np.zeros(n, bool) if never is None else np.asarray(never, bool)) & ~always
+    per_row = volume / n if n else 0.0
+    free = ~always & ~never
+    left = capacity.leads - always.sum() * per_row
+    free_volume = free.sum() * per_row
+    wanted = 0.0 if left <= 0 else 1.0 if free_volume <= left else left / free_volume
+    cut = cut_at_capacity(probability[free], wanted)
+    theirs = probability[always & ~np.isnan(probability)]
+    lower = cut.pop("lower_share")
     return ThresholdAdvice(
-        cutoff=cutoff_for_share(probability, share),
-        share=share,
+        **cut,
         volume=volume,
-        expected_precision=float(np.mean(probability[top_mask(probability, share)])),
-        scored=len(probability),
+        scored=n,
         model_version=version,
         grade_cutoffs=dict(grade_cutoffs or {}),
+        always=float(always.sum() * per_row) if known else None,
+        never=float(never.sum() * per_row) if known else None,
+        always_precision=float(theirs.mean()) if theirs.size else None,
+        one_lower=None if lower is None else lower * free_volume,
     )
 
 
-def thresholds(
-    tables: CRMTables,
-    settings: Settings,
-    capacity: Capacity,
-    every_days: int = 30,
-    weeks: int = 13,
-    name: str = registry.MODEL_NAME,
-) -> ThresholdAdvice:
-    """Score the recent open snapshots with the champion and cut at the capacity share
-    (:func:`advice_for`)."""
-    from training.snapshots import SnapshotConfig, training_frame
+def recent_open(
+    tables: CRMTables, model: LeadModel, weeks: int = 13, every_days: int = 30
+) -> pd.DataFrame:
+    """The open-lead snapshots of the last ``weeks``, as a model of this horizon would score
+    them (leads that objected to profiling included: routing still reads their requests)."""
+    from training.snapshots import SnapshotConfig
 
-    model, info = registry.load_champion(settings, name)
-    horizon = _horizon(model)
-    recent = open_snapshots(
-        tables, SnapshotConfig(every_days, horizon), weeks, model.feature_config
-    )
+    config = SnapshotConfig(every_days, _horizon(model))
+    recent = open_snapshots(tables, config, weeks, model.feature_config, objecting=True)
     if recent.empty:
         raise ValueError("no open leads in the recent data to derive a threshold from")
-    frame = training_frame(tables, recent, model.feature_config)
-    probability = model.predict_proba(model.encode(frame))
-    volume = volume_per_period(recent["as_of"], every_days, capacity.per)
-    return advice_for(probability, volume, capacity, info.version, model.thresholds)
+    return recent
 
 
 def table_thresholds(
@@ -352,13 +390,12 @@ def stored_thresholds(
     if quantiles.size == 0 or volume <= 0:
         raise ValueError("the champion stores no score distribution; give DATA to score")
     volume = volume * PERIOD_DAYS[capacity.per] / 7
-    share = capacity_share(capacity, volume)
-    above = quantiles[quantiles >= np.quantile(quantiles, 1 - share)]
+    cut = cut_at_capacity(quantiles, capacity_share(capacity, volume))
+    lower = cut.pop("lower_share")
     return ThresholdAdvice(
-        cutoff=float(above.min()),
-        share=share,
+        **cut,
         volume=volume,
-        expected_precision=float(above.mean()),
+        one_lower=None if lower is None else lower * volume,
         scored=0,
         model_version=info.version,
         grade_cutoffs=dict(model.thresholds),

@@ -161,6 +161,42 @@ def test_a_lead_that_asks_for_a_call_back_goes_to_sales_a_newsletter_sign_up_doe
         assert (frame.at[lead_id, "action"], frame.at[lead_id, "why"]) == (route.action, route.why)
 
 
+def test_capacity_planning_counts_the_leads_routing_sends_whatever_the_score(
+    scorer: Scorer,
+) -> None:
+    """``leadscore thresholds`` cuts only the leads a cut-off decides: a hand-raiser goes to
+    sales at any score, a flagged lead to review, a lead without consent by its requests."""
+    moment = pd.Timestamp("2026-06-01")
+    people = {
+        "asked": ("asked@acme.de", True, "demo_request"),
+        "quiet": ("quiet@acme.de", True, "page_view"),
+        "flagged_asked": ("x@mailinator.com", True, "demo_request"),
+        "objected_asked": ("objected@acme.de", False, "demo_request"),
+        "objected_quiet": ("quiet2@acme.de", False, "page_view"),
+    }
+    leads = [
+        {"lead_id": lead_id, "created_at": "2025-01-01", "email": email,
+         "phone": "+49 30 2345671", "country": "Germany", "consent_profiling": consent}
+        for lead_id, (email, consent, _) in people.items()
+    ]  # fmt: skip
+    activities = [
+        {"lead_id": lead_id, "occurred_at": "2026-05-29", "activity_type": kind}
+        for lead_id, (_, _, kind) in people.items()
+    ]
+    crm = make_crm(leads, activities, [])
+    basis = scorer.hand_over_basis(crm, pd.DataFrame({"lead_id": list(people), "as_of": moment}))
+    always = dict(zip(people, basis.always.tolist(), strict=True))
+    never = dict(zip(people, basis.never.tolist(), strict=True))
+    assert [k for k, v in always.items() if v] == ["asked", "objected_asked"]
+    assert [k for k, v in never.items() if v] == ["flagged_asked", "objected_quiet"]
+
+    frame = scorer.score_table(crm, moment).set_index("lead_id").loc[list(people)]
+    assert (frame["action"] == "sales").tolist() == basis.always.tolist()  # grades C/D here
+    assert frame.at["flagged_asked", "action"] == "review"
+    scored = frame["probability"].to_numpy(dtype=float)
+    assert np.array_equal(np.round(basis.probability, 6), scored, equal_nan=True)
+
+
 def test_a_closed_lead_is_said_to_be_closed_in_both_languages() -> None:
     leads = [{"lead_id": x, "created_at": "2025-01-01"} for x in ("won", "lost", "open")]
     outcomes = [

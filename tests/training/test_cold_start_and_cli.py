@@ -120,18 +120,28 @@ def test_cli_train_models_and_thresholds(demo_dir: Path, tmp_path: Path) -> None
     assert "probability cut-off" in stored.output and "expected precision" in stored.output
     said = " ".join(stored.output.split())
     assert "leads that asked for contact in their last 30 days go to sales" in said
+    assert "give DATA to count them" in said
 
     scored = runner.invoke(
         app, ["thresholds", str(demo_dir), "--capacity", "50", "--per", "week"], env=env
     )
     assert scored.exit_code == 0, scored.output
     assert "open-lead snapshots of the last 13 weeks" in scored.output
-    # without DATA the cut-off is taken from the same open leads, stored at training (it was
-    # taken from the test window, whose snapshots score higher: a third of the capacity)
-    cutoff = re.compile(r"probability cut-off\W+([0-9.]+)")
-    without, with_data = (float(cutoff.search(r.output).group(1)) for r in (stored, scored))
-    assert without == pytest.approx(with_data, abs=0.01)
     assert "open leads stored at training" in stored.output
+
+    def number(output: str, row: str) -> float:
+        return float(re.search(rf"{row}\W+([0-9.,]+)", output).group(1).replace(",", ""))
+
+    # routing grades whole scores: the cut-off is one, and what reaches it fits the capacity;
+    # with DATA the leads that asked for contact are counted first and fill part of it
+    asked = number(scored.output, "asked for contact: sales at any score")
+    assert asked > 0 and "Counted first: leads that asked" in " ".join(scored.output.split())
+    for output, first in ((stored.output, 0), (scored.output, asked)):
+        cut = number(output, "probability cut-off")
+        assert cut * 100 == pytest.approx(number(output, "score cut-off [(]0-100[)]"))
+        by_score = number(output, "handed over by score per week")
+        lower = number(output, "from score [0-9]+ instead")
+        assert first + by_score <= 51 and first + lower > 49  # each shown as a whole lead
 
     rollback = runner.invoke(app, ["models", "--rollback"], env=env)
     assert rollback.exit_code == 1 and "no earlier champion" in rollback.output
