@@ -60,13 +60,6 @@ def top_mask(probability: np.ndarray, share: float) -> np.ndarray:
     return mask
 
 
-def cutoff_for_share(probability: np.ndarray, share: float) -> float:
-    """The probability at or above which the top ``share`` lies."""
-    if len(probability) == 0:
-        return 1.0
-    return float(np.min(np.asarray(probability)[top_mask(probability, share)]))
-
-
 def whole_score_cut(probability: np.ndarray, share: float) -> tuple[int, float]:
     """The lowest whole score (0-100) that at most ``share`` of the rows reach, and their share.
 

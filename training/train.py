@@ -38,9 +38,9 @@ from training.evaluate import (
     Capacity,
     capacity_share,
     contribution_importance,
-    cutoff_for_share,
     metrics,
     volume_per_period,
+    whole_score_cut,
 )
 from training.families import (
     FAMILIES,
@@ -248,11 +248,17 @@ def thresholds_from(probability: np.ndarray, sales_share: float) -> dict[str, fl
     """Sales cut-off at the capacity share and grade cut-offs, from calibration-slice scores.
 
     A: would be handed to sales at the agreed capacity; B: the rest of the top 30 %; C: the rest
-    of the top 60 %; D: everything below.
+    of the top 60 %; D: everything below. Each is a whole score (as ``score / 100``) that at most
+    that share reaches, because routing grades whole scores
+    (:func:`training.evaluate.whole_score_cut`).
     """
-    sales = cutoff_for_share(probability, sales_share)
-    b = min(sales, cutoff_for_share(probability, max(GRADE_SHARES["B"], sales_share)))
-    c = min(b, cutoff_for_share(probability, max(GRADE_SHARES["C"], sales_share)))
+
+    def cut(share: float) -> float:
+        return min(whole_score_cut(probability, share)[0], 100) / 100
+
+    sales = cut(sales_share)
+    b = min(sales, cut(max(GRADE_SHARES["B"], sales_share)))
+    c = min(b, cut(max(GRADE_SHARES["C"], sales_share)))
     return {"sales": sales, "A": sales, "B": b, "C": c, "sales_share": sales_share}
 
 
