@@ -18,7 +18,7 @@ from features.pipeline import build_features, explain_events, objecting_leads
 from leadscore.settings import Settings
 from serving.audit import AuditLog
 from serving.reasons import ReasonGroups, group_of, top_reasons
-from serving.routing import load_routing
+from serving.routing import ContactRules, load_routing
 from serving.scorer import ModelRef, Scorer, closed_text
 from tests.factories import make_crm
 from training.registry import load_version
@@ -157,6 +157,37 @@ def test_a_lead_that_asks_for_a_call_back_goes_to_sales_a_newsletter_sign_up_doe
         f"asked for contact: a form (grade {grade})",
     )
     assert alone["newsletter"].action == "nurture"
+    for lead_id, route in alone.items():
+        assert (frame.at[lead_id, "action"], frame.at[lead_id, "why"]) == (route.action, route.why)
+
+
+def test_a_request_of_the_crms_own_type_is_seen_behind_many_later_actions(
+    scorer: Scorer,
+) -> None:
+    """A CRM's own activity type can be a request for contact; like a demo request it is
+    looked for beyond the thirty actions a card cites."""
+    asking = ContactRules.model_validate({"sales_if_any": ["Trial Signup"]})
+    routing = scorer.routing.model_copy(update={"hand_raisers": asking})
+    own = Scorer(scorer.model, scorer.ref, routing, None)
+    moment = pd.Timestamp("2026-06-01")
+    leads = [
+        {"lead_id": lead_id, "created_at": "2025-01-01", "email": f"{lead_id}@acme.de",
+         "phone": "+49 30 2345671", "country": "Germany"}
+        for lead_id in ("trial_then_browsed", "browsed")
+    ]  # fmt: skip
+    browsing = [
+        {"lead_id": lead_id, "occurred_at": f"2026-05-{day:02d} 1{hour}:00",
+         "activity_type": "page_view"}
+        for lead_id in ("trial_then_browsed", "browsed")
+        for day in range(20, 31) for hour in range(4)
+    ]  # fmt: skip
+    trial = {"lead_id": "trial_then_browsed", "occurred_at": "2026-05-18"}
+    crm = make_crm(leads, [*browsing, {**trial, "activity_type": "Trial Signup"}], [])
+    alone = {r.lead_id: r.route for r in own.score(crm, as_of=moment)}
+    frame = own.score_table(crm, moment).set_index("lead_id")
+    assert alone["trial_then_browsed"].action == "sales"
+    assert "asked for contact" in alone["trial_then_browsed"].why
+    assert alone["browsed"].action != "sales" or "asked" not in alone["browsed"].why
     for lead_id, route in alone.items():
         assert (frame.at[lead_id, "action"], frame.at[lead_id, "why"]) == (route.action, route.why)
 
