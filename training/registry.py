@@ -89,7 +89,10 @@ def client_for(settings: Settings) -> MlflowClient:
     logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
     uri = tracking_uri(settings)
     if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        database = Path(uri.removeprefix("sqlite:///"))
+        database.parent.mkdir(parents=True, exist_ok=True)
+        if database.exists() and database.parent.resolve() == settings.models_dir.resolve():
+            follow_move(database, settings)
     # MLflow also writes both URIs into the environment, where Settings would read them back as
     # the user's own choice: a later run in this process with other settings would use this one.
     before = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
@@ -105,6 +108,56 @@ def client_for(settings: Settings) -> MlflowClient:
 
 def artifact_root(settings: Settings) -> str:
     return (settings.models_dir / "artifacts").resolve().as_uri()
+
+
+# Where MLflow keeps absolute artifact locations: table and column.
+_LOCATIONS = (
+    ("experiments", "artifact_location"),
+    ("runs", "artifact_uri"),
+    ("logged_models", "artifact_location"),
+    ("model_versions", "storage_location"),
+    ("model_versions", "source"),
+)
+
+
+def follow_move(database: Path, settings: Settings) -> None:
+    """Point a moved or copied models folder's MLflow store at its own artifacts.
+
+    MLflow writes absolute artifact paths into ``mlflow.db``: after ``mv models elsewhere``
+    every load failed with a temporary folder's name, and a copy trained into the original's
+    folder. When the store sits in ``models_dir`` and its experiment points at another
+    ``.../artifacts`` folder, the paths are rewritten to this folder's (the artifacts travel
+    with ``mlflow.db`` when the folder is moved or copied; without them nothing is changed).
+    """
+    import sqlite3
+
+    here = artifact_root(settings)
+    if not (settings.models_dir / "artifacts").is_dir():
+        return
+    with sqlite3.connect(database, timeout=30) as db:
+        try:
+            row = db.execute(
+                "SELECT artifact_location FROM experiments WHERE name = ?", (EXPERIMENT,)
+            ).fetchone()
+        except sqlite3.OperationalError:  # no MLflow tables yet
+            return
+        old = row[0] if row else None
+        if not old or old == here or not old.startswith("file://"):
+            return
+        for table, column in _LOCATIONS:
+            try:
+                db.execute(
+                    f"UPDATE {table} SET {column} = ? || substr({column}, ?) "
+                    f"WHERE {column} = ? OR substr({column}, 1, ?) = ?",
+                    (here, len(old) + 1, old, len(old) + 1, f"{old}/"),
+                )
+            except sqlite3.OperationalError:  # a table an older MLflow schema lacks
+                continue
+    logging.getLogger("leadscore.registry").warning(
+        "the models folder moved: its MLflow store now reads artifacts from %s (was %s)",
+        here,
+        old,
+    )
 
 
 def experiment_id(client: MlflowClient, settings: Settings) -> str:
@@ -213,6 +266,12 @@ def _cached(target: Path, name: str, version: str) -> LeadModel:
                     artifact_uri=f"models:/{name}/{version}", dst_path=tmp
                 )
             )
+            if not (local / "artifacts" / "leadmodel").is_dir():  # MLflow gives an empty folder
+                raise RegistryError(
+                    f"the model store lists {name!r} version {version}, but its files are "
+                    f"missing under {target.parents[2] / 'artifacts'} (was the models folder "
+                    "moved without its artifacts folder, or the artifacts deleted?)"
+                )
             target.parent.mkdir(parents=True, exist_ok=True)
             staging = target.with_name(f"{target.name}.{os.getpid()}.tmp")
             shutil.copytree(local / "artifacts" / "leadmodel", staging, dirs_exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -192,3 +193,36 @@ def test_the_mlflow_pyfunc_gives_the_same_probabilities(story: Story, prepared) 
     np.testing.assert_allclose(
         np.asarray(pyfunc.predict(frame)), model.predict_proba(model.encode(rows))
     )
+
+
+def test_a_moved_models_folder_reads_and_writes_its_own_artifacts(
+    story: Story, result: TrainResult, prepared: Prepared, tmp_path: Path
+) -> None:
+    """MLflow stores absolute artifact paths: a moved folder could load no model, and a copy
+    trained into the original's folder."""
+    original = Path(story.settings.models_dir)
+    moved = tmp_path / "elsewhere" / "models"
+    shutil.copytree(original, tmp_path / "first", ignore=shutil.ignore_patterns("cache"))
+    shutil.move(tmp_path / "first", moved)  # the place it was copied to first is gone
+    settings = Settings(models_dir=moved, mlflow_tracking_uri=f"sqlite:///{moved / 'mlflow.db'}")
+
+    model, info = registry.load_champion(settings, story.name)
+    assert info.version == story.better.version.version
+    rows = prepared.part("test").head(50)
+    expected = story.better.result.model.predict_proba(story.better.result.model.encode(rows))
+    np.testing.assert_array_equal(model.predict_proba(model.encode(rows)), expected)
+
+    before = set(original.joinpath("artifacts").rglob("booster.txt"))
+    again = register_result(result, settings, name=story.name)
+    assert set(original.joinpath("artifacts").rglob("booster.txt")) == before
+    run = registry.client_for(settings).get_run(again.version.run_id)
+    assert run.info.artifact_uri.startswith(moved.resolve().as_uri())
+
+
+def test_a_models_folder_without_its_artifacts_says_so(story: Story, tmp_path: Path) -> None:
+    bare = tmp_path / "models"
+    (bare / "artifacts").mkdir(parents=True)  # the folder is there, the files are not
+    shutil.copy(Path(story.settings.models_dir) / "mlflow.db", bare / "mlflow.db")
+    settings = Settings(models_dir=bare, mlflow_tracking_uri=f"sqlite:///{bare / 'mlflow.db'}")
+    with pytest.raises(registry.RegistryError, match="files are missing"):
+        registry.load_champion(settings, story.name)
