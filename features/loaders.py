@@ -674,7 +674,10 @@ def tabular_from_frame(
             problems.append(Problem(table, why, column=column))
     if problems:
         return None, problems
+    converted = None  # a file to score that holds outcomes: the rows already converted
     if without_label:
+        if label in frame.columns:
+            converted = _coerce_bool(frame[label]).fillna(False).to_numpy(dtype=bool)
         frame = frame.drop(columns=[label], errors="ignore")
     else:
         labels = _coerce_bool(frame[label])
@@ -699,6 +702,8 @@ def tabular_from_frame(
         problems += found
     if problems:
         return None, problems
+    if converted is not None:
+        frame.attrs["converted"] = frame["lead_id"].to_numpy(dtype=object)[converted].tolist()
     return TabularData(frame, label=label, time_column=time_column), []
 
 

@@ -496,6 +496,24 @@ def _label_from_column(
     return labels, problems
 
 
+def _known_conversions(
+    cells: pd.DataFrame, mapping: Mapping, table: str, folder: Path
+) -> np.ndarray | None:
+    """Rows of a file to score whose outcome is in it already: an export of every lead holds
+    the converted ones too, and routing them to sales would send sales its own customers.
+    None when the file (or the join file) holds no outcome."""
+    try:
+        if mapping.label.join:
+            labels = _label_from_join(cells, mapping.label.join, mapping.id, folder)
+        elif mapping.label.column and mapping.label.column in cells.columns:
+            labels, _ = _label_from_column(cells[mapping.label.column], mapping.label, table)
+        else:
+            return None
+    except (OSError, MappingError, ContractError):  # no join file at hand: nothing is known
+        return None
+    return labels.fillna(False).to_numpy(dtype=bool)
+
+
 def _label_from_join(
     frame: pd.DataFrame, spec: JoinSpec, id_column: str | None, folder: Path
 ) -> pd.Series:
@@ -678,7 +696,9 @@ def apply_mapping(
         out["lead_id"] = pd.Series([f"row-{i + 1}" for i in range(len(raw))], dtype=STRING)
 
     if without_label:
-        pass
+        converted = _known_conversions(cells, mapping, table, folder)
+        if converted is not None:
+            out.attrs["converted"] = out["lead_id"].to_numpy(dtype=object)[converted].tolist()
     elif mapping.label.join:
         out[label_name] = _label_from_join(cells, mapping.label.join, mapping.id, folder)
     else:

@@ -189,7 +189,8 @@ def score(
         typer.Option(
             "--include-closed",
             help="Also score leads that had bought, or lost their last deal, by --as-of (as "
-            "in training, a lead whose last deal was lost counts as closed).",
+            "in training, a lead whose last deal was lost counts as closed); in tabular mode, "
+            "rows whose label says they converted.",
         ),
     ] = False,
 ) -> None:
@@ -198,10 +199,16 @@ def score(
 
     if is_tabular(label, mapping):
         scorer, table = _open_export(data, label, mapping, time_column, id_column, as_of, lang)
+        table, converted = (table, 0) if include_closed else _without_converted(table)
         with err_console.status(f"Scoring {len(table.frame):,} rows"):
             frame = _score_rows(scorer, table, lang, Path(data).name)
         write_frame(frame, out)
         console.print(routes_table(frame, f"rows scored with tabular model v{scorer.version}"))
+        if converted:
+            console.print(
+                f"{converted:,} row(s) whose label says they converted already left out: there "
+                "is nothing to route (--include-closed scores them too)."
+            )
         console.print(f"Wrote {out}")
         best = frame[frame["consent_profiling"]].nlargest(show_top, "probability")
         for _, row in best.iterrows():
@@ -297,6 +304,18 @@ def _open_export(
         id_column = _champions_id(scorer, data)
     table = open_table(data, label, mapping, time_column, id_column, True, scorer.model.categories)
     return scorer, table
+
+
+def _without_converted(table: TabularData) -> tuple[TabularData, int]:
+    """The export without the rows its label column marks as converted (an export of every
+    lead: 953 of 995 X Education rows sent to sales had bought already), and their count."""
+    converted = set(table.frame.attrs.get("converted", ()))
+    if not converted:
+        return table, 0
+    keep = ~table.frame["lead_id"].isin(converted).to_numpy(dtype=bool)
+    frame = table.frame.loc[keep].reset_index(drop=True)
+    frame.attrs = dict(table.frame.attrs)
+    return dataclasses.replace(table, frame=frame), int((~keep).sum())
 
 
 def _champions_id(scorer: TabularScorer, data: str) -> str | None:

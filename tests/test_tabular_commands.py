@@ -182,6 +182,33 @@ def test_score_writes_reasons_routes_and_audit_for_new_leads(workspace: Path) ->
     assert "leadscore lead card (tabular)" in output
 
 
+def test_rows_that_converted_already_are_not_routed(workspace: Path, tmp_path: Path) -> None:
+    """An export of every lead holds customers too: sales would be sent its own buyers."""
+    from features.loaders import read_tabular
+
+    export = make_export(60, seed=5)
+    path = tmp_path / "all_leads.csv"
+    export.to_csv(path, index=False)
+    bought = set(export.loc[export["Bought"] == "yes", "Lead ID"])
+    assert 0 < len(bought) < 60
+    out = tmp_path / "scores.csv"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LEADSCORE_MODELS_DIR", str(workspace / "models"))
+        mapping = ["--mapping", str(workspace / "mapping.yaml"), "--out", str(out)]
+        code, output = run("score", str(path), *mapping)
+        assert code == 0, output
+        assert set(pd.read_csv(out)["lead_id"]) == set(export["Lead ID"]) - bought
+        said = " ".join(output.split())
+        assert f"{len(bought)} row(s) whose label says they converted already left out" in said
+        code, output = run("score", str(path), *mapping, "--include-closed")
+        assert code == 0, output
+        assert len(pd.read_csv(out)) == 60 and "converted already" not in output
+
+    plain, _ = read_tabular(path, "Bought", "Lead ID", without_label=True)  # --label, no mapping
+    assert plain is not None and set(plain.frame.attrs["converted"]) == bought
+    assert "Bought" not in plain.frame.columns  # an outcome is never a feature
+
+
 def test_explain_shows_one_rows_card(workspace: Path) -> None:
     code, output = run(
         "explain",
