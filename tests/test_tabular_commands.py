@@ -489,6 +489,8 @@ def test_a_row_order_run_reports_row_numbers_not_dates(
     report = Path(found.group(1)).read_text()
     assert "the last are the test rows" in report and "| test | row " in report
     assert "1970" not in report.split("## Parameters")[0]
+    # rows a second apart are no week's leads: capacity takes the default share
+    assert "the default share: without dates, a row order included" in " ".join(report.split())
 
 
 def test_features_as_of_with_a_time_zone(workspace: Path, tmp_path: Path) -> None:

@@ -256,7 +256,8 @@ def write_report(
             f"(about {window.get('weekly_volume', 0):,.0f} open leads are up for a decision per "
             "week; the capacity is divided by that volume)."
             if window.get("weekly_volume")
-            else "(the default share: without dates there is no weekly volume to divide by)."
+            else "(the default share: without dates, a row order included, there is no weekly "
+            "volume to divide by)."
         ),
         "",
         "![reliability](reliability.png)",

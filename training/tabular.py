@@ -171,7 +171,9 @@ def prepare_tabular(data: TabularData, config: TrainConfig) -> Prepared:
         pd.Timestamp(frame["created_at"].max()) if data.time_column else pd.NaT,
         counts,
     )
-    weekly = weekly_rows(frame["created_at"]) if data.time_column else 0.0
+    # a row order is no date: 41,188 rows a second apart read as one week's leads
+    dated = data.time_column and not row_ordered(data)
+    weekly = weekly_rows(frame["created_at"]) if dated else 0.0
     per_period = weekly * PERIOD_DAYS[config.capacity.per] / 7
     share = capacity_share(config.capacity, per_period) if weekly else DEFAULT_SALES_SHARE
     return Prepared(
