@@ -200,7 +200,8 @@ def train(
         typer.Option("--allow", help="Tabular: keep a column the leakage audit flags (repeat)."),
     ] = None,
 ) -> None:
-    """Fit, evaluate, log to MLflow, register; promote only if better than the champion."""
+    """Fit, evaluate, log to MLflow, register; promote only if not worse than the champion on
+    its newest test window (and better, when trained on no newer data)."""
     import dataclasses
 
     from features.pipeline import FeatureConfig

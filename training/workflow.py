@@ -98,9 +98,38 @@ def compare_with_champion(
         )
     else:
         promoted, reason = gate(result.metrics["lightgbm"], champion_metrics, tolerance)
+        if promoted and champion is not None and champion_metrics is not None:
+            promoted, reason = _fresher_or_better(
+                result, champion, result.metrics["lightgbm"], champion_metrics, reason
+            )
     if info is not None and champion_metrics is not None:
         reason = f"{reason} (champion: version {info.version})"
     return champion_metrics, info, promoted, reason, notes
+
+
+def _fresher_or_better(
+    result: TrainResult,
+    champion: LeadModel,
+    ours: dict[str, float],
+    theirs: dict[str, float],
+    reason: str,
+) -> tuple[bool, str]:
+    """ "Not worse" promotes a model trained on newer data; on no newer data it has to be
+    better on one metric: retraining on the same export promoted a tie, a new version and a
+    hot reload for nothing."""
+    if ours["roc_auc"] > theirs["roc_auc"] or ours["brier"] < theirs["brier"]:
+        return True, reason
+    end = result.model.data_window.get("data_end")
+    try:
+        newer = pd.Timestamp(end) > pd.Timestamp(champion.data_window.get("data_end"))
+    except (TypeError, ValueError):
+        newer = False
+    if newer:
+        return True, reason
+    return False, (
+        f"no better than the champion ({reason}) and trained on no newer data "
+        f"(data end {end}): replacing it would gain nothing"
+    )
 
 
 def _horizon(model: LeadModel) -> int:

@@ -226,3 +226,15 @@ def test_a_models_folder_without_its_artifacts_says_so(story: Story, tmp_path: P
     settings = Settings(models_dir=bare, mlflow_tracking_uri=f"sqlite:///{bare / 'mlflow.db'}")
     with pytest.raises(registry.RegistryError, match="files are missing"):
         registry.load_champion(settings, story.name)
+
+
+def test_a_retrain_on_the_same_data_does_not_replace_an_equal_champion(
+    sqlite_settings: Settings, result: TrainResult
+) -> None:
+    name = "leadscore-same-data"
+    first = register_result(result, sqlite_settings, name=name)
+    again = register_result(result, sqlite_settings, name=name)
+    assert first.promoted and not again.promoted
+    assert "trained on no newer data" in again.reason and "gain nothing" in again.reason
+    _, info = registry.load_champion(sqlite_settings, name)
+    assert info.version == first.version.version
