@@ -108,9 +108,12 @@ def choose_boundaries(
                 best = (int(kept[i]), t_cal[i], t_test)
     if best is None:
         span = (created.max() - created.min()) / np.timedelta64(1, "D")
+        horizon = float(np.min((label_end - created) / np.timedelta64(1, "D")))  # at creation
         raise DataError(
-            f"the data covers {span:.0f} days of lead creation, too short for a time split "
-            "with this horizon; use more history, a shorter --horizon-days, or the points model"
+            f"the labelled leads were created over {span:.0f} days, too short for a time split "
+            f"with a {horizon:.0f}-day horizon (a lead is labelled only once {horizon:.0f} days "
+            "have passed after it, so the last ones of the data cannot be learnt from); use "
+            "more history, a shorter --horizon-days, or the points model"
         )
     return best[1], best[2]
 

@@ -163,5 +163,5 @@ def test_no_training_or_calibration_label_comes_from_a_later_period(purge: str) 
 def test_a_window_too_short_for_the_horizon_is_refused_with_advice() -> None:
     frame = _many_snapshots()
     frame = frame[frame["created_at"] < frame["created_at"].min() + pd.Timedelta(days=20)]
-    with pytest.raises(ValueError, match="too short for a time split"):
+    with pytest.raises(ValueError, match="too short for a time split with a 90-day horizon"):
         time_split(frame, horizon_days=90)
