@@ -168,7 +168,14 @@ def open_table(
 
 def findings_table(report: LeakageReport, title: str, allow: set[str]) -> Table:
     """Leaks first, then what is only watched; one row per finding."""
-    table = Table(title=title, show_lines=True)
+    table = Table(title=title, show_lines=True, caption_justify="left")
+    if report.single_column_auc:
+        where = "the newest rows" if report.time_column else "held-out rows"
+        table.caption = (
+            f"AUC alone: the column by itself on {where}, its label rates learnt on the others; "
+            "0.5 is no signal; below 0.5 it ranks them backwards (as a column that marks the "
+            "period can, once the period changes)."
+        )
     table.add_column("column", overflow="fold", max_width=22)
     table.add_column("finding", no_wrap=True)
     table.add_column("reason", ratio=1, min_width=24)

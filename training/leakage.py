@@ -444,7 +444,9 @@ def check_predictive(
                 column,
                 "too_predictive",
                 f"{len(decisive)} value(s) decide the label for {coverage:.1%} of rows "
-                f"(>= {thresholds.decisive_share:.0%} one class): {examples}",
+                f"(>= {thresholds.decisive_share:.0%} one class)"
+                + (": " if len(decisive) <= len(top) else f"; the largest {len(top)}: ")
+                + examples,
                 evidence,
             )
         )

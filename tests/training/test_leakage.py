@@ -312,6 +312,8 @@ def test_audit_data_reports_and_exits_0_or_1_on_request(tmp_path: Path) -> None:
     result = runner.invoke(_app(), ["audit-data", str(path), "--label", "won"])
     assert result.exit_code == 0, result.output
     assert "lead_status" in result.output and "1 flagged" in result.output
+    said = " ".join(result.output.split())  # what the AUC beside a finding means is said
+    assert "AUC alone: the column by itself on held-out rows" in said
     result = runner.invoke(
         _app(), ["audit-data", str(path), "--label", "won", "--fail-on-findings"]
     )
