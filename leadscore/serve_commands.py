@@ -144,17 +144,16 @@ def _moment(as_of: str | None) -> pd.Timestamp | None:
     return parse_moment(as_of)
 
 
-QUIET_EXPORT_DAYS = 14
-
-
 def _quiet_export_note(tables: CRMTables, as_of: str | None) -> None:
     """Scored at now, an export pulled weeks ago makes every lead look idle since: its recency
     features fall and its scores with them. Say so once, with the --as-of that fits the file."""
     import pandas as pd
 
+    from serving.runtime import QUIET_DAYS
+
     newest = tables.activities["occurred_at"].max()
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
-    if as_of is not None or pd.isna(newest) or now - newest < pd.Timedelta(QUIET_EXPORT_DAYS, "D"):
+    if as_of is not None or pd.isna(newest) or now - newest < pd.Timedelta(QUIET_DAYS, "D"):
         return
     after = (newest + pd.Timedelta(1, "D")).normalize()
     err_console.print(

@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger("leadscore.runtime")
 
 
+# An export or lead store whose newest activity is this many days old reads every lead as quiet.
+QUIET_DAYS = 14
+
+
 @dataclass
 class LeadStore:
     """Leads known to the service, so the CRM may send just a ``lead_id``.
@@ -45,13 +49,24 @@ class LeadStore:
     person: pd.Series
     source: str = ""
     stamp: object = None
+    newest: pd.Timestamp | None = None  # its newest activity: how fresh the store is
 
     @classmethod
     def load(cls, source: str, config: FeatureConfig) -> LeadStore:
         stamp = source_stamp(source)
         tables = load_tables(source)
         leads = tables.leads.drop_duplicates("lead_id").set_index("lead_id", drop=False)
-        return cls(tables, person_of(leads, config), source, stamp)
+        newest = tables.activities["occurred_at"].max()
+        return cls(
+            tables, person_of(leads, config), source, stamp, None if pd.isna(newest) else newest
+        )
+
+    def quiet_days(self, moment: pd.Timestamp) -> int | None:
+        """Days from the newest activity to ``moment`` when that is :data:`QUIET_DAYS` or more
+        (a store nobody refreshes: every lead reads as quiet since), else None."""
+        if self.newest is None or moment - self.newest < pd.Timedelta(QUIET_DAYS, "D"):
+            return None
+        return (moment.normalize() - self.newest.normalize()).days
 
     def changed(self) -> bool:
         stamp = source_stamp(self.source)

@@ -281,7 +281,10 @@ class LeadScore:
                 raise NotFound(f"{where}: {unknown!r} is not in the lead store")
             tables = store.tables.for_leads(store.group_of(stored))
             planned = tables.activities.loc[tables.activities["occurred_at"] >= moment, "lead_id"]
+            quiet = store.quiet_days(moment)
             for result in scorer.score(tables, stored, moment, lang, request_id):
+                if quiet is not None:
+                    result.warnings.append(_stale_store(store.newest, quiet))
                 closed = closed_text(tables, result.lead_id, moment)
                 if closed is not None:
                     result.warnings.append(f"{result.lead_id} {closed} (the lead store's outcomes)")
@@ -304,6 +307,14 @@ def _not_used(count: int, moment: pd.Timestamp, stored: bool = False) -> str:
         f"{count} activit{'y' if count == 1 else 'ies'} {where}at or after the scoring moment "
         f"({moment:%Y-%m-%d %H:%M:%S} UTC) not used: planned, or a local time {how} without its "
         "offset (UTC with 'Z', or the offset, e.g. +01:00)"
+    )
+
+
+def _stale_store(newest: pd.Timestamp | None, days: int) -> str:
+    """A lead store nobody refreshes scores every lead as idle since its last export."""
+    return (
+        f"the lead store's newest activity is from {newest:%Y-%m-%d}, {days} days before the "
+        "scoring moment: every lead reads as quiet since; is LEADSCORE_DATA refreshed?"
     )
 
 

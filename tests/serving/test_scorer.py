@@ -311,6 +311,10 @@ def test_the_lead_store_follows_its_folder_and_survives_a_broken_file(
     runtime.scorer = scorer
     runtime.store = LeadStore.load(str(folder), scorer.model.feature_config)
     assert not runtime.refresh_store()  # nothing changed
+    newest = pd.read_parquet(folder / "activities.parquet")["occurred_at"].max()
+    assert runtime.store.newest == newest  # how fresh the store is, for the answers' warnings
+    assert runtime.store.quiet_days(newest + pd.Timedelta(days=13)) is None
+    assert runtime.store.quiet_days(newest.normalize() + pd.Timedelta(days=20)) == 20
 
     leads = pd.read_parquet(folder / "leads.parquet")
     new = leads.head(1).assign(lead_id="L-NEW-1", email="new.lead@example.org")
