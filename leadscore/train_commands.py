@@ -222,6 +222,7 @@ def train(
         booster=dataclasses.replace(BoosterParams(), seed=seed, num_threads=threads),
         calibration=calibration,
         min_positives=min_positives,
+        source=source_name(data),
         capacity=Capacity(capacity, per),
     )
     if label or mapping:
@@ -348,12 +349,12 @@ def models(
         table.add_row(
             info.version,
             info.created_at.strftime("%Y-%m-%d\n%H:%M"),
-            info.tags.get("kind", "?").replace("+", "+\n"),
+            _kind(info.tags),
             "\n".join(info.aliases),
             _cell(m, "roc_auc", "{:.3f}"),
             _cell(m, "brier", "{:.4f}"),
             _cell(m, "ece", "{:.4f}"),
-            info.tags.get("gate", ""),
+            info.tags.get("gate", "") + _data_of(info.tags),
         )
     console.print(table)
     events = registry.history(settings, name)
@@ -512,6 +513,31 @@ def _crm_advice(data: str, capacity: Capacity, weeks: int) -> ThresholdAdvice:
         always=basis.always,
         never=basis.never,
     )
+
+
+def _kind(tags: dict[str, str]) -> str:
+    """The model kind, and the horizon it predicts (models of two horizons are not compared)."""
+    kind = tags.get("kind", "?").replace("+", "+\n")
+    horizon = tags.get("horizon_days", "-")
+    return kind if horizon in ("-", "None", "") else f"{kind}\n{horizon} days"
+
+
+def _data_of(tags: dict[str, str]) -> str:
+    data = tags.get("data", "-")
+    return "" if data == "-" else f"\non {'/'.join(Path(data).parts[-2:]) or data}"
+
+
+def source_name(data: str) -> str:
+    """Where a run's data came from, to keep with its version: a file or folder as its full
+    path, a database URL without its password."""
+    if "://" in data:
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(data).render_as_string(hide_password=True)
+        except Exception:  # not a URL SQLAlchemy reads: loading it says why
+            return data.split("@")[-1]
+    return str(Path(data).resolve())
 
 
 def _sales_cutoff(routing: RoutingConfig, model_cutoffs: dict[str, float]) -> float | None:

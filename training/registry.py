@@ -427,6 +427,11 @@ def log_and_register(
         "gate_reason": reason[:2000],
         "test_from": str(model.data_window.get("test_from")),
         "data_end": str(model.data_window.get("data_end")),
+        "data": str(params.get("data", "-"))[:500],
+        # a table's rows have no horizon (its label is whatever the export says)
+        "horizon_days": "-"
+        if model.data_window.get("mode") == "tabular"
+        else str(model.data_window.get("horizon_days", "-")),
         **{f"{METRIC_TAG}{k}": f"{v:.6g}" for k, v in model.metrics.items()},
     }
     for key, value in summary.items():

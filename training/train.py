@@ -115,6 +115,9 @@ class TrainConfig:
     capacity: Capacity = field(default_factory=Capacity)
     exclude_groups: tuple[str, ...] = ()
     rules_path: Path = RULES_PATH
+    # what was trained on, in words (a folder, a file, a database without its password): kept
+    # with the run and the version, so three exports' versions can be told apart
+    source: str = ""
 
     def flat(self) -> dict[str, Any]:
         """Flat key/value view for MLflow params and the report."""
@@ -135,6 +138,7 @@ class TrainConfig:
         out["families"] = ",".join(self.families)
         out["min_positives"] = self.min_positives
         out["exclude_groups"] = ",".join(self.exclude_groups) or "-"
+        out["data"] = self.source or "-"
         return out
 
 

@@ -113,6 +113,14 @@ def test_cli_train_models_and_thresholds(demo_dir: Path, tmp_path: Path) -> None
     assert "champion" in listed.output and "challenger" in listed.output
     narrow = runner.invoke(app, ["models"], env={**env, "COLUMNS": "80"}).output
     assert max(len(line) for line in narrow.splitlines()) <= 80
+    # which question each version answers, and on which data it was trained
+    assert "90 days" in listed.output
+    assert f"on {demo_dir.parent.name}/{demo_dir.name}" in listed.output
+    settings = Settings(
+        models_dir=tmp_path / "models", mlflow_tracking_uri=env["MLFLOW_TRACKING_URI"]
+    )
+    info = registry.list_versions(settings)[0]
+    assert info.tags["data"] == str(demo_dir.resolve()) and info.tags["horizon_days"] == "90"
     assert "lightgbm" in narrow and "challenger" in narrow  # no word broken in two
 
     stored = runner.invoke(app, ["thresholds", "--capacity", "50", "--per", "week"], env=env)
