@@ -109,8 +109,9 @@ def _print_outcome(outcome: RunOutcome) -> None:
         won = f"({int(labels.sum())} of {len(labels):,} snapshots won)"
     else:
         what = "Test rows: a stratified share (the table has no date)"
-    kind = outcome.result.model.kind
-    ours = "LightGBM" if kind == "lightgbm" else kind.replace("+", " + ")
+    from training.report import challenger_name
+
+    ours = challenger_name(outcome.result.model.kind)
     console.print(metrics_table(outcome.metrics, f"{what} {won}", ours))
     verdict = (
         "[green]promoted to champion[/green]"

@@ -21,6 +21,18 @@ MODEL_LABELS = {
     "logistic": "Logistic regression",
     "champion": "Current champion",
 }
+
+
+def challenger_name(kind: str) -> str:
+    """The trained model's name in tables and plots: its family when that is not LightGBM (a
+    tabular run may keep logistic regression, alone or with trees on top)."""
+    return "LightGBM" if kind == "lightgbm" else kind.replace("+", " + ")
+
+
+def labels_for(kind: str) -> dict[str, str]:
+    return {**MODEL_LABELS, "lightgbm": f"{challenger_name(kind)} (challenger)"}
+
+
 HEADLINE = [
     ("roc_auc", "ROC-AUC", "{:.3f}"),
     ("pr_auc", "PR-AUC", "{:.3f}"),
@@ -45,14 +57,19 @@ def _pyplot():
     return plt
 
 
-def plot_reliability(label: np.ndarray, probabilities: dict[str, np.ndarray], path: Path) -> Path:
+def plot_reliability(
+    label: np.ndarray,
+    probabilities: dict[str, np.ndarray],
+    path: Path,
+    labels: dict[str, str] = MODEL_LABELS,
+) -> Path:
     """Predicted against observed buying rate per probability bin; the diagonal is honesty."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5))
     top = 0.0
     for name, probability in probabilities.items():
         table = reliability_table(label, probability)
-        ax.plot(table["predicted"], table["observed"], marker="o", label=MODEL_LABELS[name])
+        ax.plot(table["predicted"], table["observed"], marker="o", label=labels[name])
         top = max(top, table["predicted"].max(), table["observed"].max())
     top = min(1.0, top * 1.1 + 0.01)
     ax.plot([0, top], [0, top], color="grey", linestyle="--", linewidth=1, label="perfect")
@@ -65,14 +82,19 @@ def plot_reliability(label: np.ndarray, probabilities: dict[str, np.ndarray], pa
     return path
 
 
-def plot_gains(label: np.ndarray, probabilities: dict[str, np.ndarray], path: Path) -> Path:
+def plot_gains(
+    label: np.ndarray,
+    probabilities: dict[str, np.ndarray],
+    path: Path,
+    labels: dict[str, str] = MODEL_LABELS,
+) -> Path:
     """Cumulative gains and lift: which share of buyers the top x % of leads contain."""
     plt = _pyplot()
     fig, (gain_ax, lift_ax) = plt.subplots(1, 2, figsize=(10, 4.5))
     for name, probability in probabilities.items():
         table = gains_table(label, probability)
-        gain_ax.plot(table["share"], table["capture"], label=MODEL_LABELS[name])
-        lift_ax.plot(table["share"], table["lift"], label=MODEL_LABELS[name])
+        gain_ax.plot(table["share"], table["capture"], label=labels[name])
+        lift_ax.plot(table["share"], table["lift"], label=labels[name])
     gain_ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="random")
     gain_ax.set(xlabel="share of leads contacted", ylabel="share of buyers reached")
     gain_ax.set_title("Cumulative gains")
@@ -124,11 +146,13 @@ def _format(metric: str, value: float | None, pattern: str) -> str:
     return pattern.format(value)
 
 
-def metric_table(metrics: dict[str, dict[str, float] | None]) -> str:
+def metric_table(
+    metrics: dict[str, dict[str, float] | None], labels: dict[str, str] = MODEL_LABELS
+) -> str:
     """Markdown table: one row per metric, one column per scorer."""
     names = [n for n, m in metrics.items() if m is not None]
     lines = [
-        "| metric | " + " | ".join(MODEL_LABELS.get(n, n) for n in names) + " |",
+        "| metric | " + " | ".join(labels.get(n, n) for n in names) + " |",
         "| --- |" + " ---: |" * len(names),
     ]
     for key, title, pattern in HEADLINE:
@@ -228,11 +252,14 @@ def write_report(
     decision: tuple[bool, str],
     params: dict[str, Any],
     notes: list[str] | None = None,
+    kind: str = "lightgbm",
 ) -> Path:
-    """Write the plots, ``metrics.json`` and ``report.md`` into ``out_dir``; return the report."""
+    """Write the plots, ``metrics.json`` and ``report.md`` into ``out_dir``; return the report.
+    ``kind``: the trained model's, which names its column and lines."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    plot_reliability(label, probabilities, out_dir / "reliability.png")
-    plot_gains(label, probabilities, out_dir / "gains.png")
+    labels = labels_for(kind)
+    plot_reliability(label, probabilities, out_dir / "reliability.png", labels)
+    plot_gains(label, probabilities, out_dir / "gains.png", labels)
     plot_importance(importance, out_dir / "shap_groups.png")
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
     importance.to_csv(out_dir / "importance.csv", index=False)
@@ -248,7 +275,7 @@ def write_report(
         *_data_section(window, share),
         "## Test window: challenger, baselines and champion",
         "",
-        metric_table(metrics),
+        metric_table(metrics, labels),
         "",
         f"Sales capacity: the top {metrics['lightgbm']['sales_share']:.1%} of scored "  # type: ignore[index]
         f"{'rows' if window.get('mode') == 'tabular' else 'snapshots'} "

@@ -25,6 +25,7 @@ from features.contract import TabularData, storable
 from features.mapping import ROW_ORDER_COLUMN, to_numbers
 from training import registry
 from training.evaluate import PERIOD_DAYS, capacity_share, gate
+from training.report import challenger_name
 from training.snapshots import LabelledSnapshots
 from training.split import Split, recency_shares, stratified_split, time_split
 from training.train import ColdStartError, Prepared, Progress, TrainConfig, fit_and_evaluate
@@ -228,9 +229,16 @@ def family_note(model: LeadModel) -> str:
         if weight
         else ""
     )
+    simpler = (
+        "; the family with fewer trees is kept unless one with more is better by over one "
+        "standard error of the loss"
+        if losses and losses.get(family, 0.0) > min(losses.values())
+        else ""
+    )
     return (
         f"Model family: `{family}`{blend}, kept by the calibration slice (log-loss after a "
-        f'sigmoid: {shown or "one family only"}); it is reported as "LightGBM (challenger)".'
+        f"sigmoid: {shown or 'one family only'}{simpler}); the tables call it "
+        f'"{challenger_name(model.kind)}" (MLflow: metrics `lightgbm_*`, as for every family).'
     )
 
 

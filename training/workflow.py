@@ -216,6 +216,7 @@ def report_and_register(
         (promoted, reason),
         run_params,
         notes,
+        result.model.kind,
     )
     progress("Logging to MLflow")
     version = registry.log_and_register(

@@ -204,6 +204,10 @@ def test_a_linear_champion_registers_loads_and_scores(
     model = outcome.result.model
     assert model.kind == "linear"
     assert any("Model family: `linear`" in note for note in outcome.notes)
+    # the report names the kept model by its family, not as LightGBM
+    report = outcome.report.read_text()
+    test_window = report.split("## Test window")[1].split("\n## ")[0]
+    assert "| linear (challenger) |" in test_window and "LightGBM" not in test_window
     loaded, info = registry.load_champion(sqlite_settings, name)
     assert loaded.kind == "linear" and info.version == "1"
     rows = outcome.result.prepared.part("test").head(50)
