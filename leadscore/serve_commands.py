@@ -7,8 +7,9 @@ import difflib
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -95,6 +96,9 @@ CARD_WORDS: dict[str, dict[str, str]] = {
         "counts_too": "deren Aktionen zählen mit",
     },
 }
+
+
+T = TypeVar("T")
 
 
 def _words(lang: str | None) -> dict[str, str]:
@@ -198,9 +202,12 @@ def score(
 
     if is_tabular(label, mapping):
         scorer, table = _open_export(data, label, mapping, time_column, id_column, as_of, lang)
-        table, converted = (table, 0) if include_closed else _without_converted(table)
+        source = Path(data).name
+        converted = 0
+        if not include_closed:
+            table, converted = _without_converted(scorer, table, source)
         with err_console.status(f"Scoring {len(table.frame):,} rows"):
-            frame = _score_rows(scorer, table, lang, Path(data).name)
+            frame = _score_rows(scorer, table, lang, source)
         write_frame(frame, out)
         console.print(routes_table(frame, f"rows scored with tabular model v{scorer.version}"))
         if converted:
@@ -305,12 +312,18 @@ def _open_export(
     return scorer, table
 
 
-def _without_converted(table: TabularData) -> tuple[TabularData, int]:
+def _without_converted(
+    scorer: TabularScorer, table: TabularData, source: str
+) -> tuple[TabularData, int]:
     """The export without the rows its label column marks as converted (an export of every
-    lead: 953 of 995 X Education rows sent to sales had bought already), and their count."""
+    lead: 953 of 995 X Education rows sent to sales had bought already), and their count.
+    Its cells are checked first, so that a bad one is named by its row in the file."""
+    from training.tabular import model_inputs
+
     converted = set(table.frame.attrs.get("converted", ()))
     if not converted:
         return table, 0
+    _named_problems(lambda: model_inputs(scorer.model, table, source))
     keep = ~table.frame["lead_id"].isin(converted).to_numpy(dtype=bool)
     frame = table.frame.loc[keep].reset_index(drop=True)
     frame.attrs = dict(table.frame.attrs)
@@ -339,11 +352,16 @@ def _score_rows(
     scorer: TabularScorer, table: TabularData, lang: str | None, source: str
 ) -> pd.DataFrame:
     """The table scored, or what is wrong with it named (columns, or row and column), exit 2."""
+    return _named_problems(lambda: scorer.score_table(table, lang, source))  # type: ignore[arg-type]
+
+
+def _named_problems(read: Callable[[], T]) -> T:
+    """``read()``, or the columns, rows and cells it could not read printed, exit 2."""
     from features.loaders import ContractError
     from serving.tabular import MissingColumnsError
 
     try:
-        return scorer.score_table(table, lang, source)  # type: ignore[arg-type]
+        return read()
     except (MissingColumnsError, ContractError) as error:
         err_console.print(str(error), style="red", markup=False, highlight=False)
         raise typer.Exit(code=2) from error

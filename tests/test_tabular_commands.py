@@ -204,6 +204,14 @@ def test_rows_that_converted_already_are_not_routed(workspace: Path, tmp_path: P
         assert code == 0, output
         assert len(pd.read_csv(out)) == 60 and "converted already" not in output
 
+        # a bad cell behind converted rows is named by its row in the file, not the rest's
+        assert (export["Bought"].iloc[:59] == "yes").any()
+        bad = export.assign(Employees=export["Employees"].astype(str))
+        bad.loc[59, "Employees"] = "many"
+        bad.to_csv(tmp_path / "bad.csv", index=False)
+        code, output = run("score", str(tmp_path / "bad.csv"), *mapping)
+        assert code == 2 and "row 60" in output and "'many'" in output, output
+
     plain, _ = read_tabular(path, "Bought", "Lead ID", without_label=True)  # --label, no mapping
     assert plain is not None and set(plain.frame.attrs["converted"]) == bought
     assert "Bought" not in plain.frame.columns  # an outcome is never a feature
@@ -347,7 +355,7 @@ def test_a_leads_score_does_not_depend_on_the_other_rows_in_its_file(
         "train", str(tmp_path / "train.csv"), "--label", "won", "--id", "key", "--time", "day"
     )
     assert code_ == 0, output
-    mixed = export.head(40)
+    mixed = export.head(40).drop(columns="won")  # new leads: no outcome yet
     digits = mixed[mixed["Code"].isin(["7", "8"])]
     mixed.to_csv(tmp_path / "mixed.csv", index=False)
     digits.to_csv(tmp_path / "digits.csv", index=False)

@@ -21,11 +21,13 @@ def export_rows(path: Path, n: int) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def scored_file(server: Server, export: tuple[Path, Path], tmp_path_factory) -> pd.DataFrame:
-    """The same export scored as a file by `leadscore score` (the batch path)."""
+    """The same export scored as a file by `leadscore score` (the batch path), converted rows
+    too (the rows sent hold no label)."""
     path, mapping = export
     out = tmp_path_factory.mktemp("rows") / "scores.csv"
     done = leadscore(
-        "score", str(path), "--mapping", str(mapping), "--out", str(out), env=server.env
+        *("score", str(path), "--mapping", str(mapping), "--out", str(out), "--include-closed"),
+        env=server.env,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return pd.read_csv(out, dtype={"lead_id": str}).set_index("lead_id")

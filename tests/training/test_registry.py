@@ -207,9 +207,10 @@ def test_a_moved_models_folder_reads_and_writes_its_own_artifacts(
     settings = Settings(models_dir=moved, mlflow_tracking_uri=f"sqlite:///{moved / 'mlflow.db'}")
 
     model, info = registry.load_champion(settings, story.name)
-    assert info.version == story.better.version.version
+    there, there_info = registry.load_champion(story.settings, story.name)
+    assert info.version == there_info.version
     rows = prepared.part("test").head(50)
-    expected = story.better.result.model.predict_proba(story.better.result.model.encode(rows))
+    expected = there.predict_proba(there.encode(rows))
     np.testing.assert_array_equal(model.predict_proba(model.encode(rows)), expected)
 
     before = set(original.joinpath("artifacts").rglob("booster.txt"))
