@@ -101,6 +101,14 @@ CARD_WORDS: dict[str, dict[str, str]] = {
 T = TypeVar("T")
 
 
+def _moment_text(moment: str, lang: str) -> str:
+    """The scoring moment as the card's reader writes dates: 01.11.2026 00:00 in German."""
+    import pandas as pd
+
+    ts = pd.Timestamp(moment)
+    return f"{ts:%d.%m.%Y %H:%M}" if lang == "de" else f"{ts:%Y-%m-%d %H:%M}"
+
+
 def _words(lang: str | None) -> dict[str, str]:
     return CARD_WORDS.get(lang or "en", CARD_WORDS["en"])
 
@@ -511,7 +519,8 @@ def lead_card(result: ScoreResult, tables: CRMTables, group: list[str], lang: st
         head.add_row(w["same_person"], f"{', '.join(others)}: {w['counts_too']}")
     head.add_row(
         w["model"],
-        f"{result.model.name} v{result.model.version}, {w['as_of']} {result.as_of[:16]}",
+        f"{result.model.name} v{result.model.version}, {w['as_of']} "
+        f"{_moment_text(result.as_of, lang or 'en')}",
     )
     reasons = Table(show_header=True, header_style="bold", expand=True)
     reasons.add_column(w["reason"], ratio=5)

@@ -334,6 +334,11 @@ def models(
     if not versions:
         hint = "" if tabular else " (models trained on an export: --tabular)"
         console.print(f"No registered versions in {registry.tracking_uri(settings)} yet{hint}.")
+        if not settings.models_dir.is_absolute() and not settings.mlflow_tracking_uri:
+            console.print(
+                f"The models folder is '{settings.models_dir}' of the current folder: run from "
+                "the project's folder, or set LEADSCORE_MODELS_DIR."
+            )
         return
     table = Table(
         title=f"Registered model {name!r}", caption="AUC: ROC-AUC on each version's test window"

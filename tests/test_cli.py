@@ -166,3 +166,17 @@ def test_audit_reads_at_80_columns(tmp_path: Path) -> None:
     assert "as of 2026-10-31" in shown and "sales DACH-Süd" in shown and "30 A" in shown
     words = " ".join(line.strip("│ ").split("│")[-1].strip() for line in shown.splitlines())
     assert " ".join(reason.split()) in " ".join(words.split())
+
+
+def test_models_run_from_another_folder_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The models folder is relative to where the command runs: from a subfolder a user saw
+    "no registered versions" of a store they had just trained into."""
+    for name in ("LEADSCORE_MODELS_DIR", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    listed = runner.invoke(app, ["models"], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0, listed.output
+    assert "No registered versions" in listed.output
+    assert "'models' of the current folder: run from the project's folder" in listed.output

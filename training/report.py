@@ -82,6 +82,9 @@ def plot_reliability(
     return path
 
 
+LIFT_FROM = 0.02
+
+
 def plot_gains(
     label: np.ndarray,
     probabilities: dict[str, np.ndarray],
@@ -91,15 +94,20 @@ def plot_gains(
     """Cumulative gains and lift: which share of buyers the top x % of leads contain."""
     plt = _pyplot()
     fig, (gain_ax, lift_ax) = plt.subplots(1, 2, figsize=(10, 4.5))
+    shown = 1.0  # the highest lift from 2 % of leads on: the first few leads' lift is noise
     for name, probability in probabilities.items():
         table = gains_table(label, probability)
         gain_ax.plot(table["share"], table["capture"], label=labels[name])
         lift_ax.plot(table["share"], table["lift"], label=labels[name])
+        lifts = table.loc[table["share"] >= LIFT_FROM, "lift"]
+        shown = max(shown, float(lifts.max()) if len(lifts) else shown)
     gain_ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="random")
     gain_ax.set(xlabel="share of leads contacted", ylabel="share of buyers reached")
     gain_ax.set_title("Cumulative gains")
     lift_ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
-    lift_ax.set(xlabel="share of leads contacted", ylabel="lift", xlim=(0.02, 1))
+    lift_ax.set(
+        xlabel="share of leads contacted", ylabel="lift", xlim=(LIFT_FROM, 1), ylim=(0, shown * 1.1)
+    )
     lift_ax.set_title("Lift")
     gain_ax.legend(fontsize=8)
     fig.tight_layout()

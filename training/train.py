@@ -77,7 +77,14 @@ IMPORTANCE_ROWS = 3000
 class ColdStartError(RuntimeError):
     """Too few closed deals to learn from; the points model is the way to start."""
 
-    def __init__(self, positives: int, minimum: int, where: str, deals: int | None = None) -> None:
+    def __init__(
+        self,
+        positives: int,
+        minimum: int,
+        where: str,
+        deals: int | None = None,
+        horizon_days: int | None = None,
+    ) -> None:
         self.positives = positives
         self.minimum = minimum
         self.where = where
@@ -88,8 +95,16 @@ class ColdStartError(RuntimeError):
             if deals is not None
             else f"{positives} won deal(s)"
         )
+        # a short horizon counts only deals won soon after a snapshot: the data may be rich
+        usual = SnapshotConfig().horizon_days
+        shorter = (
+            f" (a snapshot is won when its deal closes within {horizon_days} days; a horizon "
+            f"of {usual} days counts more)"
+            if horizon_days is not None and horizon_days < usual
+            else ""
+        )
         super().__init__(
-            f"Cold start: only {counted} in {where}, a learned model needs at "
+            f"Cold start: only {counted} in {where}{shorter}, a learned model needs at "
             f"least {minimum}. Score with the points model instead: `leadscore train DATA "
             f"--rules` registers the rules in {RULES_PATH.name} (edit them with sales), "
             "calibrated on the deals you have; it serves through the same interface and is "
@@ -188,7 +203,7 @@ def _noop(_: str) -> None:
     return None
 
 
-def check_positives(frame: pd.DataFrame, minimum: int) -> None:
+def check_positives(frame: pd.DataFrame, minimum: int, horizon_days: int | None = None) -> None:
     """Stop with :class:`ColdStartError` unless training has ``minimum`` won deals and every
     other slice has both outcomes. ``frame`` needs ``slice`` and ``label``."""
     slices = frame["slice"]
@@ -197,7 +212,11 @@ def check_positives(frame: pd.DataFrame, minimum: int) -> None:
     if positives < minimum:
         deals = int(training.loc[training["label"] == 1, "lead_id"].nunique())
         raise ColdStartError(
-            positives, minimum, "the training period", deals if deals != positives else None
+            positives,
+            minimum,
+            "the training period",
+            deals if deals != positives else None,
+            horizon_days,
         )
     for name in ("valid", "cal", "test"):
         labels = frame.loc[slices == name, "label"]
@@ -214,7 +233,7 @@ def prepare(tables: CRMTables, config: TrainConfig, progress: Progress = _noop) 
     if labelled.snapshots.empty:
         raise ColdStartError(0, config.min_positives, "the data (no snapshot has a known label)")
     split = time_split(labelled.snapshots, config.snapshots.horizon_days, config.split)
-    check_positives(split.frame, config.min_positives)
+    check_positives(split.frame, config.min_positives, config.snapshots.horizon_days)
     recent = open_snapshots(tables, config.snapshots, 13, config.feature_config)
     weekly = volume_per_period(recent["as_of"], config.snapshots.every_days, "week")
     progress("Computing point-in-time features")

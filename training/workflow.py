@@ -79,7 +79,10 @@ def compare_with_champion(
     notes: list[str] = []
     champion, info, problem = registry.current_champion(settings, name)
     champion_metrics = None
-    if champion is not None:
+    # a champion of another horizon answers another question: its numbers on these labels
+    # would sit in the tables as if it had been compared
+    other_horizon = champion is not None and _horizon(champion) != _horizon(result.model)
+    if champion is not None and not other_horizon:
         champion_metrics, probability = evaluate_on_test(champion, prepared)
         result.test_probabilities["champion"] = probability
     if problem:
@@ -88,7 +91,7 @@ def compare_with_champion(
             f"evaluated by this code: {problem}"
         )
         promoted, reason = True, "the current champion no longer fits the feature code"
-    elif champion is not None and _horizon(champion) != _horizon(result.model):
+    elif champion is not None and other_horizon:
         # the same test rows, another question: a 90-day model judged on 60-day labels
         promoted = False
         reason = (

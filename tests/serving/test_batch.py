@@ -166,6 +166,13 @@ def test_an_old_export_scored_now_is_said_to_be_quiet_with_the_as_of_that_fits(
     assert f"The newest activity in this CRM is from {newest:%d %b %Y}" in said
     assert f"pass --as-of {fits:%Y-%m-%d}" in said
 
+    # the German card writes its moment as a German reader writes dates
+    german = leadscore(
+        *("explain", lead, str(crm_dir), "--as-of", f"{fits:%Y-%m-%d}", "--lang", "de"), env=env
+    )
+    assert german.returncode == 0, german.stdout + german.stderr
+    assert f"Stand {fits:%d.%m.%Y} 00:00" in german.stdout
+
 
 def test_leads_that_bought_or_lost_are_not_routed_again_unless_asked(
     scorer: Scorer, crm: CRMTables

@@ -13,6 +13,7 @@ from features.loaders import load_tables
 from leadscore.cli import app
 from leadscore.settings import Settings
 from training import registry
+from training.snapshots import SnapshotConfig
 from training.train import ColdStartError, TrainConfig, prepare
 
 runner = CliRunner()
@@ -46,6 +47,11 @@ def test_too_few_won_deals_stop_with_a_pointer_to_the_points_model(small_crm: Pa
     examples, deals = map(int, re.search(pattern, str(error.value)).groups())  # type: ignore[union-attr]
     assert examples == error.value.positives and deals < examples
     assert deals <= int(tables.outcomes["won"].sum())
+    assert "horizon" not in str(error.value)  # the usual horizon: the data is what is short
+
+    short = TrainConfig(snapshots=SnapshotConfig(horizon_days=14), min_positives=100)
+    with pytest.raises(ColdStartError, match="closes within 14 days; a horizon of 90 days"):
+        prepare(tables, short)
 
 
 def test_cli_cold_start_exits_with_the_message_and_registers_nothing(

@@ -155,6 +155,7 @@ def test_a_model_of_another_horizon_is_not_promoted_by_the_gate(
     outcome = register_result(shorter, sqlite_settings, name=name)
     assert not outcome.promoted
     assert "within 90 days, this model within 60" in outcome.reason
+    assert outcome.metrics["champion"] is None  # not evaluated on labels of another horizon
     _, info = registry.load_champion(sqlite_settings, name)
     assert info.version != outcome.version.version
 
