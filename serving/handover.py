@@ -88,7 +88,15 @@ def handover_note(
         None
         if newest is None or newest.age_days <= JUST_DAYS
         else format_date(newest.occurred_at, lang),
+        _same_as(lead.get("lead_id"), lead.get("person_id")),
     )
+
+
+def _same_as(lead_id: object, person_id: object) -> str | None:
+    """The person's first record, when this lead is another of theirs."""
+    if person_id is None or lead_id is None or str(person_id) == str(lead_id):
+        return None
+    return str(person_id)
 
 
 def compose_note(
@@ -102,11 +110,13 @@ def compose_note(
     quality_texts: Sequence[str],
     lang: Lang,
     latest_on: str | None = None,
+    same_as: str | None = None,
 ) -> str:
     """The note from its parts: who, the latest distinct marketing actions (oldest first), the
     strongest reason for buying, the score and what to do next. ``latest_on``: the date of the
     newest action when it is older than :data:`JUST_DAYS` (a "just" would be news that is
-    not)."""
+    not). ``same_as``: the person's first record, when this is another one of theirs (their
+    actions are pooled, and both records can be handed over: one person, two calls)."""
     action, team, track, why = route
     parts = []
     if count and latest:
@@ -165,6 +175,12 @@ def compose_note(
             if lang == "de"
             else f"Stays in the nurture track '{track}'."
         )
+    if same_as is not None:
+        parts.append(
+            f"Dieselbe Person wie Datensatz {same_as}."
+            if lang == "de"
+            else f"The same person as record {same_as}."
+        )
     return " ".join(parts)
 
 
@@ -213,8 +229,9 @@ def handover_notes(
             flags,
             lang,
             date,
+            _same_as(lead_id, person),
         )
-        for who, count, recent, top, score, grade, route, flags, date in zip(
+        for who, count, recent, top, score, grade, route, flags, date, lead_id, person in zip(
             _who_column(lead, n),
             counts,
             latest,
@@ -224,6 +241,8 @@ def handover_notes(
             routes,
             quality_texts,
             dates,
+            column("lead_id"),
+            column("person_id"),
             strict=True,
         )
     ]

@@ -383,3 +383,26 @@ def test_the_card_names_the_other_record_of_the_person_whose_actions_it_cites(
     shown = console.export_text()
     assert f"Same person  {group[1]}: their actions count too" in shown
     assert f"({group[1]})" in shown.split("Last actions")[1]  # the other record's own action
+
+
+def test_a_second_record_of_a_person_says_whose_it_is_in_its_note(scorer: Scorer) -> None:
+    """Two records of one person pool their actions and can both go to sales: the second
+    one's note names the first, so that one person is not called twice."""
+    moment = pd.Timestamp("2026-06-01")
+    leads = [
+        {"lead_id": lead_id, "created_at": created, "email": "anna.schmidt@acme.de",
+         "first_name": "Anna", "last_name": "Schmidt", "phone": "+49 30 2345671",
+         "country": "Germany"}
+        for lead_id, created in (("first", "2025-01-01"), ("second", "2026-03-01"))
+    ]  # fmt: skip
+    activities = [
+        {"lead_id": "second", "occurred_at": "2026-05-29", "activity_type": "demo_request"}
+    ]
+    crm = make_crm(leads, activities, [])
+    alone = {r.lead_id: r.handover_note for r in scorer.score(crm, as_of=moment)}
+    frame = scorer.score_table(crm, moment).set_index("lead_id")
+    assert alone["second"].endswith("The same person as record first.")
+    assert "same person" not in alone["first"]
+    assert frame.at["second", "handover_note"] == alone["second"]
+    german = scorer.score(crm, ["second"], moment, "de")[0].handover_note
+    assert german.endswith("Dieselbe Person wie Datensatz first.")
