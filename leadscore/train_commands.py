@@ -360,9 +360,17 @@ def models(
             _cell(m, "roc_auc", "{:.3f}"),
             _cell(m, "brier", "{:.4f}"),
             _cell(m, "ece", "{:.4f}"),
-            info.tags.get("gate", "") + _data_of(info.tags),
+            info.tags.get("gate", ""),
         )
     console.print(table)
+    trained_on = [(info.version, info.tags["data"]) for info in versions if "data" in info.tags]
+    if trained_on:  # a path is long: a table of its own, the full width for it
+        data = Table(title="Trained on")
+        data.add_column("v", no_wrap=True)
+        data.add_column("data", ratio=1, overflow="fold")
+        for version, where in trained_on:
+            data.add_row(version, where)
+        console.print(data)
     events = registry.history(settings, name)
     if events:
         past = Table(title="Champion history")
@@ -449,7 +457,8 @@ def thresholds(
     table.add_row(f"handed over by score per {per}", f"{advice.by_score:,.0f} ({advice.share:.1%})")
     if advice.one_lower is not None:
         lower = score_cutoff(advice.cutoff) - 1
-        table.add_row(f"  from score {lower} instead", f"{advice.one_lower:,.0f}")
+        total = f" ({advice.one_lower + advice.always:,.0f} in all)" if advice.always else ""
+        table.add_row(f"  from score {lower} instead", f"{advice.one_lower:,.0f}{total}")
     if advice.expected_precision == advice.expected_precision:  # NaN: none by score
         table.add_row(
             "expected precision (mean probability above)", f"{advice.expected_precision:.0%}"
@@ -465,11 +474,22 @@ def thresholds(
     console.print(table)
     console.print(f"From {source}.")
     if in_force is not None and abs(in_force - advice.cutoff) >= 0.0005:
+        advised = _advised_grades(routing, advice.grade_cutoffs, advice.cutoff)
+        written = ", ".join(f"{g}: {c:.3f}" for g, c in advised.items())
         console.print(
             f"Routing hands over from {in_force:.3f} (grade{'s' * (len(grades) > 1)} {grades}; "
             "the model's cut-offs come from its calibration slice at training). To hand over "
-            f"from {advice.cutoff:.3f}, set it in the routing file: grades: "
-            f"{{{routing.sales_grades[-1]}: {advice.cutoff:.3f}}}."
+            f"from {advice.cutoff:.3f}, set it in the routing file: grades: {{{written}}}"
+            + (
+                " (the grades below move under it, or they would be empty)."
+                if len(advised) > 1
+                else "."
+            )
+        )
+    if advice.share >= 1 and advice.cutoff == 0:
+        console.print(
+            f"Sales can take every lead the score decides ({advice.by_score:,.0f} per {per}): "
+            "at a cut-off of 0 every one of them is handed over."
         )
     asking = routing.hand_raisers
     if asking.sales_if_any and not is_tabular(label, mapping):
@@ -528,11 +548,6 @@ def _kind(tags: dict[str, str]) -> str:
     return kind if horizon in ("-", "None", "") else f"{kind}\n{horizon} days"
 
 
-def _data_of(tags: dict[str, str]) -> str:
-    data = tags.get("data", "-")
-    return "" if data == "-" else f"\non {'/'.join(Path(data).parts[-2:]) or data}"
-
-
 def source_name(data: str) -> str:
     """Where a run's data came from, to keep with its version: a file or folder as its full
     path, a database URL without its password."""
@@ -544,6 +559,33 @@ def source_name(data: str) -> str:
         except Exception:  # not a URL SQLAlchemy reads: loading it says why
             return data.split("@")[-1]
     return str(Path(data).resolve())
+
+
+def _advised_grades(
+    routing: RoutingConfig, model_cutoffs: dict[str, float], cutoff: float
+) -> dict[str, float]:
+    """The routing file's ``grades`` that hand over from ``cutoff``: the lowest sales grade
+    at it, and any grade on either side that would no longer be above or below it moved a
+    point (setting A to the model's B cut-off left grade B empty, without a word)."""
+    from serving.routing import GRADES
+
+    current = routing.cutoffs(model_cutoffs)
+    sales = routing.sales_grades[-1]
+    advised = {sales: cutoff}
+    at = GRADES.index(sales)
+    above = cutoff
+    for grade in reversed(GRADES[:at]):  # better grades stay above it
+        if current[grade] <= above:
+            advised[grade] = above = min(1.0, round(above + 0.01, 3))
+        else:
+            above = current[grade]
+    below = cutoff
+    for grade in GRADES[at + 1 :]:  # worse grades stay below it
+        if current[grade] >= below:
+            advised[grade] = below = max(0.0, round(below - 0.01, 3))
+        else:
+            below = current[grade]
+    return {g: advised[g] for g in GRADES if g in advised}
 
 
 def _sales_cutoff(routing: RoutingConfig, model_cutoffs: dict[str, float]) -> float | None:

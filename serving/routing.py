@@ -491,7 +491,8 @@ def grades_of(scores: np.ndarray, cutoffs: Mapping[str, float]) -> np.ndarray:
     """
     out = np.full(len(scores), "D", dtype=object)
     for grade in reversed(GRADES):
-        out[scores >= score_cutoff(cutoffs[grade])] = grade
+        if cutoffs[grade] < 1:  # 1: no lead gets the grade, not those who read 100
+            out[scores >= score_cutoff(cutoffs[grade])] = grade
     return out
 
 

@@ -180,3 +180,17 @@ def test_models_run_from_another_folder_says_where_it_looked(
     assert listed.exit_code == 0, listed.output
     assert "No registered versions" in listed.output
     assert "'models' of the current folder: run from the project's folder" in listed.output
+
+
+def test_thresholds_advice_keeps_every_grade_in_order() -> None:
+    """Setting A to the model's B cut-off, as the advice said, left grade B empty."""
+    from leadscore.train_commands import _advised_grades
+    from serving.routing import load_routing
+
+    routing = load_routing()  # A goes to sales
+    model = {"A": 0.1, "B": 0.07, "C": 0.04}
+    assert _advised_grades(routing, model, 0.2) == {"A": 0.2}
+    assert _advised_grades(routing, model, 0.07) == {"A": 0.07, "B": 0.06}
+    assert _advised_grades(routing, model, 0.04) == {"A": 0.04, "B": 0.03, "C": 0.02}
+    both = routing.model_copy(update={"sales_grades": ["A", "B"]})
+    assert _advised_grades(both, model, 0.12) == {"A": 0.13, "B": 0.12}  # A stays above B

@@ -308,6 +308,8 @@ def cut_at_capacity(probability: np.ndarray, capacity_share: float) -> dict[str,
     from training.evaluate import whole_score_cut
 
     probability = np.asarray(probability, dtype=float)
+    if capacity_share <= 0:  # the capacity is taken (by hand-raisers): none by score
+        return {"cutoff": 1.0, "share": 0.0, "expected_precision": np.nan, "lower_share": None}
     score, share = whole_score_cut(probability, capacity_share)
     reached = np.rint(probability * 100) >= score
     lower = float(np.mean(np.rint(probability * 100) >= score - 1)) if probability.size else 0.0

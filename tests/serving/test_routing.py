@@ -295,7 +295,11 @@ def test_one_score_has_one_grade_and_a_higher_score_no_worse_grade(
     for score, grade in zip(scores, grades, strict=True):
         assert set(grades[scores == score]) == {grade}
         assert all(rank[g] >= rank[grade] for g in grades[scores < score])
-        reached = [g for g in ("A", "B", "C") if score >= np.ceil(round(cutoffs[g] * 100, 9))]
+        reached = [
+            g
+            for g in ("A", "B", "C")
+            if cutoffs[g] < 1 and score >= np.ceil(round(cutoffs[g] * 100, 9))
+        ]
         assert grade == (reached[0] if reached else "D")
 
 
@@ -304,6 +308,8 @@ def test_a_cut_off_is_the_whole_score_it_rounds_up_to() -> None:
     assert list(grades_of(np.array([55, 56, 30, 29]), {"A": 0.556, "B": 0.3, "C": 0.29})) == [
         "B", "A", "B", "C",
     ]  # fmt: skip
+    # a cut-off of 1 is "no lead gets the grade", also a lead whose probability reads 100
+    assert list(grades_of(np.array([100]), {"A": 1.0, "B": 0.5, "C": 0.1})) == ["B"]
 
 
 def test_a_lead_who_asks_for_contact_goes_to_sales_whatever_its_grade() -> None:
