@@ -455,8 +455,11 @@ def feature_reasons(
         some[known] = values[known].astype(float) > 0
         up = np.where(known, some, up)
     direction = np.where(np.asarray(kinds.missing, dtype=bool), 2, np.where(up, 0, 1))
+    if spec.neutral_values:  # values the feature could not read: no judgement either way
+        unread = np.fromiter((str(v) in spec.neutral_values for v in values), bool, len(values))
+        direction = np.where(unread & (direction != 2), 3, direction)
     out = np.empty(len(rows), dtype=object)
-    for code, key in enumerate(("up", "down", "missing")):
+    for code, key in enumerate(("up", "down", "missing", "neutral")):
         chosen = np.flatnonzero(direction == code)
         if not len(chosen):
             continue

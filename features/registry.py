@@ -26,6 +26,8 @@ REGISTRY_VERSION = "3"
 WINDOWS = (7, 30, 90)
 
 Group = Literal["behaviour", "fit", "quality", "interest"]
+Direction = Literal["up", "down", "missing", "neutral"]
+DIRECTIONS: tuple[Direction, ...] = ("up", "down", "missing")
 Kind = Literal["numeric", "category", "flag"]
 
 
@@ -50,13 +52,25 @@ class Feature:
     # Features that speak as one reason for sales, their contributions summed (the counts of one
     # activity type over its windows are grouped by that type already).
     reason_group: str | None = None
+    # Values the feature could not read (a job title without a recognisable level): either way
+    # the model weighs them, "fits" or "fits less well" would judge what was not understood.
+    neutral_values: frozenset[str] = frozenset()
+    neutral_en: str = ""
+    neutral_de: str = ""
 
     def template(
-        self, lang: str, direction: Literal["up", "down", "missing"], one: bool = False
+        self,
+        lang: str,
+        direction: Literal["up", "down", "missing", "neutral"],
+        one: bool = False,
     ) -> str:
         """The template; with ``one``, its form for a number written as "1"."""
         template = getattr(self, f"{direction}_{lang}")
         return singular_template(template, lang) if one else template
+
+    def directions(self) -> tuple[Direction, ...]:
+        """The templates this feature has: up, down, missing, and neutral where it has one."""
+        return ("up", "down", "missing", "neutral") if self.neutral_values else DIRECTIONS
 
 
 UNKNOWN = frozenset({"unknown"})  # category values that mean "not given"
@@ -644,6 +658,9 @@ _OTHER_FEATURES = [
         missing_en="No job title given",
         missing_de="Keine Berufsbezeichnung angegeben",
         reason_group="job_title",
+        neutral_values=frozenset({"other"}),
+        neutral_en="Job title without a recognisable level: {title}",
+        neutral_de="Berufsbezeichnung ohne erkennbare Hierarchiestufe: {title}",
     ),
     Feature(
         "job_function",

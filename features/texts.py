@@ -32,6 +32,7 @@ from features.registry import (
     PHYSICAL,
     UNKNOWN,
     VALUE_WORDS,
+    Direction,
 )
 
 Lang = Literal["en", "de"]
@@ -368,10 +369,12 @@ def render_reason(
 ) -> str:
     """The sentence sales reads for one feature of one lead."""
     spec = FEATURES[feature]
-    key: Literal["up", "down", "missing"] = "missing" if is_missing(value) else direction
+    key: Direction = "missing" if is_missing(value) else direction
     numeric = isinstance(value, int | float | np.number) and not isinstance(value, bool)
     if spec.by_value and key != "missing" and numeric:
         key = "up" if float(value) > 0 else "down"  # type: ignore[arg-type]
+    if spec.neutral_values and key != "missing" and str(value) in spec.neutral_values:
+        key = "neutral"
     template = spec.template(lang, key)
     wanted = template_fields(template)
     context = reason_context(feature, value, lead, events, lang, wanted)

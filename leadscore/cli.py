@@ -213,7 +213,7 @@ def features(
             table.add_column(column, overflow="fold")
         table.add_column("reason texts", ratio=1)
         for feature in FEATURES.values():
-            texts = dict.fromkeys(feature.template(lang, key) for key in ("up", "down", "missing"))
+            texts = dict.fromkeys(feature.template(lang, key) for key in feature.directions())
             table.add_row(feature.name, feature.group, feature.kind, escape("\n".join(texts)))
         console.print(table)
         return

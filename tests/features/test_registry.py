@@ -30,7 +30,7 @@ def _fields(template: str) -> set[str]:
 def test_every_feature_has_all_templates(name: str) -> None:
     feature = FEATURES[name]
     for lang in ("en", "de"):
-        for direction in ("up", "down", "missing"):
+        for direction in feature.directions():
             template = feature.template(lang, direction)
             assert template.strip(), f"{name}: empty {direction}_{lang}"
             assert _fields(template) <= PLACEHOLDERS, f"{name}: unknown placeholder in {template}"
@@ -144,7 +144,7 @@ def test_every_template_that_counts_something_has_a_singular(lang: str) -> None:
     SINGULAR_DE, so a new template's noun must be declared there."""
     counted = 0
     for feature in FEATURES.values():
-        for direction in ("up", "down", "missing"):
+        for direction in feature.directions():
             template = feature.template(lang, direction)
             one = feature.template(lang, direction, one=True)
             found = COUNTED.search(template)

@@ -253,6 +253,28 @@ def test_the_singular_follows_the_number_as_written_in_both_paths(
             assert list(batch) == alone, feature
 
 
+@pytest.mark.parametrize("lang", ["en", "de"])
+def test_a_value_the_feature_could_not_read_is_not_judged_in_either_path(lang: str) -> None:
+    """ "Seniority fits: test (no level recognised)": the model's sign, on a title the parser did
+    not understand, read like an endorsement."""
+    values = np.array(["other", "head", None, "other"], dtype=object)
+    titles = np.array(["test", "Head of Marketing", None, "CRM-Verantwortlicher"], dtype=object)
+    n = len(values)
+    events = BatchEvents({"snap": np.empty(0, np.int64), "activity_type": np.empty(0, object)}, n)
+    lead = {"seniority": values, "job_title": titles}
+    for up in (True, False):
+        batch = feature_reasons("seniority", np.arange(n), np.full(n, up), lead, events, lang)  # type: ignore[arg-type]
+        alone = [
+            render_reason("seniority", v, "up" if up else "down", {"job_title": t}, [], lang)  # type: ignore[arg-type]
+            for v, t in zip(values, titles, strict=True)
+        ]
+        assert list(batch) == alone
+        neutral = FEATURES["seniority"].template(lang, "neutral")
+        assert alone[0] == neutral.format(title="test")
+        assert alone[3] == neutral.format(title="CRM-Verantwortlicher")
+        assert ("fits" in alone[1]) or ("passt" in alone[1])  # a level read is still judged
+
+
 def test_days_are_counted_on_the_calendar_of_the_date_they_cite_in_both_paths() -> None:
     """Actions on 28 Nov at 23:00 and at 06:00, scored on 6 Dec at 20:00, were 7.9 and 8.6 days
     before: both read "8 days ago", as the date beside them says, not "8" and "9"."""
