@@ -223,7 +223,7 @@ def train(
         booster=dataclasses.replace(BoosterParams(), seed=seed, num_threads=threads),
         calibration=calibration,
         min_positives=min_positives,
-        source=source_name(data),
+        source=_source_name(data),
         capacity=Capacity(capacity, per),
     )
     if label or mapping:
@@ -481,7 +481,7 @@ def thresholds(
             "the model's cut-offs come from its calibration slice at training). To hand over "
             f"from {advice.cutoff:.3f}, set it in the routing file: grades: {{{written}}}"
             + (
-                " (the grades below move under it, or they would be empty)."
+                " (the other grades moved to keep their order: as they were, one would be empty)."
                 if len(advised) > 1
                 else "."
             )
@@ -548,7 +548,7 @@ def _kind(tags: dict[str, str]) -> str:
     return kind if horizon in ("-", "None", "") else f"{kind}\n{horizon} days"
 
 
-def source_name(data: str) -> str:
+def _source_name(data: str) -> str:
     """Where a run's data came from, to keep with its version: a file or folder as its full
     path, a database URL without its password."""
     if "://" in data:

@@ -15,7 +15,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -302,23 +302,33 @@ class ThresholdAdvice:
         return self.share * (self.volume - (self.always or 0) - (self.never or 0))
 
 
-def cut_at_capacity(probability: np.ndarray, capacity_share: float) -> dict[str, Any]:
-    """The whole score that hands over at most ``capacity_share`` of these rows
+class Cut(NamedTuple):
+    """A whole-score cut-off and what it hands over (:func:`cut_at_capacity`)."""
+
+    cutoff: float  # the score / 100
+    share: float  # of the rows, handed over
+    expected_precision: float  # their mean probability; NaN for none
+    lower_share: float | None  # the share one score lower would hand over
+
+
+def cut_at_capacity(probability: np.ndarray, wanted: float) -> Cut:
+    """The whole score that hands over at most the ``wanted`` share of these rows
     (:func:`training.evaluate.whole_score_cut`), with what it hands over."""
     from training.evaluate import whole_score_cut
 
     probability = np.asarray(probability, dtype=float)
-    if capacity_share <= 0:  # the capacity is taken (by hand-raisers): none by score
-        return {"cutoff": 1.0, "share": 0.0, "expected_precision": np.nan, "lower_share": None}
-    score, share = whole_score_cut(probability, capacity_share)
-    reached = np.rint(probability * 100) >= score
-    lower = float(np.mean(np.rint(probability * 100) >= score - 1)) if probability.size else 0.0
-    return {
-        "cutoff": min(score, 100) / 100,
-        "share": share,
-        "expected_precision": float(probability[reached].mean()) if reached.any() else np.nan,
-        "lower_share": lower if score > 0 else None,
-    }
+    if wanted <= 0:  # the capacity is taken (by hand-raisers): none by score
+        return Cut(1.0, 0.0, np.nan, None)
+    score, share = whole_score_cut(probability, wanted)
+    scores = np.rint(probability * 100)
+    reached = scores >= score
+    lower = float(np.mean(scores >= score - 1)) if probability.size else 0.0
+    return Cut(
+        min(score, 100) / 100,
+        share,
+        float(probability[reached].mean()) if reached.any() else np.nan,
+        lower if score > 0 else None,
+    )
 
 
 def advice_for(
@@ -350,9 +360,11 @@ def advice_for(
     wanted = 0.0 if left <= 0 else 1.0 if free_volume <= left else left / free_volume
     cut = cut_at_capacity(probability[free], wanted)
     theirs = probability[always & ~np.isnan(probability)]
-    lower = cut.pop("lower_share")
+    lower = cut.lower_share
     return ThresholdAdvice(
-        **cut,
+        cutoff=cut.cutoff,
+        share=cut.share,
+        expected_precision=cut.expected_precision,
         volume=volume,
         scored=n,
         model_version=version,
@@ -426,11 +438,12 @@ def stored_thresholds(
         raise ValueError("the champion stores no score distribution; give DATA to score")
     volume = volume * PERIOD_DAYS[capacity.per] / 7
     cut = cut_at_capacity(quantiles, capacity_share(capacity, volume))
-    lower = cut.pop("lower_share")
     return ThresholdAdvice(
-        **cut,
+        cutoff=cut.cutoff,
+        share=cut.share,
+        expected_precision=cut.expected_precision,
         volume=volume,
-        one_lower=None if lower is None else lower * volume,
+        one_lower=None if cut.lower_share is None else cut.lower_share * volume,
         scored=0,
         model_version=info.version,
         grade_cutoffs=dict(model.thresholds),
