@@ -130,11 +130,12 @@ def follow_move(database: Path, settings: Settings) -> None:
     with ``mlflow.db`` when the folder is moved or copied; without them nothing is changed).
     """
     import sqlite3
+    from contextlib import closing
 
     here = artifact_root(settings)
     if not (settings.models_dir / "artifacts").is_dir():
         return
-    with sqlite3.connect(database, timeout=30) as db:
+    with closing(sqlite3.connect(database, timeout=30)) as db, db:  # closed, and committed
         try:
             row = db.execute(
                 "SELECT artifact_location FROM experiments WHERE name = ?", (EXPERIMENT,)
