@@ -408,7 +408,7 @@ def thresholds(
     id_column: IdOpt = None,
     time_column: TimeOpt = None,
 ) -> None:
-    """The probability cut-off that would have sent N leads per period to sales, with precision."""
+    """The whole score that would have sent at most N leads a period to sales, and precision."""
     from serving.routing import load_routing, score_cutoff
     from training import registry
     from training.evaluate import Capacity
