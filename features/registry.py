@@ -58,19 +58,14 @@ class Feature:
     neutral_en: str = ""
     neutral_de: str = ""
 
-    def template(
-        self,
-        lang: str,
-        direction: Literal["up", "down", "missing", "neutral"],
-        one: bool = False,
-    ) -> str:
+    def template(self, lang: str, direction: Direction, one: bool = False) -> str:
         """The template; with ``one``, its form for a number written as "1"."""
         template = getattr(self, f"{direction}_{lang}")
         return singular_template(template, lang) if one else template
 
     def directions(self) -> tuple[Direction, ...]:
         """The templates this feature has: up, down, missing, and neutral where it has one."""
-        return ("up", "down", "missing", "neutral") if self.neutral_values else DIRECTIONS
+        return (*DIRECTIONS, "neutral") if self.neutral_values else DIRECTIONS
 
 
 UNKNOWN = frozenset({"unknown"})  # category values that mean "not given"
