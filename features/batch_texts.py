@@ -41,6 +41,7 @@ from features.texts import (
     number_field,
     number_text,
     percent_text,
+    raised,
     trend_text,
     value_label,
     without_gaps,
@@ -455,8 +456,11 @@ def feature_reasons(
         some[known] = values[known].astype(float) > 0
         up = np.where(known, some, up)
     direction = np.where(np.asarray(kinds.missing, dtype=bool), 2, np.where(up, 0, 1))
-    if spec.neutral_values:  # values the feature could not read: no judgement either way
+    if spec.neutral_values or spec.neutral_when:  # unread or doubtful: no judgement
         unread = np.fromiter((str(v) in spec.neutral_values for v in values), bool, len(values))
+        flags = lead.get(spec.neutral_when) if spec.neutral_when else None
+        if flags is not None:
+            unread |= np.fromiter((raised(f) for f in np.asarray(flags)[rows]), bool, len(rows))
         direction = np.where(unread & (direction != 2), 3, direction)
     out = np.empty(len(rows), dtype=object)
     for code, key in enumerate(("up", "down", "missing", "neutral")):

@@ -55,6 +55,8 @@ class Feature:
     # Values the feature could not read (a job title without a recognisable level): either way
     # the model weighs them, "fits" or "fits less well" would judge what was not understood.
     neutral_values: frozenset[str] = frozenset()
+    # ... or a lead whose quality flag (this column) says the value is doubtful
+    neutral_when: str | None = None
     neutral_en: str = ""
     neutral_de: str = ""
 
@@ -65,7 +67,8 @@ class Feature:
 
     def directions(self) -> tuple[Direction, ...]:
         """The templates this feature has: up, down, missing, and neutral where it has one."""
-        return (*DIRECTIONS, "neutral") if self.neutral_values else DIRECTIONS
+        neutral = self.neutral_values or self.neutral_when
+        return (*DIRECTIONS, "neutral") if neutral else DIRECTIONS
 
 
 UNKNOWN = frozenset({"unknown"})  # category values that mean "not given"
@@ -627,6 +630,10 @@ _OTHER_FEATURES = [
         "Land passt weniger: {value}",
         missing_en="Country not given or not recognised",
         missing_de="Land fehlt oder ist unbekannt",
+        # "Country fits: Afghanistan" beside the flag saying it is the drop-down's first entry
+        neutral_when="flag_country_first_in_list",
+        neutral_en="Country as entered: {value} (doubtful, see the quality flags)",
+        neutral_de="Land laut Eingabe: {value} (zweifelhaft, siehe Qualitätshinweise)",
     ),
     Feature(
         "region",

@@ -167,6 +167,11 @@ def value_label(feature: str, value: object, lang: Lang) -> str:
     return words[1] if lang == "de" else words[0]
 
 
+def raised(flag: object) -> bool:
+    """A quality flag's cell is set (an absent or empty one is not)."""
+    return not is_missing(flag) and bool(flag)
+
+
 def is_missing(value: object) -> bool:
     if value is None or value is pd.NA or value in UNKNOWN:
         return True
@@ -373,7 +378,10 @@ def render_reason(
     numeric = isinstance(value, int | float | np.number) and not isinstance(value, bool)
     if spec.by_value and key != "missing" and numeric:
         key = "up" if float(value) > 0 else "down"  # type: ignore[arg-type]
-    if spec.neutral_values and key != "missing" and str(value) in spec.neutral_values:
+    if key != "missing" and (
+        str(value) in spec.neutral_values
+        or (spec.neutral_when is not None and raised(lead.get(spec.neutral_when)))
+    ):
         key = "neutral"
     template = spec.template(lang, key)
     wanted = template_fields(template)

@@ -254,7 +254,7 @@ def test_the_singular_follows_the_number_as_written_in_both_paths(
 
 
 @pytest.mark.parametrize("lang", ["en", "de"])
-def test_a_value_the_feature_could_not_read_is_not_judged_in_either_path(lang: str) -> None:
+def test_a_value_unread_or_doubted_by_its_flag_is_not_judged_in_either_path(lang: str) -> None:
     """ "Seniority fits: test (no level recognised)": the model's sign, on a title the parser did
     not understand, read like an endorsement."""
     values = np.array(["other", "head", None, "other"], dtype=object)
@@ -273,6 +273,23 @@ def test_a_value_the_feature_could_not_read_is_not_judged_in_either_path(lang: s
         assert alone[0] == neutral.format(title="test")
         assert alone[3] == neutral.format(title="CRM-Verantwortlicher")
         assert ("fits" in alone[1]) or ("passt" in alone[1])  # a level read is still judged
+
+    # a value its quality flag doubts: "Country fits: Afghanistan" beside "the drop-down's
+    # first entry, contradicted by the phone number"
+    flag = "flag_country_first_in_list"
+    lead = {"country_code": np.array(["AF", "AF", "DE"], dtype=object)}
+    lead[flag] = np.array([True, False, False])
+    events = BatchEvents({"snap": np.empty(0, np.int64), "activity_type": np.empty(0, object)}, 3)
+    batch = feature_reasons("country_code", np.arange(3), np.full(3, True), lead, events, lang)  # type: ignore[arg-type]
+    alone = [
+        render_reason("country_code", v, "up", {flag: f}, [], lang)  # type: ignore[arg-type]
+        for v, f in zip(lead["country_code"], lead[flag], strict=True)
+    ]
+    assert list(batch) == alone
+    assert alone[0] == FEATURES["country_code"].template(lang, "neutral").format(
+        value="Afghanistan"
+    )
+    assert alone[1] != alone[0] and alone[1].endswith("Afghanistan")
 
 
 def test_days_are_counted_on_the_calendar_of_the_date_they_cite_in_both_paths() -> None:
