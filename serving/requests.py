@@ -8,7 +8,7 @@ test checks that an accepted request gives exactly the frames the file loader wo
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Annotated, Any
 
@@ -71,6 +71,23 @@ def _in_range(moment: datetime) -> datetime:
 
 
 Moment = Annotated[datetime, AfterValidator(_in_range)]
+
+
+def _not_ahead(moment: datetime) -> datetime:
+    """A score sees what happened before its moment: one ahead of now would read the future as
+    past. A minute's grace for clocks that differ."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    if utc_naive(moment) > now + timedelta(minutes=1):
+        raise ValueError(f"{moment.isoformat()} is in the future; as_of is a past moment")
+    return moment
+
+
+# The moment a request scores at (a backfill: "what did this lead score on 1 Nov?"); default now.
+AsOf = Annotated[datetime, AfterValidator(_in_range), AfterValidator(_not_ahead)]
+AS_OF_HELP = (
+    "Score as of this past moment (UTC unless it carries an offset): features see only what "
+    "happened before it, for a backfill of what a lead scored then. Default: now."
+)
 MAX_BATCH = 1000
 
 

@@ -18,6 +18,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
 import bentoml
@@ -33,9 +34,11 @@ from features.mapping import MappingError
 from leadscore.settings import Settings
 from serving.auth import BearerAuth, JsonOnly, RequestSizeLimit
 from serving.requests import (
+    AS_OF_HELP,
     MAX_BATCH,
     STORED_WITH_ACTIVITIES,
     ActivityIn,
+    AsOf,
     Identifier,
     LeadIn,
     LeadRequest,
@@ -186,6 +189,7 @@ class LeadScore:
         activities: list[ActivityIn] = Field(default_factory=list, max_length=5000),
         lead_id: Identifier | None = None,
         lang: str | None = Field(None, pattern="^(en|de)$"),
+        as_of: AsOf | None = Field(None, description=AS_OF_HELP),
     ) -> ScoreResult:
         """Score one lead: send it with its activities, or the lead_id of a lead in the store."""
         if (lead is None) == (lead_id is None):
@@ -194,7 +198,7 @@ class LeadScore:
             raise client_error([(("activities",), STORED_WITH_ACTIVITIES)])
         # BentoML has validated each field already; the request only bundles them.
         request = LeadRequest.model_construct(lead=lead, activities=activities, lead_id=lead_id)
-        return self._score_many([request], lang, prefix="")[0]
+        return self._score_many([request], lang, prefix="", as_of=as_of)[0]
 
     @bentoml.api(route="/score_batch")
     @answered
@@ -202,9 +206,10 @@ class LeadScore:
         self,
         leads: list[LeadRequest] = Field(max_length=MAX_BATCH),
         lang: str | None = Field(None, pattern="^(en|de)$"),
+        as_of: AsOf | None = Field(None, description=AS_OF_HELP),
     ) -> list[ScoreResult]:
         """Score up to 1,000 leads in one call; the same fields per lead as /score."""
-        return self._score_many(leads, lang, prefix="leads")
+        return self._score_many(leads, lang, prefix="leads", as_of=as_of)
 
     @bentoml.api(route="/score_rows")
     @answered
@@ -238,18 +243,32 @@ class LeadScore:
         """The model that is serving: name, version, trained window, metrics, cut-offs."""
         return self.runtime.describe()
 
-    def _score_many(self, items: list[LeadRequest], lang: str | None, prefix: str) -> list[Any]:
+    def _score_many(
+        self,
+        items: list[LeadRequest],
+        lang: str | None,
+        prefix: str,
+        as_of: datetime | None = None,
+    ) -> list[Any]:
         with audited():
-            return self._score_checked(items, lang, prefix)
+            return self._score_checked(items, lang, prefix, as_of)
 
-    def _score_checked(self, items: list[LeadRequest], lang: str | None, prefix: str) -> list[Any]:
+    def _score_checked(
+        self,
+        items: list[LeadRequest],
+        lang: str | None,
+        prefix: str,
+        as_of: datetime | None = None,
+    ) -> list[Any]:
         scorer = self._scorer()
         _unique_ids(items, prefix)
         inline = [item for item in items if item.lead is not None]
         stored = [item.lead_id for item in items if item.lead is None]
         results: dict[str, ScoreResult] = {}
         # one request: one id and one moment, whether a lead came inline or by id
-        request_id, moment = uuid.uuid4().hex, pd.Timestamp.now(tz="UTC").tz_localize(None)
+        request_id = uuid.uuid4().hex
+        now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+        moment = now if as_of is None else pd.Timestamp(utc_naive(as_of))
         if inline:
             ids = [item.lead.lead_id for item in inline if item.lead]
             tables = request_tables(inline)

@@ -173,6 +173,30 @@ def test_a_stored_lead_that_has_bought_is_said_to_be_a_customer(
         assert any(w.startswith(said) for w in warned), warned
 
 
+def test_a_stored_lead_is_scored_as_of_a_past_moment_on_request(
+    server: Server, crm: CRMTables
+) -> None:
+    """A backfill: what did this lead score on the export's day? Features see only what
+    happened before the moment, and a store fresh at that moment is not called stale."""
+    lead = str(crm.leads["lead_id"].iloc[3])
+    moment = (crm.activities["occurred_at"].max() + pd.Timedelta(days=1)).normalize()
+    body = {"lead_id": lead, "as_of": moment.isoformat()}
+    answer = server.client().post("/score", json=body)
+    assert answer.status_code == 200, answer.text
+    scored = answer.json()
+    assert pd.Timestamp(scored["as_of"]) == moment
+    assert not any("newest activity" in w for w in scored["warnings"])
+    batch = server.client().post(
+        "/score_batch", json={"leads": [{"lead_id": lead}], "as_of": moment.isoformat()}
+    )
+    assert batch.status_code == 200, batch.text
+    assert batch.json()[0]["probability"] == scored["probability"]
+    assert pd.Timestamp(batch.json()[0]["as_of"]) == moment
+
+    future = server.client().post("/score", json={"lead_id": lead, "as_of": "2099-01-01"})
+    assert future.status_code == 400 and "as_of" in future.text and "future" in future.text
+
+
 def test_a_batch_is_one_request_inline_leads_and_stored_ones_alike(
     server: Server, crm: CRMTables, busy_lead: str
 ) -> None:
