@@ -228,12 +228,17 @@ class Scorer:
         n = len(columns["lead_id"])
         consent = _consent(columns["lead_id"], tables.leads, columns)
         probability = np.where(consent, self.rank(columns).probability, np.nan)
-        review = np.zeros(n, dtype=bool)
-        for flag in QUALITY_FLAGS:
-            if flag.name in self.routing.review_flags and flag.column in columns:
-                review |= np.asarray(columns[flag.column], dtype=bool)
-        asked = np.array([bool(a) for a in self._asked(BatchEvents(events, n), consent)], bool)
-        return HandOverBasis(probability, asked & ~review, review | (~consent & ~asked))
+        raised = _raised_flags(columns, n)
+        asked = self._asked(BatchEvents(events, n), consent)
+
+        def to_sales(grade: str) -> np.ndarray:
+            """Routing's own decision, had every consenting lead this grade."""
+            grades = [grade if allowed else None for allowed in consent.tolist()]
+            routes = route_columns(columns, grades, raised, self.routing, asked)
+            return np.array([route[0] == "sales" for route in routes], dtype=bool)
+
+        always = to_sales("D")  # sales at the worst grade: a hand-raiser, or every lead
+        return HandOverBasis(probability, always, ~to_sales("A") & ~always)
 
     def warm_up(self, tables: CRMTables, lead_id: str, as_of: pd.Timestamp) -> None:
         """Score one lead without auditing it: the first lead of a process builds the city and
@@ -267,17 +272,14 @@ class Scorer:
         names = self.model.columns
         per_snap = events_by_snap(events)
         context = _context(leads, ids)
-        absent = np.zeros(len(ids), dtype=bool)
-        flags = np.column_stack(
-            [np.asarray(columns.get(f.column, absent), dtype=bool) for f in QUALITY_FLAGS]
-        )
+        raised_flags = _raised_flags(columns, len(ids))
         as_of_text = _iso_texts(columns["as_of"])
         model_out = {"name": self.ref.name, "version": self.ref.version}
         results = []
         for i, lead_id in enumerate(ids.tolist()):
             lead_events = per_snap.get(i, [])
             lead = _Row(columns, context, i)
-            raised = [f.name for f, up in zip(QUALITY_FLAGS, flags[i], strict=True) if up]
+            raised = raised_flags[i]
             texts = flag_texts(lead, dict.fromkeys(raised, True), lang) if raised else []
             lead.extra["quality_texts"] = texts
             if consent[i]:
@@ -411,16 +413,9 @@ class Scorer:
         lang, request_id, scored_at = stamp
         ids = columns["lead_id"]
         n = len(ids)
-        flags = np.column_stack(
-            [
-                np.asarray(columns.get(f.column, np.zeros(n, bool)), dtype=bool)
-                for f in QUALITY_FLAGS
-            ]
-        )
-        raised: list[list[str]] = [[]] * n
+        raised = _raised_flags(columns, n)
         quality_texts: list[list[str]] = [[]] * n
-        for i in np.flatnonzero(flags.any(axis=1)).tolist():
-            raised[i] = [f.name for f, up in zip(QUALITY_FLAGS, flags[i], strict=True) if up]
+        for i in (i for i, names in enumerate(raised) if names):
             lead_i = _Row(columns, context, i)
             quality_texts[i] = flag_texts(lead_i, dict.fromkeys(raised[i], True), lang)
         lead: dict[str, Any] = {**context, **columns}
@@ -763,6 +758,18 @@ def json_value(value: object) -> object:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return None
     return value if isinstance(value, int | float | str | bool) else str(value)
+
+
+def _raised_flags(columns: Mapping[str, Any], n: int) -> list[list[str]]:
+    """Per row, the names of its raised quality flags (a flag the columns lack is not raised)."""
+    absent = np.zeros(n, dtype=bool)
+    flags = np.column_stack(
+        [np.asarray(columns.get(f.column, absent), dtype=bool) for f in QUALITY_FLAGS]
+    )
+    raised: list[list[str]] = [[]] * n
+    for i in np.flatnonzero(flags.any(axis=1)).tolist():
+        raised[i] = [f.name for f, up in zip(QUALITY_FLAGS, flags[i], strict=True) if up]
+    return raised
 
 
 def _consent(ids: np.ndarray, leads: pd.DataFrame, columns: Mapping[str, Any]) -> np.ndarray:

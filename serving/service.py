@@ -140,6 +140,19 @@ class ModelUnavailable(BentoMLException):
     error_code = HTTPStatus.SERVICE_UNAVAILABLE
 
 
+@contextmanager
+def audited() -> Iterator[None]:
+    """No score without its audit record: a failed write is the server's state, answered 503.
+    A context or, as ``@audited()``, a decorator."""
+    try:
+        yield
+    except SQLAlchemyError as error:
+        logger.error("audit log write failed, no score sent: %s", error)
+        raise ServiceUnavailable(
+            "the audit log is unavailable; no score without its record"
+        ) from error
+
+
 @bentoml.service(
     name="leadscore",
     traffic={"timeout": 60},
@@ -243,17 +256,8 @@ class LeadScore:
         """The model that is serving: name, version, trained window, metrics, cut-offs."""
         return self.runtime.describe()
 
+    @audited()
     def _score_many(
-        self,
-        items: list[LeadRequest],
-        lang: str | None,
-        prefix: str,
-        as_of: datetime | None = None,
-    ) -> list[Any]:
-        with audited():
-            return self._score_checked(items, lang, prefix, as_of)
-
-    def _score_checked(
         self,
         items: list[LeadRequest],
         lang: str | None,
@@ -267,8 +271,10 @@ class LeadScore:
         results: dict[str, ScoreResult] = {}
         # one request: one id and one moment, whether a lead came inline or by id
         request_id = uuid.uuid4().hex
-        now = pd.Timestamp.now(tz="UTC").tz_localize(None)
-        moment = now if as_of is None else pd.Timestamp(utc_naive(as_of))
+        if as_of is None:
+            moment = pd.Timestamp.now(tz="UTC").tz_localize(None)
+        else:
+            moment = pd.Timestamp(utc_naive(as_of))
         if inline:
             ids = [item.lead.lead_id for item in inline if item.lead]
             tables = request_tables(inline)
@@ -360,18 +366,6 @@ def _unique_ids(items: list[LeadRequest], prefix: str) -> None:
                 [(loc, f"lead_id {lead_id!r} is already given by {prefix}.{first[lead_id]}")]
             )
         first[lead_id] = i
-
-
-@contextmanager
-def audited() -> Iterator[None]:
-    """No score without its audit record: a failed write is the server's state, answered 503."""
-    try:
-        yield
-    except SQLAlchemyError as error:
-        logger.error("audit log write failed, no score sent: %s", error)
-        raise ServiceUnavailable(
-            "the audit log is unavailable; no score without its record"
-        ) from error
 
 
 def client_error(errors: list[tuple[tuple[str | int, ...], str]]) -> ValidationError:

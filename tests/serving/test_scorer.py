@@ -33,6 +33,15 @@ COLUMNS = (
 )
 
 
+def leads_of(*lead_ids: str, **fields: object) -> list[dict[str, object]]:
+    """Leads of the data contract, created on 1 Jan 2025 with a plausible email and phone."""
+    return [
+        {"lead_id": lead_id, "created_at": "2025-01-01", "email": f"{lead_id}@acme.de",
+         "phone": "+49 30 2345671", **fields}
+        for lead_id in lead_ids
+    ]  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def scorer(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Scorer:
     # version 1, the champion the CLI trained (the reload tests register others after it)
@@ -94,11 +103,8 @@ def test_a_lead_without_consent_goes_to_sales_only_on_its_own_recent_request(
     """A demo request three days ago is a request, also behind many page views since; one from
     last year was answered, and a call sales made is not the lead asking."""
     moment = pd.Timestamp("2026-06-01")
-    leads = [
-        {"lead_id": lead_id, "created_at": "2025-01-01", "email": f"{lead_id}@acme.de",
-         "phone": "+49 30 2345671", "consent_profiling": "false"}
-        for lead_id in ("asked", "asked_last_year", "was_called", "asked_then_browsed")
-    ]  # fmt: skip
+    ids = ("asked", "asked_last_year", "was_called", "asked_then_browsed")
+    leads = leads_of(*ids, consent_profiling="false")
     browsing = [
         {"lead_id": "asked_then_browsed", "occurred_at": f"2026-05-{day:02d} 1{hour}:00",
          "activity_type": "page_view"}
@@ -136,11 +142,7 @@ def test_a_lead_that_asks_for_a_call_back_goes_to_sales_a_newsletter_sign_up_doe
     scorer: Scorer,
 ) -> None:
     moment = pd.Timestamp("2026-06-01")
-    leads = [
-        {"lead_id": lead_id, "created_at": "2025-01-01", "email": f"{lead_id}@acme.de",
-         "phone": "+49 30 2345671", "country": "Germany"}
-        for lead_id in ("call_back", "newsletter")
-    ]  # fmt: skip
+    leads = leads_of("call_back", "newsletter", country="Germany")
     activities = [
         {"lead_id": "call_back", "occurred_at": "2026-05-29", "activity_type": "Form Submit",
          "asset": "Rückruf anfordern"},
@@ -170,11 +172,7 @@ def test_a_request_of_the_crms_own_type_is_seen_behind_many_later_actions(
     routing = scorer.routing.model_copy(update={"hand_raisers": asking})
     own = Scorer(scorer.model, scorer.ref, routing, None)
     moment = pd.Timestamp("2026-06-01")
-    leads = [
-        {"lead_id": lead_id, "created_at": "2025-01-01", "email": f"{lead_id}@acme.de",
-         "phone": "+49 30 2345671", "country": "Germany"}
-        for lead_id in ("trial_then_browsed", "browsed")
-    ]  # fmt: skip
+    leads = leads_of("trial_then_browsed", "browsed", country="Germany")
     browsing = [
         {"lead_id": lead_id, "occurred_at": f"2026-05-{day:02d} 1{hour}:00",
          "activity_type": "page_view"}
