@@ -125,6 +125,13 @@ def naive_utc(values: pd.Series) -> pd.Series:
     return values
 
 
+def naive_moment(moment: object) -> pd.Timestamp:
+    """One moment (text, datetime or Timestamp) in UTC without its zone, as events are held:
+    answers write ``as_of`` with its offset, the tables compare without one."""
+    stamp = pd.Timestamp(moment)  # type: ignore[arg-type]
+    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
+
+
 def outside_moments(values: pd.Series) -> pd.Series:
     """Naive timestamps (any unit) outside :data:`EARLIEST` - :data:`LATEST`."""
     return values.notna() & ((values < EARLIEST) | (values > LATEST))

@@ -20,6 +20,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
+from features.contract import naive_moment
 from features.registry import (
     EVENT_NAMES,
     EVENT_NAMES_BARE,
@@ -269,10 +270,7 @@ def calendar_day_counts(as_of: np.ndarray, days: np.ndarray) -> np.ndarray:
 
 def _wall_clock(as_of: object) -> np.datetime64:
     """``as_of`` in UTC without its zone, as the events' moments are."""
-    moment = pd.Timestamp(as_of)  # type: ignore[arg-type]
-    if moment.tz is not None:
-        moment = moment.tz_convert("UTC").tz_localize(None)
-    return moment.to_datetime64()
+    return naive_moment(as_of).to_datetime64()
 
 
 def days_before(as_of: object, days: object) -> pd.Timestamp | None:

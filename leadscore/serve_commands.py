@@ -531,12 +531,14 @@ def lead_card(result: ScoreResult, tables: CRMTables, group: list[str], lang: st
             reason.text,
             f"[{colour}]{number_text(reason.contribution, lang or 'en', '+.2f')}[/{colour}]",
         )
+    from features.contract import naive_moment
     from features.registry import OUTBOUND
 
     activities = tables.activities
     own = ~activities["activity_type"].isin(OUTBOUND)  # what the lead did, not what we sent
     actions = activities[activities["lead_id"].isin(group) & own]
-    actions = actions[actions["occurred_at"] < result.as_of].sort_values("occurred_at").tail(8)
+    before = actions["occurred_at"] < naive_moment(result.as_of)
+    actions = actions[before].sort_values("occurred_at").tail(8)
     last = Table(show_header=False, box=None)
     for row in actions.itertuples():
         record = f" ({row.lead_id})" if row.lead_id != result.lead_id else ""

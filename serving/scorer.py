@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from features.batch_texts import BatchEvents
 from features.collector import collector_paused
-from features.contract import CRMTables
+from features.contract import CRMTables, naive_moment
 from features.pipeline import feature_columns_and_events
 from features.quality import QUALITY_FLAGS, flag_texts
 from features.registry import FEATURES, OUTBOUND
@@ -90,7 +90,7 @@ class ScoreResult(BaseModel):
     model: ModelOut
     scored_at: str
     request_id: str
-    as_of: str
+    as_of: str = Field(description="The moment the lead was scored at (ISO 8601, UTC)")
     consent_profiling: bool = Field(True, description="False: no model score, rule route only")
     warnings: list[str] = Field(
         default_factory=list,
@@ -538,9 +538,7 @@ def closed_text(tables: CRMTables, lead_id: str, moment: object, lang: Lang = "e
     Scoring one lead still gives its score and route, for reference; this line keeps anyone from
     handing a customer to sales as a new lead.
     """
-    when = pd.Timestamp(moment)  # type: ignore[arg-type]
-    if when.tzinfo is not None:
-        when = when.tz_convert("UTC").tz_localize(None)
+    when = naive_moment(moment)
     deals = tables.outcomes[tables.outcomes["lead_id"] == lead_id]  # as closed_by, for one lead
     if deals.empty:
         return None
@@ -742,11 +740,12 @@ def _take(values: pd.Series, rows: np.ndarray | None) -> np.ndarray:
 
 
 def _iso_texts(moments: np.ndarray) -> list[str]:
-    """``as_of`` per row as ISO text; a batch has one moment, so each is formatted once."""
+    """``as_of`` per row as ISO text with its UTC offset, as ``scored_at`` is written (moments
+    are UTC throughout); a batch has one moment, so each is formatted once."""
     texts: dict[int, str] = {}
     stamps = np.asarray(moments, dtype="datetime64[ns]").view(np.int64).tolist()
     for m in set(stamps):
-        texts[m] = pd.Timestamp(m).isoformat()
+        texts[m] = pd.Timestamp(m, tz="UTC").isoformat()
     return [texts[m] for m in stamps]
 
 
