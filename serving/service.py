@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import bentoml
 import pandas as pd
-from bentoml.exceptions import BentoMLException, InvalidArgument, NotFound, ServiceUnavailable
+from bentoml.exceptions import BentoMLException, NotFound, ServiceUnavailable
 from pydantic import Field, ValidationError
 from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,6 +33,7 @@ from features.loaders import ContractError, Problem
 from features.mapping import MappingError
 from leadscore.settings import Settings
 from serving.auth import BearerAuth, JsonOnly, RequestSizeLimit
+from serving.openapi import service_document
 from serving.requests import (
     AS_OF_HELP,
     MAX_BATCH,
@@ -77,25 +78,34 @@ logging.getLogger("bentoml._internal.server.http_app").addFilter(ClientErrorsInO
 _RUNTIMES: list[Runtime] = []  # the worker process's service state, for GET /model
 
 
-class ModelRoute:
-    """``GET /model`` as the HTTP contract names it (BentoML's own APIs are POST only)."""
+class OwnRoutes:
+    """``GET /model`` as the HTTP contract names it (BentoML's own APIs are POST only), and
+    ``GET /docs.json`` corrected to what the service answers (:mod:`serving.openapi`)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        self._document: bytes | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope.get("path") == "/model" and scope["method"] == "GET":
-            body = json.dumps(_RUNTIMES[-1].describe() if _RUNTIMES else {"loaded": False})
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [(b"content-type", b"application/json")],
-                }
-            )
-            await send({"type": "http.response.body", "body": body.encode()})
-            return
+        if scope["type"] == "http" and scope["method"] == "GET":
+            path = scope.get("path")
+            if path == "/model":
+                body = json.dumps(_RUNTIMES[-1].describe() if _RUNTIMES else {"loaded": False})
+                await _send_json(send, body.encode())
+                return
+            if path == "/docs.json":
+                if self._document is None:  # the APIs do not change while the server runs
+                    generated = LeadScore.openapi_spec.asdict()
+                    self._document = json.dumps(service_document(generated)).encode()
+                await _send_json(send, self._document)
+                return
         await self.app(scope, receive, send)
+
+
+async def _send_json(send: Any, body: bytes) -> None:
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def answered(func: F) -> F:
@@ -268,6 +278,28 @@ class LeadScore:
         _unique_ids(items, prefix)
         inline = [item for item in items if item.lead is not None]
         stored = [item.lead_id for item in items if item.lead is None]
+        store = self.runtime.store
+        if stored:  # refused before any lead is scored: no audit record of an unsent score
+            if store is None:
+                first = next(i for i, item in enumerate(items) if item.lead is None)
+                raise client_error(
+                    [
+                        (
+                            (prefix, first, "lead_id") if prefix else ("lead_id",),
+                            "this service has no lead store (LEADSCORE_DATA is not set); "
+                            "send the lead with its activities instead",
+                        )
+                    ]
+                )
+            missing = [
+                i
+                for i, item in enumerate(items)
+                if item.lead is None and item.lead_id not in store.known_ids
+            ]
+            if missing:
+                where = f"{prefix}.{missing[0]}.lead_id" if prefix else "lead_id"
+                unknown = items[missing[0]].lead_id
+                raise NotFound(f"{where}: {unknown!r} is not in the lead store")
         results: dict[str, ScoreResult] = {}
         # one request: one id and one moment, whether a lead came inline or by id
         request_id = uuid.uuid4().hex
@@ -289,21 +321,7 @@ class LeadScore:
                 if utc_naive(item.lead.created_at) > limit:
                     results[item.lead.lead_id].warnings.append(_created_later(moment))
         if stored:
-            store = self.runtime.store
-            if store is None:
-                raise InvalidArgument(
-                    "lead_id: this service has no lead store (LEADSCORE_DATA is not set); "
-                    "send the lead with its activities instead"
-                )
-            missing = [
-                i
-                for i, item in enumerate(items)
-                if item.lead is None and item.lead_id not in store.known_ids
-            ]
-            if missing:
-                where = f"{prefix}.{missing[0]}.lead_id" if prefix else "lead_id"
-                unknown = items[missing[0]].lead_id
-                raise NotFound(f"{where}: {unknown!r} is not in the lead store")
+            assert store is not None  # the store read and checked above, not one reloaded since
             tables = store.tables.for_leads(store.group_of(stored))
             planned = tables.activities.loc[tables.activities["occurred_at"] >= moment, "lead_id"]
             quiet = store.quiet_days(moment)
@@ -408,11 +426,11 @@ def _refuse_unknown_fields() -> None:
 
 def _add_middleware() -> None:
     settings = Settings()
-    # the first added runs first: auth, the size limit, JSON only, then our GET /model
+    # the first added runs first: auth, the size limit, JSON only, then our GET routes
     LeadScore.add_asgi_middleware(BearerAuth, tokens=settings.token_set())
     LeadScore.add_asgi_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     LeadScore.add_asgi_middleware(JsonOnly)
-    LeadScore.add_asgi_middleware(ModelRoute)
+    LeadScore.add_asgi_middleware(OwnRoutes)
 
 
 _add_middleware()

@@ -88,7 +88,7 @@ def test_reasons_cite_assets_that_are_in_the_leads_history(
 
 
 def test_inline_and_stored_lead_give_the_same_score(
-    server: Server, crm: CRMTables, busy_lead: str
+    server: Server, crm: CRMTables, busy_lead: str, audit_url: str
 ) -> None:
     inline = server.client().post("/score", json=inline_lead(crm, busy_lead)).json()
     stored = server.client().post("/score", json={"lead_id": busy_lead}).json()
@@ -103,6 +103,13 @@ def test_inline_and_stored_lead_give_the_same_score(
     unknown = server.client().post("/score_batch", json=batch)
     assert unknown.status_code == 404
     assert unknown.json() == {"error": "leads.1.lead_id: 'NOPE' is not in the lead store"}
+    # refused before any lead is scored: the inline lead beside it has no record of a score
+    # nobody received
+    orphan = inline_lead(crm, busy_lead)
+    orphan["lead"]["lead_id"] = "ORPHAN-1"
+    refused = server.client().post("/score_batch", json={"leads": [orphan, {"lead_id": "NOPE"}]})
+    assert refused.status_code == 404, refused.text
+    assert AuditLog(audit_url).history("ORPHAN-1").empty
 
 
 def test_a_misspelt_field_is_named_not_dropped(
