@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -245,8 +246,10 @@ class Runtime:
         try:
             fresh = LeadStore.load(source, config)
         except Exception as error:
-            self.store_error = f"{type(error).__name__}: {error}"
-            logger.warning("lead store not (re)loaded, keeping the current one: %s", error)
+            self.store_error = error_text(error)
+            logger.warning(
+                "lead store not (re)loaded, keeping the current one: %s", self.store_error
+            )
             return False
         self.store, self.store_error = fresh, None
         logger.info("lead store read from %s (%d leads)", source, len(fresh.known_ids))
@@ -270,7 +273,9 @@ class Runtime:
             "features": len(model.columns),
             "thresholds": scorer.cutoffs,
             "data_window": {
-                k: v for k, v in model.data_window.items() if not isinstance(v, list | tuple)
+                k: _iso_moment(v)
+                for k, v in model.data_window.items()
+                if not isinstance(v, list | tuple)
             },
             "metrics": model.metrics,
             "last_reload_error": self.last_error,
@@ -299,6 +304,17 @@ class Runtime:
         }
 
 
+_STORED_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?$")
+
+
+def _iso_moment(value: object) -> object:
+    """A moment the model's metadata keeps as ``2024-11-01 10:22:00`` (UTC), written as answers
+    write moments: ISO 8601 with its offset. Anything else (a row number, a count) as it is."""
+    if isinstance(value, str) and _STORED_MOMENT.match(value):
+        return pd.Timestamp(value, tz="UTC").isoformat()
+    return value
+
+
 def _routing_stamp(settings: Settings) -> object:
     return source_stamp(str(settings.routing_file or DEFAULT_ROUTING_FILE))
 
@@ -325,10 +341,21 @@ def source_stamp(source: str) -> object:
 
 
 def error_text(error: Exception) -> str:
-    """An error in one line: a database error without the SQL statement and link it carries."""
+    """An error in one line: a database error without the SQL statement and link it carries,
+    and any database URL in it without its password (the text is logged and answered in 503s)."""
     from sqlalchemy.exc import DBAPIError
 
     if isinstance(error, DBAPIError) and error.orig is not None:
         orig = error.orig
-        return f"{type(error).__name__}: {(str(orig).strip().splitlines() or [''])[0]}"
-    return f"{type(error).__name__}: {error}"
+        return without_passwords(
+            f"{type(error).__name__}: {(str(orig).strip().splitlines() or [''])[0]}"
+        )
+    return without_passwords(f"{type(error).__name__}: {error}")
+
+
+_PASSWORD_IN_URL = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)\S+@", re.IGNORECASE)
+
+
+def without_passwords(text: str) -> str:
+    """``postgresql://user:secret@host/db`` written as ``postgresql://user:***@host/db``."""
+    return _PASSWORD_IN_URL.sub(r"\1***@", text)

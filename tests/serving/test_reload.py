@@ -196,3 +196,16 @@ def test_an_edited_routing_file_takes_effect_without_a_restart_and_a_broken_one_
     assert "review_flag" in (runtime.describe()["routing_file_error"] or "")  # GET /model
     assert "Worldwide" in teams()
     assert runtime.routing.review_flags  # the old rules, not the misspelt ones
+
+
+def test_a_load_error_is_answered_and_logged_without_the_database_password() -> None:
+    """The reason a model did not load is answered in 503s and GET /model; a model store or lead
+    store given as a database URL keeps its password to itself."""
+    from serving.runtime import error_text
+    from training.registry import RegistryError
+
+    url = "postgresql+psycopg://scoring:s3cr@t@db.internal:5432/mlflow"
+    text = error_text(RegistryError(f"no 'leadscore' model is trained yet (model store {url})"))
+    assert "s3cr" not in text
+    assert "postgresql+psycopg://scoring:***@db.internal:5432/mlflow" in text
+    assert error_text(ValueError("sqlite:////srv/models/mlflow.db")).endswith("mlflow.db")
