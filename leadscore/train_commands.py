@@ -202,7 +202,7 @@ def train(
     ] = None,
 ) -> None:
     """Fit, evaluate, log to MLflow, register; promote only if not worse than the champion on
-    its newest test window (and better, when trained on no newer data)."""
+    its newest test window (better, when trained on the same data; never on older data)."""
     import dataclasses
 
     from features.pipeline import FeatureConfig

@@ -74,10 +74,27 @@ STATUSES: dict[int, tuple[str, str]] = {
 }
 
 
+# the scoring APIs take a CRM's own request id and answer it (serving.service._request_id)
+REQUEST_ID = {
+    "name": "X-Request-ID",
+    "in": "header",
+    "required": False,
+    "description": "Your id for the request (a retry keeps it): the answers' request_id and the "
+    "audit records' are this id, and it comes back in the same header; without it, a new one",
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"},
+}
+SCORING = ("/score", "/score_batch", "/score_rows")
+
+
 def _response(status: int) -> dict[str, Any]:
     description, schema = STATUSES[status]
     content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
     return {"description": description, "content": content}
+
+
+def _ok(responses: dict[Any, Any]) -> dict[str, Any]:
+    """The 200 answer (BentoML keys statuses by number, JSON by text)."""
+    return responses.get("200", responses.get(200))  # type: ignore[no-any-return]
 
 
 def _version() -> str:
@@ -109,9 +126,15 @@ def service_document(generated: dict[str, Any]) -> dict[str, Any]:
         if path == "/model":  # the contract's GET, the same answer as BentoML's POST
             item["get"] = {k: v for k, v in item["post"].items() if k != "requestBody"}
             item["get"]["operationId"] = "leadscore__model_get"
+        if path in SCORING:
+            item["post"]["parameters"] = [REQUEST_ID]
+            item["post"]["responses"]["200"] = {
+                **_ok(item["post"]["responses"]),
+                "headers": {"X-Request-ID": {"schema": {"type": "string"}}},
+            }
         for operation in item.values():
             operation["responses"] = {
-                "200": operation["responses"].get("200", operation["responses"].get(200)),
+                "200": _ok(operation["responses"]),
                 **{str(s): _response(s) for s in statuses},
             }
     return document

@@ -8,6 +8,7 @@ test checks that an accepted request gives exactly the frames the file loader wo
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Annotated, Any
@@ -89,6 +90,11 @@ AS_OF_HELP = (
     "happened before it, for a backfill of what a lead scored then. Default: now."
 )
 MAX_BATCH = 1000
+
+# A CRM's own id for a request (``X-Request-ID``): kept as the answer's and the audit record's
+# request_id, so that a call, its answer and its record can be found by one id.
+REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 class LeadIn(BaseModel):

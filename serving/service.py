@@ -37,6 +37,8 @@ from serving.openapi import service_document
 from serving.requests import (
     AS_OF_HELP,
     MAX_BATCH,
+    REQUEST_ID_HEADER,
+    REQUEST_ID_PATTERN,
     STORED_WITH_ACTIVITIES,
     ActivityIn,
     AsOf,
@@ -208,6 +210,7 @@ class LeadScore:
     @answered
     async def score(
         self,
+        ctx: bentoml.Context,
         lead: LeadIn | None = None,
         activities: list[ActivityIn] = Field(default_factory=list, max_length=5000),
         lead_id: Identifier | None = None,
@@ -221,23 +224,25 @@ class LeadScore:
             raise client_error([(("activities",), STORED_WITH_ACTIVITIES)])
         # BentoML has validated each field already; the request only bundles them.
         request = LeadRequest.model_construct(lead=lead, activities=activities, lead_id=lead_id)
-        return self._score_many([request], lang, prefix="", as_of=as_of)[0]
+        return self._score_many([request], lang, "", as_of, _request_id(ctx))[0]
 
     @bentoml.api(route="/score_batch")
     @answered
     def score_batch(
         self,
+        ctx: bentoml.Context,
         leads: list[LeadRequest] = Field(max_length=MAX_BATCH),
         lang: str | None = Field(None, pattern="^(en|de)$"),
         as_of: AsOf | None = Field(None, description=AS_OF_HELP),
     ) -> list[ScoreResult]:
         """Score up to 1,000 leads in one call; the same fields per lead as /score."""
-        return self._score_many(leads, lang, prefix="leads", as_of=as_of)
+        return self._score_many(leads, lang, "leads", as_of, _request_id(ctx))
 
     @bentoml.api(route="/score_rows")
     @answered
     def score_rows(
         self,
+        ctx: bentoml.Context,
         rows: list[Row] = Field(min_length=1, max_length=MAX_BATCH),
         lang: str | None = Field(None, pattern="^(en|de)$"),
     ) -> list[dict[str, Any]]:
@@ -250,7 +255,7 @@ class LeadScore:
             raise ModelUnavailable(f"no tabular model loaded: {self.runtime.tabular_error}")
         try:
             with audited():
-                return tabular.score_rows(rows, lang)  # type: ignore[arg-type]
+                return tabular.score_rows(rows, lang, _request_id(ctx))  # type: ignore[arg-type]
         except ContractError as error:
             raise _row_errors(error.problems) from error
         except MissingColumnsError as error:
@@ -273,6 +278,7 @@ class LeadScore:
         lang: str | None,
         prefix: str,
         as_of: datetime | None = None,
+        request_id: str | None = None,
     ) -> list[Any]:
         scorer = self._scorer()
         _unique_ids(items, prefix)
@@ -302,7 +308,7 @@ class LeadScore:
                 raise NotFound(f"{where}: {unknown!r} is not in the lead store")
         results: dict[str, ScoreResult] = {}
         # one request: one id and one moment, whether a lead came inline or by id
-        request_id = uuid.uuid4().hex
+        request_id = request_id or uuid.uuid4().hex
         if as_of is None:
             moment = pd.Timestamp.now(tz="UTC").tz_localize(None)
         else:
@@ -339,6 +345,24 @@ class LeadScore:
                 results[result.lead_id] = result
         order = [item.lead.lead_id if item.lead else item.lead_id for item in items]
         return [results[i] for i in order]
+
+
+def _request_id(ctx: bentoml.Context) -> str:
+    """The CRM's ``X-Request-ID`` if it sent one (a retry keeps its id in the audit log), else a
+    new one; answered in the same header either way."""
+    sent = ctx.request.headers.get(REQUEST_ID_HEADER)
+    if sent is not None and not REQUEST_ID_PATTERN.fullmatch(sent):
+        raise client_error(
+            [
+                (
+                    ("headers", REQUEST_ID_HEADER),
+                    "1 to 64 letters, digits or . _ : - (e.g. a UUID)",
+                )
+            ]
+        )
+    request_id = sent or uuid.uuid4().hex
+    ctx.response.headers[REQUEST_ID_HEADER] = request_id
+    return request_id
 
 
 def _not_used(count: int, moment: pd.Timestamp, stored: bool = False) -> str:

@@ -98,12 +98,14 @@ class TabularScorer:
         records, consent = self.score_records(table, lang, source)
         return scored_frame(records, REASON_SLOTS, consent)
 
-    def score_rows(self, rows: list[dict[str, Any]], lang: Lang | None = None) -> list[dict]:
+    def score_rows(
+        self, rows: list[dict[str, Any]], lang: Lang | None = None, request_id: str | None = None
+    ) -> list[dict]:
         """Leads sent as JSON objects (the HTTP service's ``/score_rows``): read as the
         champion's training read its table (:func:`training.tabular.read_rows`), then scored
         and audited as :meth:`score_table` does. One answer per row, in order."""
         table = read_rows(rows, self.model)
-        records, consent = self.score_records(table, lang, "rows")
+        records, consent = self.score_records(table, lang, "rows", request_id)
         return [
             {
                 "lead_id": r["lead_id"],
@@ -122,7 +124,7 @@ class TabularScorer:
         ]
 
     def score_records(
-        self, table: TabularData, lang: Lang | None, source: str
+        self, table: TabularData, lang: Lang | None, source: str, request_id: str | None = None
     ) -> tuple[list[dict], np.ndarray]:
         """The audit records of every row (written before they are returned) and consent."""
         lang = lang or self.lang
@@ -161,7 +163,7 @@ class TabularScorer:
         inputs = values.to_dict("records")
         fields = table.frame.astype(object).where(table.frame.notna(), None).to_dict("records")
         lead_ids = table.frame["lead_id"].astype(str).tolist()
-        request_id, scored_at = uuid.uuid4().hex, now_utc()
+        request_id, scored_at = request_id or uuid.uuid4().hex, now_utc()
         records = []
         for i, lead_id in enumerate(lead_ids):
             reasons = [

@@ -85,6 +85,9 @@ def compare_with_champion(
     if champion is not None and not other_horizon:
         champion_metrics, probability = evaluate_on_test(champion, prepared)
         result.test_probabilities["champion"] = probability
+        flattered = _champion_saw_the_test_window(champion, result)
+        if flattered:
+            notes.append(flattered)
     if problem:
         notes.append(
             f"The champion (version {info.version if info else '?'}) cannot be "
@@ -117,21 +120,52 @@ def _fresher_or_better(
     theirs: dict[str, float],
     reason: str,
 ) -> tuple[bool, str]:
-    """ "Not worse" promotes a model trained on newer data; on no newer data it has to be
-    better on one metric: retraining on the same export promoted a tie, a new version and a
-    hot reload for nothing."""
+    """ "Not worse" promotes a model trained on newer data; on the same data it has to be
+    better on one metric (retraining on the same export promoted a tie, a new version and a hot
+    reload for nothing); on older data it is not promoted by a metric at all (a cut of last
+    summer's export replaced the champion of October on +0.0006 ROC-AUC): a person decides."""
+    end, their_end = _data_end(result.model), _data_end(champion)
+    if end is not None and their_end is not None and end < their_end:
+        return False, (
+            f"trained on older data (data end {end:%Y-%m-%d}) than the champion "
+            f"({their_end:%Y-%m-%d}): not promoted on metrics; promote it by hand "
+            "(leadscore models --promote VERSION) if it is meant to replace a newer model"
+        )
     if ours["roc_auc"] > theirs["roc_auc"] or ours["brier"] < theirs["brier"]:
         return True, reason
-    end = result.model.data_window.get("data_end")
-    try:
-        newer = pd.Timestamp(end) > pd.Timestamp(champion.data_window.get("data_end"))
-    except (TypeError, ValueError):
-        newer = False
-    if newer:
+    if end is not None and their_end is not None and end > their_end:
         return True, reason
     return False, (
         f"no better than the champion ({reason}) and trained on no newer data "
-        f"(data end {end}): replacing it would gain nothing"
+        f"(data end {result.model.data_window.get('data_end')}): replacing it would gain nothing"
+    )
+
+
+def _data_end(model: LeadModel) -> pd.Timestamp | None:
+    return _moment(model.data_window.get("data_end"))
+
+
+def _moment(value: object) -> pd.Timestamp | None:
+    """A moment of a model's data window; None when unknown or not a date ("row 1,234")."""
+    try:
+        moment = pd.Timestamp(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if pd.isna(moment) else moment
+
+
+def _champion_saw_the_test_window(champion: LeadModel, result: TrainResult) -> str | None:
+    """The champion's numbers on this test window flatter it when it was fitted or calibrated
+    on snapshots in the window (a monthly retrain's test window holds part of last month's
+    training data). A model learns from the snapshots before its own test window."""
+    seen = _moment(champion.data_window.get("test_from"))
+    start = _moment(result.model.data_window.get("test_from"))
+    if seen is None or start is None or seen <= start:
+        return None
+    return (
+        f"The champion learnt from snapshots up to {seen:%Y-%m-%d}, inside this test window "
+        f"(from {start:%Y-%m-%d}): its numbers here flatter it, so the comparison favours the "
+        "champion."
     )
 
 

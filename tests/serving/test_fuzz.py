@@ -40,7 +40,12 @@ def test_no_5xx_for_anything_a_client_sends(
         try:
             case.validate_response(response, checks=DOCUMENTED)
         except (Failure, FailureGroup) as error:
-            failures.append(f"not as documented: {case.as_curl_command()}\n{error}")
+            found = "; ".join(
+                f"{e.title}: {e.message[:300]}" if isinstance(e, Failure) else str(e)
+                for e in getattr(error, "exceptions", [error])
+            )
+            found += f" (answered {response.status_code}: {response.text[:300]})"
+            failures.append(f"not as documented: {case.as_curl_command()}\n{found}")
 
     call()
     assert not failures, failures[:3]

@@ -75,6 +75,27 @@ def test_score_returns_the_contract_and_its_audit_record(
     assert record["reasons"].iloc[0] == body["reasons"]
 
 
+def test_the_crms_request_id_is_the_answers_and_the_audit_records(
+    server: Server, crm: CRMTables, busy_lead: str, audit_url: str
+) -> None:
+    """A CRM finds its call in the audit log by its own id; a retry keeps the id."""
+    sent = {"X-Request-ID": "crm-4711.retry:1"}
+    response = server.client().post("/score", json={"lead_id": busy_lead}, headers=sent)
+    assert response.status_code == 200, response.text
+    assert response.headers["x-request-id"] == response.json()["request_id"] == "crm-4711.retry:1"
+    history = AuditLog(audit_url).history(busy_lead)
+    assert (history["request_id"] == "crm-4711.retry:1").sum() == 1
+
+    own = server.client().post("/score_batch", json={"leads": [{"lead_id": busy_lead}]})
+    assert own.headers["x-request-id"] == own.json()[0]["request_id"]  # ours, said in the header
+
+    bad = server.client().post(
+        "/score", json={"lead_id": busy_lead}, headers={"X-Request-ID": "a b"}
+    )
+    assert bad.status_code == 400
+    assert bad.json()["detail"][0]["loc"] == ["headers", "X-Request-ID"]
+
+
 def test_reasons_cite_assets_that_are_in_the_leads_history(
     server: Server, crm: CRMTables, busy_lead: str
 ) -> None:

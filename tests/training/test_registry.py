@@ -240,3 +240,28 @@ def test_a_retrain_on_the_same_data_does_not_replace_an_equal_champion(
     assert "trained on no newer data" in again.reason and "gain nothing" in again.reason
     _, info = registry.load_champion(sqlite_settings, name)
     assert info.version == first.version.version
+
+
+def test_a_better_model_on_older_data_is_left_to_a_person(
+    sqlite_settings: Settings, fit_only: TrainResult, result: TrainResult
+) -> None:
+    """A cut of last summer's export must not replace October's champion on a metric; and a
+    champion that learnt from the challenger's test window is said to be flattered by it."""
+    import copy
+
+    name = "leadscore-older-data"
+    champion = register_result(fit_only, sqlite_settings, name=name)
+    window = result.model.data_window
+    older_model = copy.copy(result.model)
+    older_model.data_window = {
+        **window,
+        "data_end": str(pd.Timestamp(window["data_end"]) - pd.Timedelta(days=92)),
+        "test_from": str(pd.Timestamp(window["test_from"]) - pd.Timedelta(days=92)),
+    }
+    older = register_result(replace(result, model=older_model), sqlite_settings, name=name)
+    assert result.metrics["lightgbm"]["roc_auc"] > fit_only.metrics["lightgbm"]["roc_auc"]
+    assert not older.promoted
+    assert "older data" in older.reason and "--promote" in older.reason
+    assert any("flatter" in note for note in older.notes)
+    _, info = registry.load_champion(sqlite_settings, name)
+    assert info.version == champion.version.version
