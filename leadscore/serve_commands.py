@@ -242,6 +242,12 @@ def score(
     frame = readable_scores(scored)
     write_frame(frame, out)
     console.print(routes_table(frame, f"leads scored with model v{scorer.ref.version}"))
+    to_sales = int((frame["action"] == "sales").sum())
+    if to_sales:  # read beside `thresholds`, whose numbers are per week
+        console.print(
+            f"{to_sales:,} to sales from every open lead at once (the whole open pool, not one "
+            "week's hand-overs; leadscore thresholds DATA says both)."
+        )
     when = moment if moment is not None else pd.Timestamp.now(tz="UTC").tz_localize(None)
     said = f"{when:%Y-%m-%d %H:%M}" + ("" if moment is not None else " UTC")
     existing = tables.leads.loc[tables.leads["created_at"] <= when, "lead_id"].nunique()

@@ -509,6 +509,15 @@ def thresholds(
                 f"days go to sales whatever their score (hand_raisers in the routing file: "
                 f"{kinds}); the cut-off fills the capacity they leave."
             )
+    if advice.at_once is not None:
+        moment, by_score, asked = advice.at_once
+        console.print(
+            f"One batch over every open lead (leadscore score at {moment:%Y-%m-%d %H:%M}) "
+            f"would send {by_score + asked:,} to sales at this cut-off ({by_score:,} by score, "
+            f"{asked:,} who asked): the whole open pool at once. A CRM that scores each new or "
+            f"changed lead hands them over as they reach the cut-off, about the numbers per "
+            f"{per} above."
+        )
     if advice.always is not None and advice.always >= capacity:
         console.print(
             f"[yellow]Leads that asked for contact alone fill the capacity ({advice.always:,.0f} "
@@ -520,17 +529,20 @@ def _crm_advice(data: str, capacity: Capacity, weeks: int) -> ThresholdAdvice:
     """Cut the champion's scores of the recent open leads as routing would route them: the
     leads that asked for contact take their part of the capacity first, and leads with a review
     flag or without profiling consent are not the cut-off's (:meth:`Scorer.hand_over_basis`)."""
+    import dataclasses
+
     from leadscore.serve_commands import _scorer
+    from serving.scorer import existing_at
     from training.evaluate import volume_per_period
-    from training.snapshots import SnapshotConfig
-    from training.workflow import advice_for, recent_open
+    from training.snapshots import SnapshotConfig, data_end
+    from training.workflow import advice_for, at_once, recent_open
 
     tables = _load(data)
     scorer = _scorer(None)
     every = SnapshotConfig().every_days
     recent = recent_open(tables, scorer.model, weeks, every)
     basis = scorer.hand_over_basis(tables, recent)
-    return advice_for(
+    advice = advice_for(
         basis.probability,
         volume_per_period(recent["as_of"], every, capacity.per),
         capacity,
@@ -538,6 +550,12 @@ def _crm_advice(data: str, capacity: Capacity, weeks: int) -> ThresholdAdvice:
         scorer.model.thresholds,
         always=basis.always,
         never=basis.never,
+    )
+    # the open pool a batch (`leadscore score`) routes at once, as it would route it
+    end = data_end(tables)
+    now = scorer.hand_over_basis(tables, existing_at(tables, end))
+    return dataclasses.replace(
+        advice, at_once=(end, *at_once(now.probability, now.always, now.never, advice.cutoff))
     )
 
 

@@ -184,13 +184,8 @@ class Scorer:
         without those closed by then unless ``include_closed``)."""
         moment = pd.Timestamp(as_of) if as_of is not None else _now()
         if lead_ids is None:
-            leads = tables.leads
-            wanted = (leads["created_at"] <= moment).to_numpy(bool)
-            if not include_closed:
-                wanted &= ~leads["lead_id"].isin(closed_by(tables, moment)).to_numpy(bool)
-            ids = leads.loc[wanted, "lead_id"].to_numpy()
-        else:
-            ids = np.asarray(list(lead_ids), dtype=object)
+            return self._features_of(tables, existing_at(tables, moment, include_closed))
+        ids = np.asarray(list(lead_ids), dtype=object)
         return self._features_of(tables, pd.DataFrame({"lead_id": ids, "as_of": moment}))
 
     def _features_of(
@@ -530,6 +525,18 @@ class Scorer:
             }
             for r, value in zip(results, values, strict=True)
         ]
+
+
+def existing_at(
+    tables: CRMTables, moment: pd.Timestamp, include_closed: bool = False
+) -> pd.DataFrame:
+    """Snapshots (``lead_id``, ``as_of``) of the leads a batch at ``moment`` scores: those that
+    exist by then and, unless ``include_closed``, have not bought or lost their last deal."""
+    leads = tables.leads
+    wanted = (leads["created_at"] <= moment).to_numpy(bool)
+    if not include_closed:
+        wanted &= ~leads["lead_id"].isin(closed_by(tables, moment)).to_numpy(bool)
+    return pd.DataFrame({"lead_id": leads.loc[wanted, "lead_id"].to_numpy(), "as_of": moment})
 
 
 def closed_text(tables: CRMTables, lead_id: str, moment: object, lang: Lang = "en") -> str | None:

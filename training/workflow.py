@@ -329,6 +329,8 @@ class ThresholdAdvice:
     always_precision: float | None = None  # their mean probability, where they have one
     # per period, handed over by score one score lower (over the capacity)
     one_lower: float | None = None
+    # one batch over every open lead at the end of the data: (moment, by score, who asked)
+    at_once: tuple[pd.Timestamp, int, int] | None = None
 
     @property
     def by_score(self) -> float:
@@ -408,6 +410,15 @@ def advice_for(
         always_precision=float(theirs.mean()) if theirs.size else None,
         one_lower=None if lower is None else lower * free_volume,
     )
+
+
+def at_once(
+    probability: np.ndarray, always: np.ndarray, never: np.ndarray, cut: float
+) -> tuple[int, int]:
+    """What one batch over every open lead hands over at ``cut``: (by score, who asked)."""
+    scores = np.rint(np.nan_to_num(np.asarray(probability, dtype=float), nan=-1.0) * 100)
+    by_score = (~always & ~never & (scores >= round(cut * 100))).sum()
+    return int(by_score), int(np.asarray(always, bool).sum())
 
 
 def recent_open(

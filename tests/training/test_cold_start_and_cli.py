@@ -6,12 +6,14 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from features.loaders import load_tables
 from leadscore.cli import app
 from leadscore.settings import Settings
+from serving.routing import DEFAULT_ROUTING_FILE
 from training import registry
 from training.snapshots import SnapshotConfig
 from training.train import ColdStartError, TrainConfig, prepare
@@ -140,6 +142,7 @@ def test_cli_train_models_and_thresholds(demo_dir: Path, tmp_path: Path) -> None
         app, ["thresholds", str(demo_dir), "--capacity", "50", "--per", "week"], env=env
     )
     assert scored.exit_code == 0, scored.output
+    said = " ".join(scored.output.split())
     assert "open-lead snapshots of the last 13 weeks" in scored.output
     assert "open leads stored at training" in stored.output
 
@@ -156,6 +159,30 @@ def test_cli_train_models_and_thresholds(demo_dir: Path, tmp_path: Path) -> None
         by_score = number(output, "handed over by score per week")
         lower = number(output, "from score [0-9]+ instead")
         assert first + by_score <= 51 and first + lower > 49  # each shown as a whole lead
+
+    # a batch routes the whole open pool at once: weeks of decisions, said with its count,
+    # which `score` with the advised grades reproduces
+    pool = re.search(
+        r"One batch over every open lead \(leadscore score at (\S+) \S+\) would send ([0-9,]+)",
+        said,
+    )
+    assert pool is not None, said
+    grades = re.search(r"grades: (\{[^}]*\})", " ".join(scored.output.split()))
+    routing = tmp_path / "routing.yaml"
+    original = DEFAULT_ROUTING_FILE.read_text(encoding="utf-8")
+    if grades is not None:  # the routing in force may hand over from the advised score already
+        original = original.replace("grades: {}", f"grades: {grades.group(1)}")
+    routing.write_text(original, encoding="utf-8")
+    day_after = (pd.Timestamp(pool.group(1)) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    batch = runner.invoke(
+        app,
+        ["score", str(demo_dir), "--as-of", day_after, "--out", str(tmp_path / "s.parquet")],
+        env={**env, "LEADSCORE_ROUTING_FILE": str(routing)},
+    )
+    assert batch.exit_code == 0, batch.output
+    sent = int((pd.read_parquet(tmp_path / "s.parquet")["action"] == "sales").sum())
+    predicted = int(pool.group(2).replace(",", ""))
+    assert abs(predicted - sent) <= max(5, 0.05 * sent), (predicted, sent)
 
     rollback = runner.invoke(app, ["models", "--rollback"], env=env)
     assert rollback.exit_code == 1 and "no earlier champion" in rollback.output
