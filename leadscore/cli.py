@@ -302,27 +302,44 @@ def main() -> None:
             err_console.print(f"{name}: {problem['msg']}", style="red", markup=False)
         raise SystemExit(2) from None
     except Exception as error:
+        from training.registry import RegistryError
+
+        if isinstance(error, RegistryError):  # what the model store cannot do, in its words
+            err_console.print(str(error), style="red", markup=False)
+            raise SystemExit(1) from None
         broken = _database_error(error)
         if broken is None:
             raise
         why = getattr(broken, "orig", None) or broken
+        if isinstance(broken, ModuleNotFoundError):
+            why = f"no driver for it ({broken.name}); leadscore reads SQLite and PostgreSQL"
         err_console.print(f"A database cannot be used: {why}", style="red", markup=False)
         err_console.print(_stores(), markup=False, soft_wrap=True)  # URLs stay whole
         raise SystemExit(2) from None
 
 
 def _database_error(error: BaseException) -> BaseException | None:
-    """The SQLAlchemy database error behind ``error`` (MLflow wraps them), if there is one."""
-    from sqlalchemy.exc import DBAPIError
+    """The SQLAlchemy database error behind ``error`` (MLflow wraps them), if there is one: a
+    database that fails, a URL SQLAlchemy cannot read, or one of a database without a driver
+    here (``mysql://``)."""
+    from sqlalchemy.exc import ArgumentError, DBAPIError
 
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
-        if isinstance(current, DBAPIError):
+        if isinstance(current, DBAPIError | ArgumentError):
+            return current
+        if isinstance(current, ModuleNotFoundError) and current.name in DATABASE_DRIVERS:
             return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None
+
+
+# the modules SQLAlchemy imports for databases other than SQLite and PostgreSQL
+DATABASE_DRIVERS = frozenset(
+    {"MySQLdb", "pymysql", "mysql", "cx_Oracle", "oracledb", "pyodbc", "pymssql", "psycopg2"}
+)
 
 
 def _stores() -> str:

@@ -117,10 +117,12 @@ def answered(func: F) -> F:
     tell a missing model from a crash. Validation errors keep BentoML's own 400 with ``detail``.
     """
 
-    def response(error: BentoMLException) -> JSONResponse:
+    def response(error: BentoMLException, ctx: Any) -> JSONResponse:
         status = int(error.error_code)
         if status >= 500:  # a state of the server, not a bug: one line, no traceback
             logger.warning("answered %s: %s", status, error)
+        if ctx is not None:  # BentoML gives an API with a context its status, 200 by default
+            ctx.response.status_code = status
         return JSONResponse({"error": str(error)}, status_code=status)
 
     if inspect.iscoroutinefunction(func):
@@ -130,7 +132,7 @@ def answered(func: F) -> F:
             try:
                 return await func(*args, **kwargs)
             except BentoMLException as error:
-                return response(error)
+                return response(error, kwargs.get("ctx"))
 
         return run_async  # type: ignore[return-value]
 
@@ -139,7 +141,7 @@ def answered(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except BentoMLException as error:
-            return response(error)
+            return response(error, kwargs.get("ctx"))
 
     return run  # type: ignore[return-value]
 

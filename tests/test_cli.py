@@ -127,6 +127,32 @@ def test_a_damaged_model_store_is_one_line_not_a_traceback(tmp_path: Path) -> No
     assert f"sqlite:///{tmp_path / 'mlflow.db'}" in said
 
 
+@pytest.mark.parametrize(
+    ("setting", "args", "says"),
+    [
+        ("LEADSCORE_AUDIT_DATABASE=notaurl", ["audit", "L1"], "Could not parse SQLAlchemy URL"),
+        ("LEADSCORE_AUDIT_DATABASE=mysql://x@localhost/db", ["audit", "L1"], "no driver for it"),
+        ("", ["validate", "mysql://x@localhost/crm"], "leadscore reads SQLite and PostgreSQL"),
+        ("MLFLOW_TRACKING_URI=notaurl", ["models"], "'notaurl' (MLFLOW_TRACKING_URI) is not a URL"),
+        # MLflow retried this for two minutes; our one connection fails at once
+        ("MLFLOW_TRACKING_URI=postgresql://postgres@127.0.0.1:1/x", ["models"], "port 1 failed"),
+    ],
+)
+def test_a_database_url_that_cannot_work_is_one_line(
+    tmp_path: Path, setting: str, args: list[str], says: str
+) -> None:
+    env = {**os.environ, "LEADSCORE_MODELS_DIR": str(tmp_path)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    if setting:
+        key, value = setting.split("=", 1)
+        env[key] = value
+    script = Path(sys.executable).with_name("leadscore")
+    done = subprocess.run([str(script), *args], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode in (1, 2), done.stderr
+    assert "Traceback" not in done.stderr
+    assert says in " ".join(done.stderr.split())
+
+
 @pytest.mark.parametrize("command", ["validate", "audit-data"])
 @pytest.mark.parametrize(("option", "says"), [("--id", "declares the id"), ("--time", "the time")])
 def test_an_option_a_mapping_owns_is_refused_not_ignored(

@@ -77,6 +77,33 @@ def tracking_uri(settings: Settings) -> str:
     return sqlalchemy_url(uri) if uri.startswith(("postgresql://", "postgres://")) else uri
 
 
+_REACHED: set[str] = set()
+
+
+def _check_store(uri: str) -> None:
+    """A model store that cannot work says so at once. MLflow takes a bare path for a file store
+    it no longer supports, and retries a database it cannot reach nine times (two minutes of
+    warnings) before it gives the reason; one connection of ours gives it in seconds."""
+    if "://" not in uri and not uri.startswith("databricks"):
+        raise RegistryError(
+            f"the model store {uri!r} (MLFLOW_TRACKING_URI) is not a URL: give "
+            "sqlite:///path/to/mlflow.db, postgresql://user@host/database or an MLflow "
+            "server's http(s):// address"
+        )
+    if uri in _REACHED or uri.startswith(("sqlite:", "file:", "http:", "https:", "databricks")):
+        return
+    import sqlalchemy as sa
+
+    timeout = {"connect_timeout": 10} if uri.startswith("postgresql") else {}
+    engine = sa.create_engine(uri, connect_args=timeout)
+    try:
+        with engine.connect():
+            pass
+    finally:
+        engine.dispose()
+    _REACHED.add(uri)
+
+
 def client_for(settings: Settings) -> MlflowClient:
     """An MLflow client on the configured store; the fluent API is pointed there too."""
     import mlflow
@@ -88,6 +115,7 @@ def client_for(settings: Settings) -> MlflowClient:
     # registration, though the model's own pip requirements are pinned (pip_requirements)
     logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
     uri = tracking_uri(settings)
+    _check_store(uri)
     if uri.startswith("sqlite:///"):
         database = Path(uri.removeprefix("sqlite:///"))
         database.parent.mkdir(parents=True, exist_ok=True)
