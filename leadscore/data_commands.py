@@ -100,6 +100,11 @@ def parse_moment(as_of: str) -> pd.Timestamp:
         moment = moment.tz_convert("UTC").tz_localize(None)
     if not EARLIEST <= moment <= LATEST:  # ages in nanoseconds would wrap around
         raise typer.BadParameter(f"--as-of {as_of!r} is outside {MOMENT_RANGE}")
+    if moment > pd.Timestamp.now(tz="UTC").tz_localize(None):  # as the HTTP as_of
+        raise typer.BadParameter(
+            f"--as-of {as_of!r} is in the future: a score is taken at a past moment (or now); "
+            "every lead would read as quiet since its last action"
+        )
     return moment
 
 

@@ -107,6 +107,7 @@ def test_as_of_is_iso_8601_in_utc_and_now_or_today_is_this_moment_in_utc() -> No
         ("", "not an ISO 8601 date"),
         ("2300-01-01", "outside the years 1950 to 2199"),
         ("1900-01-01", "outside the years 1950 to 2199"),
+        ("2199-01-01", "in the future"),
     ):
         with pytest.raises(typer.BadParameter, match=why):
             parse_moment(text)
