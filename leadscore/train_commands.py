@@ -363,13 +363,21 @@ def models(
             info.tags.get("gate", ""),
         )
     console.print(table)
-    trained_on = [(info.version, info.tags["data"]) for info in versions if "data" in info.tags]
+    trained_on = [info for info in versions if "data" in info.tags]
     if trained_on:  # a path is long: a table of its own, the full width for it
         data = Table(title="Trained on")
         data.add_column("v", no_wrap=True)
+        # one folder or database refreshed each month reads the same: its window tells them apart
+        data.add_column("data ends", no_wrap=True)
+        data.add_column("tested from", no_wrap=True)
         data.add_column("data", ratio=1, overflow="fold")
-        for version, where in trained_on:
-            data.add_row(version, where)
+        for info in trained_on:
+            data.add_row(
+                info.version,
+                _day(info.tags.get("data_end")),
+                _day(info.tags.get("test_from")),
+                info.tags["data"],
+            )
         console.print(data)
     events = registry.history(settings, name)
     if events:
@@ -557,6 +565,13 @@ def _crm_advice(data: str, capacity: Capacity, weeks: int) -> ThresholdAdvice:
     return dataclasses.replace(
         advice, at_once=(end, *at_once(now.probability, now.always, now.never, advice.cutoff))
     )
+
+
+def _day(moment: str | None) -> str:
+    """A stored moment as its day ("2026-10-31"); a row number or nothing as it is."""
+    if not moment or moment == "None":
+        return "-"
+    return moment[:10] if moment[:4].isdigit() else moment
 
 
 def _kind(tags: dict[str, str]) -> str:

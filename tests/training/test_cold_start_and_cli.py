@@ -129,6 +129,8 @@ def test_cli_train_models_and_thresholds(demo_dir: Path, tmp_path: Path) -> None
     )
     info = registry.list_versions(settings)[0]
     assert info.tags["data"] == str(demo_dir.resolve()) and info.tags["horizon_days"] == "90"
+    # a folder refreshed each month reads the same: the window tells the versions apart
+    assert "data ends" in listed.output and info.tags["data_end"][:10] in listed.output
     assert "lightgbm" in narrow and "challenger" in narrow  # no word broken in two
 
     stored = runner.invoke(app, ["thresholds", "--capacity", "50", "--per", "week"], env=env)
