@@ -309,6 +309,7 @@ class LeadScore:
                 unknown = items[missing[0]].lead_id
                 raise NotFound(f"{where}: {unknown!r} is not in the lead store")
         results: dict[str, ScoreResult] = {}
+        said = lang or scorer.lang  # the warnings in the answers' language
         # one request: one id and one moment, whether a lead came inline or by id
         request_id = request_id or uuid.uuid4().hex
         if as_of is None:
@@ -325,9 +326,9 @@ class LeadScore:
                 assert item.lead is not None
                 later = sum(utc_naive(a.occurred_at) >= limit for a in item.activities)
                 if later:
-                    results[item.lead.lead_id].warnings.append(_not_used(later, moment))
+                    results[item.lead.lead_id].warnings.append(_not_used(later, moment, said))
                 if utc_naive(item.lead.created_at) > limit:
-                    results[item.lead.lead_id].warnings.append(_created_later(moment))
+                    results[item.lead.lead_id].warnings.append(_created_later(moment, said))
         if stored:
             assert store is not None  # the store read and checked above, not one reloaded since
             tables = store.tables.for_leads(store.group_of(stored))
@@ -335,15 +336,15 @@ class LeadScore:
             quiet = store.quiet_days(moment)
             for result in scorer.score(tables, stored, moment, lang, request_id):
                 if quiet is not None:
-                    result.warnings.append(_stale_store(store.newest, quiet))
-                closed = closed_text(tables, result.lead_id, moment)
+                    result.warnings.append(_stale_store(store.newest, quiet, said))
+                closed = closed_text(tables, result.lead_id, moment, said)  # type: ignore[arg-type]
                 if closed is not None:
-                    result.warnings.append(f"{result.lead_id} {closed} (the lead store's outcomes)")
+                    result.warnings.append(f"{result.lead_id} {closed} {STORE_OUTCOMES[said]}")
                 later = (
                     int(planned.isin(store.group_of([result.lead_id])).sum()) if len(planned) else 0
                 )
                 if later:
-                    result.warnings.append(_not_used(later, moment, stored=True))
+                    result.warnings.append(_not_used(later, moment, said, stored=True))
                 results[result.lead_id] = result
         order = [item.lead.lead_id if item.lead else item.lead_id for item in items]
         return [results[i] for i in order]
@@ -367,9 +368,17 @@ def _request_id(ctx: bentoml.Context) -> str:
     return request_id
 
 
-def _not_used(count: int, moment: pd.Timestamp, stored: bool = False) -> str:
+def _not_used(count: int, moment: pd.Timestamp, lang: str, stored: bool = False) -> str:
     """Features see only what happened before the scoring moment: a planned meeting, or a local
     time sent without its offset (an hour ahead of UTC in Berlin), is left out, and said so."""
+    if lang == "de":
+        where = "im Lead-Speicher " if stored else ""
+        return (
+            f"{count} Aktivität{'' if count == 1 else 'en'} {where}am oder nach dem "
+            f"Bewertungszeitpunkt ({moment:%d.%m.%Y %H:%M:%S} UTC) nicht verwendet: geplant, "
+            f"oder eine Ortszeit ohne Versatz {'geschrieben' if stored else 'gesendet'} (UTC "
+            "mit 'Z' oder mit Versatz, z. B. +01:00)"
+        )
     where = "in the lead store " if stored else ""
     how = "written" if stored else "sent"
     return (
@@ -379,21 +388,39 @@ def _not_used(count: int, moment: pd.Timestamp, stored: bool = False) -> str:
     )
 
 
-def _stale_store(newest: pd.Timestamp | None, days: int) -> str:
+def _stale_store(newest: pd.Timestamp | None, days: int, lang: str) -> str:
     """A lead store nobody refreshes scores every lead as idle since its last export."""
+    if lang == "de":
+        return (
+            f"die neueste Aktivität im Lead-Speicher ist vom {newest:%d.%m.%Y}, {days} Tage vor "
+            "dem Bewertungszeitpunkt: jeder Lead wirkt seitdem untätig; wird LEADSCORE_DATA "
+            "aktualisiert?"
+        )
     return (
         f"the lead store's newest activity is from {newest:%Y-%m-%d}, {days} days before the "
         "scoring moment: every lead reads as quiet since; is LEADSCORE_DATA refreshed?"
     )
 
 
-def _created_later(moment: pd.Timestamp) -> str:
+def _created_later(moment: pd.Timestamp, lang: str) -> str:
     """A lead created after the scoring moment has a negative age; it is scored as sent."""
+    if lang == "de":
+        return (
+            f"lead.created_at liegt nach dem Bewertungszeitpunkt ({moment:%d.%m.%Y %H:%M:%S} "
+            "UTC): das Alter des Leads ist negativ; eine Ortszeit ohne Versatz gesendet? (UTC "
+            "mit 'Z' oder mit Versatz, z. B. +01:00)"
+        )
     return (
         f"lead.created_at is after the scoring moment ({moment:%Y-%m-%d %H:%M:%S} UTC): the "
         "lead's age is negative; a local time sent without its offset? (UTC with 'Z', or the "
         "offset, e.g. +01:00)"
     )
+
+
+STORE_OUTCOMES = {
+    "en": "(the lead store's outcomes)",
+    "de": "(laut den Abschlüssen im Lead-Speicher)",
+}
 
 
 def _unique_ids(items: list[LeadRequest], prefix: str) -> None:

@@ -184,6 +184,9 @@ def test_activities_after_the_scoring_moment_are_said_to_be_unused(
     body["lead"]["created_at"] = at(60)  # a new lead, in Berlin's time without an offset
     warned = server.client().post("/score", json=body).json()["warnings"]
     assert warned[-1].startswith("lead.created_at is after the scoring moment"), warned
+    german = server.client().post("/score", json={**body, "lang": "de"}).json()["warnings"]
+    assert german[0].startswith("2 Aktivitäten am oder nach dem Bewertungszeitpunkt"), german
+    assert german[-1].startswith("lead.created_at liegt nach dem Bewertungszeitpunkt"), german
 
 
 def test_a_stored_lead_that_has_bought_is_said_to_be_a_customer(
@@ -194,11 +197,15 @@ def test_a_stored_lead_that_has_bought_is_said_to_be_a_customer(
     assert answer.status_code == 200
     warned = answer.json()["warnings"]
     assert any("a customer, not a lead to hand over" in w for w in warned)
+    german = server.client().post("/score", json={"lead_id": won, "lang": "de"}).json()
+    assert any("ein Kunde, kein Lead für die Übergabe" in w for w in german["warnings"])
     # the demo CRM ends on 31 Oct 2026: scored now, a store nobody refreshes is said to be one
     newest = crm.activities["occurred_at"].max()
     if pd.Timestamp.now(tz="UTC").tz_localize(None) - newest >= pd.Timedelta(days=14):
         said = f"the lead store's newest activity is from {newest:%Y-%m-%d}"
         assert any(w.startswith(said) for w in warned), warned
+        ins_deutsche = f"die neueste Aktivität im Lead-Speicher ist vom {newest:%d.%m.%Y}"
+        assert any(w.startswith(ins_deutsche) for w in german["warnings"]), german
 
 
 def test_a_stored_lead_is_scored_as_of_a_past_moment_on_request(
