@@ -755,8 +755,16 @@ def as_exported(problems: list[Problem], mapping: dict[str, Any] | None) -> list
 # column and the lead's value (numbers with the digits they were read with, whole ones without
 # ".0"; a German decimal comma).
 COLUMN_TEXTS: dict[str, dict[str, str]] = {
-    "en": {"value": "{column}: {value}", "missing": "{column}: not given"},
-    "de": {"value": "{column}: {value}", "missing": "{column}: nicht angegeben"},
+    "en": {
+        "value": "{column}: {value}",
+        "missing": "{column}: not given",
+        "unseen": "{column}: {value} (not seen in training: counts as not given)",
+    },
+    "de": {
+        "value": "{column}: {value}",
+        "missing": "{column}: nicht angegeben",
+        "unseen": "{column}: {value} (im Training nicht vorgekommen: zählt als nicht angegeben)",
+    },
 }
 
 

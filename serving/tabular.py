@@ -23,7 +23,7 @@ import pandas as pd
 
 from features.contract import TabularData
 from features.loaders import CONSENT
-from features.mapping import calendar_columns, column_reason, value_text
+from features.mapping import COLUMN_TEXTS, calendar_columns, column_reason, value_text
 from features.texts import Lang
 from serving.audit import AuditLog, now_utc
 from serving.reasons import ReasonGroups, check_additivity, top_reasons
@@ -64,7 +64,12 @@ class TabularScorer:
 
     def column_text(self, column: str, value: object, lang: Lang) -> str:
         """What one of the row's columns says, as a reason reads it (a calendar part as a day,
-        month or hour of its date)."""
+        month or hour of its date). A category the model never saw is scored as missing: the
+        reason says so rather than credit the value ("Lead Source: TikTok" with +0.38)."""
+        known = self.model.categories.get(column)
+        if known is not None and value is not None and value not in known:
+            texts = COLUMN_TEXTS.get(lang, COLUMN_TEXTS["en"])
+            return texts["unseen"].format(column=column, value=value_text(value, lang))
         return column_reason(column, value, lang, self.calendar)
 
     @classmethod

@@ -601,6 +601,14 @@ def test_rows_sent_as_json_score_as_their_file_does(
     assert odd["quality_flags"] == [
         "Region: '99' was not seen in training and is scored as not given"
     ]
+    # a reason on it says what the model made of it, not that the value counted
+    cited = [r["text"] for r in odd["reasons"] if r["feature"] == "Region"]
+    assert cited in ([], ["Region: 99 (not seen in training: counts as not given)"]), cited
+    said = "Region: 99 (not seen in training: counts as not given)"
+    assert scorer.column_text("Region", "99", "en") == said
+    assert scorer.column_text("Region", "99", "de").endswith("zählt als nicht angegeben)")
+    known = scorer.model.categories["Region"][0]
+    assert scorer.column_text("Region", known, "en") == f"Region: {known}"
     # an id sent as a big JSON integer comes back exactly
     (big,) = scorer.score_rows([{**rows[0], "Lead ID": 2**63 + 1}])
     assert big["lead_id"] == str(2**63 + 1)
