@@ -48,6 +48,8 @@ TABLE_METRICS = (
     ("brier", "Brier", "{:.4f}"),
     ("log_loss", "log-loss", "{:.4f}"),
     ("ece", "ECE", "{:.4f}"),
+    ("mean_probability", "mean predicted", "{:.1%}"),
+    ("base_rate", "observed rate", "{:.1%}"),
     ("lift_top10", "lift@10%", "{:.2f}"),
     ("capture_top20", "capture@20%", "{:.0%}"),
     ("precision_at_capacity", "precision@capacity", "{:.0%}"),

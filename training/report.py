@@ -39,6 +39,8 @@ HEADLINE = [
     ("brier", "Brier", "{:.4f}"),
     ("log_loss", "log-loss", "{:.4f}"),
     ("ece", "ECE", "{:.4f}"),
+    ("mean_probability", "mean predicted", "{:.1%}"),
+    ("base_rate", "observed rate", "{:.1%}"),
     ("lift_top10", "lift top 10 %", "{:.2f}"),
     ("capture_top10", "capture top 10 %", "{:.0%}"),
     ("lift_top20", "lift top 20 %", "{:.2f}"),

@@ -26,6 +26,7 @@ from training.evaluate import (
     PERIOD_DAYS,
     Capacity,
     GateTolerance,
+    calibration_moved,
     capacity_share,
     gate,
     volume_per_period,
@@ -241,6 +242,10 @@ def report_and_register(
     """
     champion_metrics, before, promoted, reason = verdict
     metrics = {**result.metrics, "champion": champion_metrics}
+    moved = calibration_moved(result.metrics["lightgbm"])
+    if moved:  # said in the report and on the command line, whatever else is shown
+        notes = [*notes, moved]
+        shown = None if shown is None else [*shown, moved]
     progress("Writing the report")
     report_dir = report_dir or default_report_dir(settings)
     report = write_report(

@@ -74,3 +74,22 @@ def test_a_separable_slice_falls_back_to_the_logistic_fit_on_both_sides() -> Non
     probability = Calibrator("isotonic").fit(raw, label).transform(raw)
     assert probability[0] < 0.5 < probability[1]  # the won lead is not given the lost one's 0 %
     assert np.all(np.diff(probability) >= 0)
+
+
+def test_a_test_window_whose_rate_moved_is_said_to_be_miscalibrated() -> None:
+    """Olist's model predicted 14.5 % on average where 9.7 % converted: its probabilities, and
+    the precision thresholds expects from them, overstate; within a quarter either way is not
+    worth a note, nor is a window with too few buyers to tell."""
+    from training.evaluate import calibration_moved, metrics
+
+    label = np.arange(5000) < 485  # 9.7 % converted
+    said = calibration_moved(metrics(label, np.full(5000, 0.145), 0.1))
+    assert (
+        said is not None
+        and "predicted 14.5%" in said
+        and "overstate by a factor of about 1.5" in said
+    )
+    assert "understate" in calibration_moved(metrics(label, np.full(5000, 0.05), 0.1))
+    assert calibration_moved(metrics(label, np.full(5000, 0.11), 0.1)) is None
+    few = np.arange(100) < 5
+    assert calibration_moved(metrics(few, np.full(100, 0.5), 0.1)) is None
