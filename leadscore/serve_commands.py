@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from features.contract import CRMTables, TabularData
     from leadscore.settings import Settings
+    from serving.runtime import Runtime
     from serving.scorer import Scorer, ScoreResult
     from serving.tabular import TabularScorer
 
@@ -48,6 +49,14 @@ LangOpt = Annotated[
 ]
 AsOfOpt = Annotated[
     str | None, typer.Option("--as-of", help="Score as of this moment (default: now).")
+]
+VersionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--version",
+        help="Score with this registered version instead of the champion (to see what a "
+        "challenger or an older champion makes of the same leads; audited under its version).",
+    ),
 ]
 
 
@@ -113,7 +122,7 @@ def _words(lang: str | None) -> dict[str, str]:
     return CARD_WORDS.get(lang or "en", CARD_WORDS["en"])
 
 
-def _scorer(lang: str | None) -> Scorer:
+def _scorer(lang: str | None, version: str | None = None) -> Scorer:
     from leadscore.settings import Settings
     from serving.runtime import Runtime
 
@@ -123,6 +132,8 @@ def _scorer(lang: str | None) -> Scorer:
     except ValueError as error:  # the routing file
         err_console.print(str(error), style="red", markup=False, highlight=False)
         raise typer.Exit(code=INPUT_ERROR) from error
+    if version is not None:
+        return _version_scorer(runtime, version, lang)
     logging.getLogger("leadscore.runtime").setLevel(logging.ERROR)  # the line below says it
     runtime.try_reload()
     if runtime.scorer is None:  # perhaps only a tabular champion: that one reads an export
@@ -140,6 +151,31 @@ def _scorer(lang: str | None) -> Scorer:
     return runtime.scorer
 
 
+def _version_scorer(runtime: Runtime, version: str, lang: str | None) -> Scorer:
+    """A registered version that need not be the champion, with the routing and audit log the
+    champion would have."""
+    from serving.scorer import ModelRef, Scorer
+    from training import registry
+    from training.model import ModelMismatchError
+
+    settings = runtime.settings
+    try:
+        registry.client_for(settings).get_model_version(registry.MODEL_NAME, version)
+    except Exception as error:
+        known = ", ".join(v.version for v in registry.list_versions(settings)) or "none"
+        err_console.print(
+            f"[red]{registry.MODEL_NAME} has no version {version!r}[/red] (versions: {known})"
+        )
+        raise typer.Exit(code=1) from error
+    try:
+        model = registry.load_version(settings, version)
+    except (registry.RegistryError, ModelMismatchError) as error:
+        err_console.print(f"[red]Version {version} cannot score:[/red] {error}")
+        raise typer.Exit(code=1) from error
+    ref = ModelRef(registry.MODEL_NAME, version)
+    return Scorer(model, ref, runtime.routing, runtime.audit, lang or settings.language)
+
+
 def _tables(data: str) -> CRMTables:
     from features.loaders import ContractError, load_tables
 
@@ -148,6 +184,15 @@ def _tables(data: str) -> CRMTables:
     except ContractError as error:
         err_console.print(str(error))
         raise typer.Exit(code=1) from error
+
+
+def _no_version_for_tables(version: str | None) -> None:
+    if version is not None:
+        err_console.print(
+            "[red]--version picks a version of the CRM model; the tabular champion scores an "
+            "export (leadscore models --promote V changes it)[/red]"
+        )
+        raise typer.Exit(code=INPUT_ERROR)
 
 
 def _moment(as_of: str | None) -> pd.Timestamp | None:
@@ -188,6 +233,7 @@ def score(
     ],
     as_of: AsOfOpt = None,
     lang: LangOpt = None,
+    version: VersionOpt = None,
     show_top: Annotated[
         int, typer.Option("--show-top", help="Also print the lead cards of the N best leads.")
     ] = 0,
@@ -209,6 +255,7 @@ def score(
     note."""
 
     if is_tabular(label, mapping):
+        _no_version_for_tables(version)
         scorer, table = _open_export(data, label, mapping, time_column, id_column, as_of, lang)
         source = Path(data).name
         converted = 0
@@ -233,7 +280,7 @@ def score(
 
     from serving.scorer import results_from_frame
 
-    scorer = _scorer(lang)
+    scorer = _scorer(lang, version)
     tables = _tables(data)
     moment = _moment(as_of)
     _quiet_export_note(tables, as_of)
@@ -452,6 +499,7 @@ def explain(
     ],
     as_of: AsOfOpt = None,
     lang: LangOpt = None,
+    version: VersionOpt = None,
     mapping: MappingOpt = None,
     label: LabelOpt = None,
     id_column: IdOpt = None,
@@ -461,6 +509,7 @@ def explain(
     from features.pipeline import person_of
 
     if is_tabular(label, mapping):
+        _no_version_for_tables(version)
         scorer, table = _open_export(data, label, mapping, time_column, id_column, as_of, lang)
         if lead_id not in set(table.frame["lead_id"].astype(str)):
             hint = "" if id_column or mapping else " (without --id, rows are called row-1, ...)"
@@ -468,7 +517,7 @@ def explain(
             raise typer.Exit(code=1)
         console.print(table_card(scorer, table, lead_id, lang, source=Path(data).name))
         return
-    scorer = _scorer(lang)
+    scorer = _scorer(lang, version)
     tables = _tables(data)
     if lead_id not in set(tables.leads["lead_id"]):
         ids = tables.leads["lead_id"].tolist()

@@ -186,5 +186,13 @@ def test_cli_train_models_and_thresholds(demo_dir: Path, tmp_path: Path) -> None
     predicted = int(pool.group(2).replace(",", ""))
     assert abs(predicted - sent) <= max(5, 0.05 * sent), (predicted, sent)
 
+    # a registered version scores on request, audited under its own number
+    lead = str(load_tables(demo_dir).leads["lead_id"].iloc[0])
+    card = runner.invoke(app, ["explain", lead, str(demo_dir), "--version", "1"], env=env)
+    assert card.exit_code == 0, card.output
+    assert "v1," in card.output
+    missing = runner.invoke(app, ["explain", lead, str(demo_dir), "--version", "99"], env=env)
+    assert missing.exit_code == 1 and "has no version '99' (versions: 1)" in missing.output
+
     rollback = runner.invoke(app, ["models", "--rollback"], env=env)
     assert rollback.exit_code == 1 and "no earlier champion" in rollback.output
