@@ -106,7 +106,7 @@ def _print_outcome(outcome: RunOutcome) -> None:
     elif window.get("mode") == "tabular" and window.get("test_from") is not None:
         what = f"Test window: rows created from {window.get('test_from')}"
     elif window.get("test_from") is not None:  # a lead at each scoring moment is one example
-        what = f"Test window: lead snapshots from {window.get('test_from')}"
+        what = f"Test window: snapshots of leads created from {window.get('test_from')}"
         labels = outcome.result.test_labels
         won = f"({int(labels.sum())} of {len(labels):,} snapshots won)"
     else:

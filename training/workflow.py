@@ -157,16 +157,17 @@ def _moment(value: object) -> pd.Timestamp | None:
 
 def _champion_saw_the_test_window(champion: LeadModel, result: TrainResult) -> str | None:
     """The champion's numbers on this test window flatter it when it was fitted or calibrated
-    on snapshots in the window (a monthly retrain's test window holds part of last month's
-    training data). A model learns from the snapshots before its own test window."""
+    on leads of the window (a monthly retrain's test window holds leads that were last month's
+    calibration slice). Slices are cut by the lead's creation: a model learns from the leads
+    created before its own test window."""
     seen = _moment(champion.data_window.get("test_from"))
     start = _moment(result.model.data_window.get("test_from"))
     if seen is None or start is None or seen <= start:
         return None
     return (
-        f"The champion learnt from snapshots up to {seen:%Y-%m-%d}, inside this test window "
-        f"(from {start:%Y-%m-%d}): its numbers here flatter it, so the comparison favours the "
-        "champion."
+        f"The champion learnt from leads created up to {seen:%Y-%m-%d}, and this test window "
+        f"holds leads created from {start:%Y-%m-%d}: its numbers here flatter it, so the "
+        "comparison favours the champion."
     )
 
 
