@@ -759,6 +759,8 @@ def test_a_column_empty_in_training_is_left_out_and_does_not_block_scoring(
     report = Path(found.group(1)).read_text()
     assert "Refused `Country`: empty in every training row" in report
     assert "One row per lead of the export" in report and "scored snapshots" not in report
+    # the settings of CRM training that a table does not use are not listed as if used
+    assert "snapshot.horizon_days" not in report and "features.half_life_days" not in report
     importance = pd.read_csv(Path(found.group(1)).with_name("importance.csv"))
     assert set(importance["group"]) == {"export column"}  # not the CRM registry's "fit"
     from leadscore.settings import Settings

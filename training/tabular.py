@@ -41,6 +41,8 @@ TABULAR_MODEL_NAME = registry.TABULAR_MODEL_NAME
 RESERVED = {"lead_id", "created_at", "as_of", "label", "slice", "consent_profiling"}
 # Without dates there is no volume per week to set sales capacity against.
 DEFAULT_SALES_SHARE = 0.1
+# settings of CRM training a table does not use (one row per lead: no snapshots, no events)
+CRM_ONLY = ("snapshot.", "features.", "split.purge", "exclude_groups")
 
 
 def _noop(_: str) -> None:
@@ -526,8 +528,10 @@ def run_tabular(
             f"{', ...' if len(missing) > 3 else ''}); if it replaces that export, promote it by "
             "hand: leadscore models --tabular --promote VERSION"
         )
+    # a table's rows are its examples: the snapshot, purge and event-feature settings of CRM
+    # training do not apply, and a report listing them would say they had been used
     params = {
-        **config.flat(),
+        **{k: v for k, v in config.flat().items() if not k.startswith(CRM_ONLY)},
         "mode": "tabular",
         "label": label,
         "refused_columns": ",".join(refused) or "-",
