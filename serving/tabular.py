@@ -27,7 +27,7 @@ from features.mapping import COLUMN_TEXTS, calendar_columns, column_reason, valu
 from features.texts import Lang
 from serving.audit import AuditLog, now_utc
 from serving.reasons import ReasonGroups, check_additivity, top_reasons
-from serving.routing import RoutingConfig, grades_of, load_routing, route_lead
+from serving.routing import Route, RoutingConfig, grades_of, load_routing, route_lead
 from serving.scorer import json_value
 from training.model import LeadModel
 from training.tabular import (
@@ -165,6 +165,7 @@ class TabularScorer:
         )
         values = features[model.columns].astype(object).where(features[model.columns].notna(), None)
         unseen = unseen_values(features, model, lang)
+        far = far_values(features, model, lang)
         inputs = values.to_dict("records")
         fields = table.frame.astype(object).where(table.frame.notna(), None).to_dict("records")
         lead_ids = table.frame["lead_id"].astype(str).tolist()
@@ -183,6 +184,9 @@ class TabularScorer:
             grade = None if grades[i] is None else str(grades[i])
             route = route_lead(fields[i], grade, [], self.routing, (), lang)  # any field
             allowed = bool(consent[i])
+            if far[i] and allowed:  # a score on an implausible value is a person's call
+                why = FAR_REVIEW.get(lang, FAR_REVIEW["en"]).format(flags="; ".join(far[i]))
+                route = Route(action="review", team=route.team, track=None, why=why)
             records.append(
                 {
                     "request_id": request_id,
@@ -196,7 +200,7 @@ class TabularScorer:
                     "action": route.action,
                     "route": route.model_dump(),
                     "reasons": reasons,
-                    "quality_flags": unseen[i] if allowed else [],
+                    "quality_flags": unseen[i] + far[i] if allowed else [],
                     "features": (
                         {k: json_value(v) for k, v in inputs[i].items()} if allowed else {}
                     ),
@@ -222,6 +226,43 @@ def unseen_values(features: pd.DataFrame, model: LeadModel, lang: Lang) -> list[
         values = features[column]
         for i in np.flatnonzero((values.notna() & ~values.isin(known)).to_numpy()):
             flags[i].append(template.format(column=column, value=value_text(values.iloc[i])))
+    return flags
+
+
+# A number this far outside the values training saw (a whole training range beyond either end)
+# is more likely a typo or a placeholder than a lead: 1e308 visits scored 100 and went to sales.
+FAR_TEXT = {
+    "en": "{column}: {value} is far outside what training saw ({low} to {high}); check it",
+    "de": "{column}: {value} liegt weit außerhalb der Werte im Training ({low} bis {high}); "
+    "bitte prüfen",
+}
+FAR_REVIEW = {
+    "en": "a value needs a person before the score counts: {flags}",
+    "de": "ein Wert braucht einen Menschen, bevor der Score zählt: {flags}",
+}
+
+
+def far_values(features: pd.DataFrame, model: LeadModel, lang: Lang) -> list[list[str]]:
+    """Per row, the numbers far outside the range each column had in training
+    (``model.params["ranges"]``, kept at training; none for a model trained before)."""
+    flags: list[list[str]] = [[] for _ in range(len(features))]
+    template = FAR_TEXT.get(lang, FAR_TEXT["en"])
+    for column, (low, high) in model.params.get("ranges", {}).items():
+        if column not in features.columns:
+            continue
+        values = pd.to_numeric(features[column], errors="coerce").to_numpy(dtype=float)
+        width = max(high - low, 1.0)
+        with np.errstate(invalid="ignore"):
+            outside = (values < low - width) | (values > high + width)
+        for i in np.flatnonzero(outside):
+            flags[i].append(
+                template.format(
+                    column=column,
+                    value=value_text(float(values[i]), lang),
+                    low=value_text(float(low), lang),
+                    high=value_text(float(high), lang),
+                )
+            )
     return flags
 
 

@@ -609,6 +609,14 @@ def test_rows_sent_as_json_score_as_their_file_does(
     assert scorer.column_text("Region", "99", "de").endswith("zählt als nicht angegeben)")
     known = scorer.model.categories["Region"][0]
     assert scorer.column_text("Region", known, "en") == f"Region: {known}"
+    # a number far outside what training saw is scored, flagged and goes to a person first
+    (absurd,) = scorer.score_rows([{**rows[0], "Employees": 1e308}])
+    high = scorer.model.params["ranges"]["Employees"][1]
+    assert absurd["route"]["action"] == "review", absurd["route"]
+    flagged = [f for f in absurd["quality_flags"] if "far outside what training saw" in f]
+    assert flagged and flagged[0].startswith("Employees: ")
+    (large,) = scorer.score_rows([{**rows[0], "Employees": high + 1}])  # beyond, not absurd
+    assert not any("far outside" in f for f in large["quality_flags"])
     # an id sent as a big JSON integer comes back exactly
     (big,) = scorer.score_rows([{**rows[0], "Lead ID": 2**63 + 1}])
     assert big["lead_id"] == str(2**63 + 1)

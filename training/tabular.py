@@ -49,6 +49,20 @@ def _noop(_: str) -> None:
     return None
 
 
+def numeric_ranges(frame: pd.DataFrame, model: LeadModel) -> dict[str, list[float]]:
+    """Each number column's smallest and largest value in the rows the model learnt from: what
+    scoring checks a new row's numbers against (serving.tabular.far_values)."""
+    ranges = {}
+    for column in model.columns:
+        if column in model.categories or column not in frame.columns:
+            continue
+        values = pd.to_numeric(frame[column], errors="coerce")
+        values = values[np.isfinite(values)]
+        if len(values):
+            ranges[column] = [float(values.min()), float(values.max())]
+    return ranges
+
+
 def decimal_of(data: TabularData) -> str:
     """The export's decimal mark (a mapping's ``read.decimal``; "." for a plain CSV)."""
     return ((data.frame.attrs.get("mapping") or {}).get("read") or {}).get("decimal") or "."
@@ -510,6 +524,9 @@ def run_tabular(
     prepared, refused = audit_and_refuse(data, prepared, allow)
     result = fit_and_evaluate(prepared, config, progress)
     result.model.params["reading"] = reading_of(data, id_column, time_column)
+    result.model.params["ranges"] = numeric_ranges(
+        prepared.part("fit", "valid", "cal"), result.model
+    )
     champion, before, problem = registry.current_champion(settings, name)
     champion_metrics = None
     if champion is not None and set(champion.columns) <= set(prepared.frame.columns):
