@@ -19,6 +19,7 @@ import pyarrow as pa
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -97,6 +98,29 @@ REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
+def _plain_extra(value: Any) -> Any:
+    """Extra fields may become declared features: only plain values are accepted (checked per
+    field, so that an error names it: ``lead.owner``)."""
+    if not (value is None or isinstance(value, str | int | float | bool)):
+        raise ValueError("an extra field must be a string, number or boolean")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ValueError("a number too large to store")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("not a finite number")
+    if isinstance(value, str) and len(value) > 500:
+        raise ValueError("longer than 500 characters")
+    if isinstance(value, str) and not storable(value):
+        raise ValueError("holds NUL or half a surrogate")
+    return value
+
+
+def _not_a_truth_value(value: Any) -> Any:
+    """JSON true is 1 to pydantic: "employees": true scored a one-person company."""
+    if isinstance(value, bool):
+        raise ValueError("a number of employees, not true or false")
+    return value
+
+
 class LeadIn(BaseModel):
     """A lead as the CRM holds it; extra fields are kept (declared extra features)."""
 
@@ -128,30 +152,21 @@ class LeadIn(BaseModel):
     company: Text | None = None
     job_title: Text | None = None
     industry: Text | None = None
-    employees: int | None = Field(None, ge=0, le=10_000_000)
+    employees: Annotated[int | None, BeforeValidator(_not_a_truth_value)] = Field(
+        None, ge=0, le=10_000_000
+    )
     country: Text | None = None
     city: Text | None = None
     source: Text | None = None
     team: Text | None = None
     consent_profiling: bool = True
+    __pydantic_extra__: dict[str, Annotated[Any, AfterValidator(_plain_extra)]]  # type: ignore[assignment]
 
     @model_validator(mode="after")
-    def _plain_extras(self) -> LeadIn:
-        """Extra fields may become declared features: only plain values are accepted."""
-        for key, value in (self.model_extra or {}).items():
-            name = ascii(key)  # printable even with a lone surrogate in it
+    def _storable_names(self) -> LeadIn:
+        for key in self.model_extra or {}:
             if not storable(key):
-                raise ValueError(f"the name of extra field {name} holds NUL or half a surrogate")
-            if not (value is None or isinstance(value, str | int | float | bool)):
-                raise ValueError(f"extra field {name} must be a string, number or boolean")
-            if isinstance(value, int) and not -(2**63) <= value < 2**63:
-                raise ValueError(f"extra field {name} is a number too large to store")
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"extra field {name} is not a finite number")
-            if isinstance(value, str) and len(value) > 500:
-                raise ValueError(f"extra field {name} is longer than 500 characters")
-            if isinstance(value, str) and not storable(value):
-                raise ValueError(f"extra field {name} holds NUL or half a surrogate")
+                raise ValueError(f"the name of extra field {key!a} holds NUL or half a surrogate")
         return self
 
 

@@ -199,3 +199,19 @@ def test_the_openapi_document_says_which_answer_fields_can_be_null() -> None:
         for schema in found[field]:  # in the answer, and in the request where a lead has one
             nullable = schema.get("nullable") or {"type": "null"} in schema.get("anyOf", [])
             assert nullable, (field, schema)
+
+
+def test_a_bad_extra_field_or_a_boolean_head_count_is_named_by_its_own_location() -> None:
+    """A CRM's nested owner object was refused at ``lead``; JSON true was one employee."""
+    lead = {"lead_id": "A", "created_at": "2026-01-01"}
+    for extra, loc in (
+        ({"owner": {"id": 1}}, ("lead", "owner")),
+        ({"notes": "x" * 501}, ("lead", "notes")),
+        ({"employees": True}, ("lead", "employees")),
+    ):
+        with pytest.raises(ValidationError) as refused:
+            LeadRequest.model_validate({"lead": {**lead, **extra}})
+        assert [e["loc"] for e in refused.value.errors()] == [loc]
+    kept = LeadRequest.model_validate({"lead": {**lead, "employees": "250", "budget": 3.5}})
+    assert kept.lead is not None and kept.lead.employees == 250
+    assert kept.lead.model_extra == {"budget": 3.5}
