@@ -120,17 +120,25 @@ NOT_JSON = frozenset(
 
 
 class JsonOnly:
-    """415 for a form or pickle body: the API reads JSON (a missing Content-Type is read as
-    JSON, as BentoML does)."""
+    """415 for a form or pickle body, or a compressed one: the API reads plain JSON (a missing
+    Content-Type is read as JSON, as BentoML does)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            given = dict(scope.get("headers") or []).get(b"content-type", b"")
+            headers = dict(scope.get("headers") or [])
+            given = headers.get(b"content-type", b"")
             if given.split(b";")[0].strip().lower() in NOT_JSON:
                 error = "send the body as JSON (Content-Type: application/json)"
+                await _reply(send, 415, error)
+                return
+            encoding = headers.get(b"content-encoding", b"identity").strip().lower()
+            if encoding not in (b"", b"identity"):  # read as JSON, gzip was "invalid JSON"
+                error = (
+                    f"Content-Encoding {encoding.decode('latin-1')!r} is not read; send plain JSON"
+                )
                 await _reply(send, 415, error)
                 return
         await self.app(scope, receive, send)

@@ -68,7 +68,7 @@ STATUSES: dict[int, tuple[str, str]] = {
     401: ("No bearer token, or one the service does not know", "Error"),
     404: ("A lead_id that is not in the lead store", "Error"),
     413: ("The request body is larger than the service accepts", "Error"),
-    415: ("The body is not JSON (form data or another content type)", "Error"),
+    415: ("The body is not plain JSON (form data, another content type, gzip)", "Error"),
     500: ("A fault of the service; please report it", "Error"),
     503: ("No model loaded yet, or the audit log cannot be written: try again", "Error"),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 
@@ -373,6 +374,10 @@ def test_malformed_and_oversized_bodies_are_4xx(server: Server) -> None:
     for form in ("multipart/form-data; boundary=zz", "application/x-www-form-urlencoded"):
         response = client.post("/score", content=small, headers={"content-type": form})
         assert response.status_code == 415, response.text
+    packed = client.post(
+        "/score", content=gzip.compress(small), headers={"content-encoding": "gzip"}
+    )
+    assert packed.status_code == 415 and "plain JSON" in packed.json()["error"], packed.text
 
 
 def test_model_endpoint_describes_the_champion(server: Server) -> None:
