@@ -412,7 +412,9 @@ def thresholds(
             "leads the champion stored at training are cut.",
         ),
     ] = None,
-    weeks: Annotated[int, typer.Option("--weeks", min=1, help="How recent is 'recent'.")] = 13,
+    weeks: Annotated[
+        int, typer.Option("--weeks", min=1, max=1040, help="How recent is 'recent' (weeks).")
+    ] = 13,
     label: LabelOpt = None,
     mapping: MappingOpt = None,
     id_column: IdOpt = None,

@@ -221,3 +221,10 @@ def test_thresholds_advice_keeps_every_grade_in_order() -> None:
     assert _advised_grades(routing, model, 0.04) == {"A": 0.04, "B": 0.03, "C": 0.02}
     both = routing.model_copy(update={"sales_grades": ["A", "B"]})
     assert _advised_grades(both, model, 0.12) == {"A": 0.13, "B": 0.12}  # A stays above B
+
+
+def test_thresholds_refuse_a_window_of_centuries_by_its_option() -> None:
+    """--weeks 100000 ended in an overflow of pandas' time arithmetic, in its own words."""
+    done = runner.invoke(app, ["thresholds", "--capacity", "5", "--weeks", "100000"])
+    assert done.exit_code == 2
+    assert "--weeks" in done.output and "1040" in done.output
