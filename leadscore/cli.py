@@ -344,9 +344,10 @@ DATABASE_DRIVERS = frozenset(
 
 def _stores() -> str:
     from leadscore.settings import Settings
+    from serving.runtime import without_passwords
 
     settings = Settings()
-    return (
+    return without_passwords(
         f"The model store is {settings.tracking_uri()}, the audit log "
         f"{settings.audit_url()}; a CRM given as a database URL is the third."
     )

@@ -136,7 +136,11 @@ def test_a_damaged_model_store_is_one_line_not_a_traceback(tmp_path: Path) -> No
         ("", ["validate", "mysql://x@localhost/crm"], "leadscore reads SQLite and PostgreSQL"),
         ("MLFLOW_TRACKING_URI=notaurl", ["models"], "'notaurl' (MLFLOW_TRACKING_URI) is not a URL"),
         # MLflow retried this for two minutes; our one connection fails at once
-        ("MLFLOW_TRACKING_URI=postgresql://postgres@127.0.0.1:1/x", ["models"], "port 1 failed"),
+        (
+            "MLFLOW_TRACKING_URI=postgresql://postgres:s3cr@127.0.0.1:1/x",
+            ["models"],
+            "port 1 failed",
+        ),
     ],
 )
 def test_a_database_url_that_cannot_work_is_one_line(
@@ -152,6 +156,7 @@ def test_a_database_url_that_cannot_work_is_one_line(
     assert done.returncode in (1, 2), done.stderr
     assert "Traceback" not in done.stderr
     assert says in " ".join(done.stderr.split())
+    assert "s3cr" not in done.stderr  # a password in a URL is not printed
 
 
 @pytest.mark.parametrize("command", ["validate", "audit-data"])

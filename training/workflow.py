@@ -103,6 +103,9 @@ def compare_with_champion(
             f"this model within {_horizon(result.model)}; promote by hand "
             "(leadscore models --promote) if the horizon is meant to change"
         )
+    elif champion is not None and (older := _older_data(result.model, champion)):
+        # said before any metric: a near miss on Brier would invite a retrain of the same cut
+        promoted, reason = False, older
     else:
         promoted, reason = gate(result.metrics["lightgbm"], champion_metrics, tolerance)
         if promoted and champion is not None and champion_metrics is not None:
@@ -123,15 +126,8 @@ def _fresher_or_better(
 ) -> tuple[bool, str]:
     """ "Not worse" promotes a model trained on newer data; on the same data it has to be
     better on one metric (retraining on the same export promoted a tie, a new version and a hot
-    reload for nothing); on older data it is not promoted by a metric at all (a cut of last
-    summer's export replaced the champion of October on +0.0006 ROC-AUC): a person decides."""
+    reload for nothing); on older data it is not compared at all (:func:`_older_data`)."""
     end, their_end = _data_end(result.model), _data_end(champion)
-    if end is not None and their_end is not None and end < their_end:
-        return False, (
-            f"trained on older data (data end {end:%Y-%m-%d}) than the champion "
-            f"({their_end:%Y-%m-%d}): not promoted on metrics; promote it by hand "
-            "(leadscore models --promote VERSION) if it is meant to replace a newer model"
-        )
     if ours["roc_auc"] > theirs["roc_auc"] or ours["brier"] < theirs["brier"]:
         return True, reason
     if end is not None and their_end is not None and end > their_end:
@@ -139,6 +135,19 @@ def _fresher_or_better(
     return False, (
         f"no better than the champion ({reason}) and trained on no newer data "
         f"(data end {result.model.data_window.get('data_end')}): replacing it would gain nothing"
+    )
+
+
+def _older_data(model: LeadModel, champion: LeadModel) -> str | None:
+    """Why a model trained on older data than the champion is not promoted on metrics: a cut of
+    last summer's export replaced October's champion on +0.0006 ROC-AUC. A person decides."""
+    end, their_end = _data_end(model), _data_end(champion)
+    if end is None or their_end is None or end >= their_end:
+        return None
+    return (
+        f"trained on older data (data end {end:%Y-%m-%d}) than the champion "
+        f"({their_end:%Y-%m-%d}): not promoted on metrics; promote it by hand "
+        "(leadscore models --promote VERSION) if it is meant to replace a newer model"
     )
 
 

@@ -263,5 +263,10 @@ def test_a_better_model_on_older_data_is_left_to_a_person(
     assert not older.promoted
     assert "older data" in older.reason and "--promote" in older.reason
     assert any("flatter" in note for note in older.notes)
+    # a worse one hears the same: a near miss on a metric would invite a retrain of the cut
+    worse_model = copy.copy(fit_only.model)
+    worse_model.data_window = {**older_model.data_window}
+    worse = register_result(replace(fit_only, model=worse_model), sqlite_settings, name=name)
+    assert not worse.promoted and "older data" in worse.reason and "ROC-AUC" not in worse.reason
     _, info = registry.load_champion(sqlite_settings, name)
     assert info.version == champion.version.version
