@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -32,6 +33,35 @@ async def _reply(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class RequestIdEcho:
+    """A client's ``X-Request-ID`` comes back on every answer, also on a 400 or 401 the API
+    never saw (the scoring APIs set it themselves on theirs, :func:`serving.service._request_id`);
+    only an id of the allowed form is echoed."""
+
+    def __init__(self, app: ASGIApp, pattern: re.Pattern[str]) -> None:
+        self.app = app
+        self.pattern = pattern
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        sent = (
+            dict(scope.get("headers") or []).get(b"x-request-id")
+            if scope["type"] == "http"
+            else None
+        )
+        if sent is None or not self.pattern.fullmatch(sent.decode("latin-1")):
+            await self.app(scope, receive, send)
+            return
+
+        async def echo(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                if not any(name.lower() == b"x-request-id" for name, _ in headers):
+                    message = {**message, "headers": [*headers, (b"x-request-id", sent)]}
+            await send(message)
+
+        await self.app(scope, receive, echo)
 
 
 class BearerAuth:

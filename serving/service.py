@@ -32,7 +32,7 @@ from starlette.responses import JSONResponse
 from features.loaders import ContractError, Problem
 from features.mapping import MappingError
 from leadscore.settings import Settings
-from serving.auth import BearerAuth, JsonOnly, RequestSizeLimit
+from serving.auth import BearerAuth, JsonOnly, RequestIdEcho, RequestSizeLimit
 from serving.openapi import service_document
 from serving.requests import (
     AS_OF_HELP,
@@ -479,7 +479,9 @@ def _refuse_unknown_fields() -> None:
 
 def _add_middleware() -> None:
     settings = Settings()
-    # the first added runs first: auth, the size limit, JSON only, then our GET routes
+    # the first added runs first: the request id echo, auth, the size limit, JSON only, then
+    # our GET routes
+    LeadScore.add_asgi_middleware(RequestIdEcho, pattern=REQUEST_ID_PATTERN)
     LeadScore.add_asgi_middleware(BearerAuth, tokens=settings.token_set())
     LeadScore.add_asgi_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     LeadScore.add_asgi_middleware(JsonOnly)

@@ -95,6 +95,11 @@ def test_the_crms_request_id_is_the_answers_and_the_audit_records(
     )
     assert bad.status_code == 400
     assert bad.json()["detail"][0]["loc"] == ["headers", "X-Request-ID"]
+    # refusals the API never saw carry the id back too
+    wrong = server.client().post("/score", json={"lead_id": busy_lead, "x": 1}, headers=sent)
+    unknown = server.client(token=None).post("/score", json={}, headers=sent)
+    assert (wrong.status_code, unknown.status_code) == (400, 401)
+    assert wrong.headers["x-request-id"] == unknown.headers["x-request-id"] == "crm-4711.retry:1"
 
 
 def test_reasons_cite_assets_that_are_in_the_leads_history(
