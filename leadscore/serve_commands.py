@@ -172,6 +172,12 @@ def _version_scorer(runtime: Runtime, version: str, lang: str | None) -> Scorer:
     except (registry.RegistryError, ModelMismatchError) as error:
         err_console.print(f"[red]Version {version} cannot score:[/red] {error}")
         raise typer.Exit(code=1) from error
+    champion = registry.version_by_alias(
+        registry.client_for(settings), registry.CHAMPION, registry.MODEL_NAME
+    )
+    if champion is None or str(champion.version) != str(version):
+        now = f"version {champion.version}" if champion is not None else "none yet"
+        err_console.print(f"Scoring with version {version}, not the champion ({now}).")
     ref = ModelRef(registry.MODEL_NAME, version)
     return Scorer(model, ref, runtime.routing, runtime.audit, lang or settings.language)
 

@@ -19,8 +19,9 @@ APIS: dict[str, tuple[int, ...]] = {
     "/score": (400, 401, 404, 413, 415, 500, 503),
     "/score_batch": (400, 401, 404, 413, 415, 500, 503),
     "/score_rows": (400, 401, 413, 415, 500, 503),
-    "/model": (401, 500),
+    "/model": (400, 401, 413, 415, 500),  # POST reads a body; GET (below) none
 }
+GET_MODEL = (401, 500)
 OPEN = ("/healthz", "/livez", "/readyz", "/metrics")
 
 DESCRIPTION = (
@@ -132,9 +133,10 @@ def service_document(generated: dict[str, Any]) -> dict[str, Any]:
                 **_ok(item["post"]["responses"]),
                 "headers": {"X-Request-ID": {"schema": {"type": "string"}}},
             }
-        for operation in item.values():
+        for method, operation in item.items():
+            answered = GET_MODEL if method == "get" else statuses
             operation["responses"] = {
                 "200": _ok(operation["responses"]),
-                **{str(s): _response(s) for s in statuses},
+                **{str(s): _response(s) for s in answered},
             }
     return document
