@@ -430,10 +430,12 @@ def advice_for(
 def at_once(
     probability: np.ndarray, always: np.ndarray, never: np.ndarray, cut: float
 ) -> tuple[int, int]:
-    """What one batch over every open lead hands over at ``cut``: (by score, who asked)."""
+    """What one batch over every open lead hands over at ``cut``: (by score, who asked only),
+    split as routing's ``why`` splits them (a hand-raiser at the cut-off goes by its grade)."""
     scores = np.rint(np.nan_to_num(np.asarray(probability, dtype=float), nan=-1.0) * 100)
-    by_score = (~always & ~never & (scores >= round(cut * 100))).sum()
-    return int(by_score), int(np.asarray(always, bool).sum())
+    reached = ~np.asarray(never, bool) & (scores >= round(cut * 100))
+    asked = np.asarray(always, bool) & ~reached
+    return int(reached.sum()), int(asked.sum())
 
 
 def recent_open(
