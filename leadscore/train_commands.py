@@ -573,7 +573,7 @@ def _crm_advice(data: str, capacity: Capacity, weeks: int) -> ThresholdAdvice:
 
 def _day(moment: str | None) -> str:
     """A stored moment as its day ("2026-10-31"); a row number or nothing as it is."""
-    if not moment or moment == "None":
+    if not moment or moment in ("None", "NaT"):  # a table without dates has no window
         return "-"
     return moment[:10] if moment[:4].isdigit() else moment
 

@@ -807,6 +807,11 @@ def test_another_export_is_not_promoted_over_the_champion_by_itself(
         "Version 2 (challenger): not promoted: not compared: this table lacks 1 column(s)" in said
     )
     assert "leadscore models --tabular --promote VERSION" in said
+    # the same export again changes nothing: the gate is the CRM model's (a tie promoted v2)
+    code, output = run("train", *mapped(workspace))
+    said = " ".join(output.split())
+    assert code == 0 and "Version 3 (challenger): not promoted" in said, said
+    assert "trained on no newer data" in said and "gain nothing" in said
 
     # the first export, scored without its mapping, keeps the ids its mapping declared
     out = tmp_path / "scores.csv"

@@ -24,7 +24,7 @@ import pandas as pd
 from features.contract import TabularData, storable
 from features.mapping import ROW_ORDER_COLUMN, to_numbers
 from training import registry
-from training.evaluate import PERIOD_DAYS, capacity_share, gate
+from training.evaluate import PERIOD_DAYS, capacity_share
 from training.report import challenger_name
 from training.snapshots import LabelledSnapshots
 from training.split import Split, recency_shares, stratified_split, time_split
@@ -506,7 +506,7 @@ def run_tabular(
     them; the report lists each refused column with its reason.
     """
     from training.train import check_positives, evaluate_on_test
-    from training.workflow import report_and_register
+    from training.workflow import champion_gate, report_and_register
 
     data, objected = consenting(read_table(source, label, id_column, time_column, mapping))
     if data.frame.empty:
@@ -532,7 +532,7 @@ def run_tabular(
     if champion is not None and set(champion.columns) <= set(prepared.frame.columns):
         champion_metrics, probability = evaluate_on_test(champion, prepared)
         result.test_probabilities["champion"] = probability
-    promoted, reason = gate(result.metrics["lightgbm"], champion_metrics)
+    promoted, reason = champion_gate(result, champion, champion_metrics)
     if problem:
         promoted, reason = True, f"the current champion cannot serve with this code: {problem}"
     elif champion is not None and champion_metrics is None:

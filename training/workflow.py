@@ -103,18 +103,30 @@ def compare_with_champion(
             f"this model within {_horizon(result.model)}; promote by hand "
             "(leadscore models --promote) if the horizon is meant to change"
         )
-    elif champion is not None and (older := _older_data(result.model, champion)):
-        # said before any metric: a near miss on Brier would invite a retrain of the same cut
-        promoted, reason = False, older
     else:
-        promoted, reason = gate(result.metrics["lightgbm"], champion_metrics, tolerance)
-        if promoted and champion is not None and champion_metrics is not None:
-            promoted, reason = _fresher_or_better(
-                result, champion, result.metrics["lightgbm"], champion_metrics, reason
-            )
+        promoted, reason = champion_gate(result, champion, champion_metrics, tolerance)
     if info is not None and champion_metrics is not None:
         reason = f"{reason} (champion: version {info.version})"
     return champion_metrics, info, promoted, reason, notes
+
+
+def champion_gate(
+    result: TrainResult,
+    champion: LeadModel | None,
+    champion_metrics: dict[str, float] | None,
+    tolerance: GateTolerance = GateTolerance(),
+) -> tuple[bool, str]:
+    """Whether ``result`` replaces the champion, CRM and tabular models alike: never on older
+    data, "not worse" on newer data, better on the same data."""
+    if champion is not None and (older := _older_data(result.model, champion)):
+        # said before any metric: a near miss on Brier would invite a retrain of the same cut
+        return False, older
+    promoted, reason = gate(result.metrics["lightgbm"], champion_metrics, tolerance)
+    if promoted and champion is not None and champion_metrics is not None:
+        return _fresher_or_better(
+            result, champion, result.metrics["lightgbm"], champion_metrics, reason
+        )
+    return promoted, reason
 
 
 def _fresher_or_better(
