@@ -287,6 +287,11 @@ class LeadScore:
         inline = [item for item in items if item.lead is not None]
         stored = [item.lead_id for item in items if item.lead is None]
         store = self.runtime.store
+        # one request: one id and one moment, whether a lead came inline or by id
+        if as_of is None:
+            moment = pd.Timestamp.now(tz="UTC").tz_localize(None)
+        else:
+            moment = pd.Timestamp(utc_naive(as_of))
         if stored:  # refused before any lead is scored: no audit record of an unsent score
             if store is None:
                 first = next(i for i, item in enumerate(items) if item.lead is None)
@@ -308,14 +313,10 @@ class LeadScore:
                 where = f"{prefix}.{missing[0]}.lead_id" if prefix else "lead_id"
                 unknown = items[missing[0]].lead_id
                 raise NotFound(f"{where}: {unknown!r} is not in the lead store")
+            _existing_then(items, prefix, store.tables.leads, moment)
         results: dict[str, ScoreResult] = {}
         said = lang or scorer.lang  # the warnings in the answers' language
-        # one request: one id and one moment, whether a lead came inline or by id
         request_id = request_id or uuid.uuid4().hex
-        if as_of is None:
-            moment = pd.Timestamp.now(tz="UTC").tz_localize(None)
-        else:
-            moment = pd.Timestamp(utc_naive(as_of))
         if inline:
             ids = [item.lead.lead_id for item in inline if item.lead]
             tables = request_tables(inline)
@@ -421,6 +422,30 @@ STORE_OUTCOMES = {
     "en": "(the lead store's outcomes)",
     "de": "(laut den Abschlüssen im Lead-Speicher)",
 }
+
+
+def _existing_then(
+    items: list[LeadRequest], prefix: str, leads: pd.DataFrame, moment: pd.Timestamp
+) -> None:
+    """A lead scored by id at a moment before it was created did not exist yet: a backfill's
+    as_of too early scored it as a lead with no history (and sent it to sales)."""
+    wanted = [item.lead_id for item in items if item.lead is None]
+    known = leads.loc[leads["lead_id"].isin(wanted), ["lead_id", "created_at"]]
+    born = known.groupby("lead_id")["created_at"].min()
+    later = born[born > moment]
+    if later.empty:
+        return
+    i = next(i for i, item in enumerate(items) if item.lead is None and item.lead_id in later)
+    lead_id = items[i].lead_id
+    raise client_error(
+        [
+            (
+                (prefix, i, "lead_id") if prefix else ("lead_id",),
+                f"{lead_id!r} was created on {later[lead_id]:%Y-%m-%d %H:%M} UTC, after the "
+                f"scoring moment ({moment:%Y-%m-%d %H:%M} UTC): give a later as_of",
+            )
+        ]
+    )
 
 
 def _unique_ids(items: list[LeadRequest], prefix: str) -> None:

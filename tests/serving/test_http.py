@@ -238,6 +238,15 @@ def test_a_stored_lead_is_scored_as_of_a_past_moment_on_request(
 
     future = server.client().post("/score", json={"lead_id": lead, "as_of": "2099-01-01"})
     assert future.status_code == 400 and "as_of" in future.text and "future" in future.text
+    # a lead scored before it existed was scored as one with no history (and went to sales)
+    young = crm.leads.sort_values("created_at").iloc[-1]
+    before = (young["created_at"] - pd.Timedelta(days=1)).isoformat()
+    early = server.client().post(
+        "/score_batch", json={"leads": [{"lead_id": young["lead_id"]}], "as_of": before}
+    )
+    assert early.status_code == 400, early.text
+    assert early.json()["detail"][0]["loc"] == ["leads", 0, "lead_id"]
+    assert "after the scoring moment" in early.text
 
 
 def test_a_batch_is_one_request_inline_leads_and_stored_ones_alike(
