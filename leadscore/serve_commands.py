@@ -159,8 +159,9 @@ def _version_scorer(runtime: Runtime, version: str, lang: str | None) -> Scorer:
     from training.model import ModelMismatchError
 
     settings = runtime.settings
+    client = registry.client_for(settings)
     try:
-        registry.client_for(settings).get_model_version(registry.MODEL_NAME, version)
+        client.get_model_version(registry.MODEL_NAME, version)
     except Exception as error:
         known = ", ".join(v.version for v in registry.list_versions(settings)) or "none"
         err_console.print(
@@ -172,9 +173,7 @@ def _version_scorer(runtime: Runtime, version: str, lang: str | None) -> Scorer:
     except (registry.RegistryError, ModelMismatchError) as error:
         err_console.print(f"[red]Version {version} cannot score:[/red] {error}")
         raise typer.Exit(code=1) from error
-    champion = registry.version_by_alias(
-        registry.client_for(settings), registry.CHAMPION, registry.MODEL_NAME
-    )
+    champion = registry.version_by_alias(client, registry.CHAMPION, registry.MODEL_NAME)
     if champion is None or str(champion.version) != str(version):
         now = f"version {champion.version}" if champion is not None else "none yet"
         err_console.print(f"Scoring with version {version}, not the champion ({now}).")

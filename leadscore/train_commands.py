@@ -589,12 +589,9 @@ def _source_name(data: str) -> str:
     """Where a run's data came from, to keep with its version: a file or folder as its full
     path, a database URL without its password."""
     if "://" in data:
-        from sqlalchemy.engine import make_url
+        from serving.runtime import without_passwords
 
-        try:
-            return make_url(data).render_as_string(hide_password=True)
-        except Exception:  # not a URL SQLAlchemy reads: loading it says why
-            return data.split("@")[-1]
+        return without_passwords(data)
     return str(Path(data).resolve())
 
 

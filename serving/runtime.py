@@ -51,6 +51,7 @@ class LeadStore:
     source: str = ""
     stamp: object = None
     newest: pd.Timestamp | None = None  # its newest activity: how fresh the store is
+    created: pd.Series | None = None  # each lead's created_at by lead_id, looked up per request
 
     @classmethod
     def load(cls, source: str, config: FeatureConfig) -> LeadStore:
@@ -59,7 +60,12 @@ class LeadStore:
         leads = tables.leads.drop_duplicates("lead_id").set_index("lead_id", drop=False)
         newest = tables.activities["occurred_at"].max()
         return cls(
-            tables, person_of(leads, config), source, stamp, None if pd.isna(newest) else newest
+            tables,
+            person_of(leads, config),
+            source,
+            stamp,
+            None if pd.isna(newest) else newest,
+            leads["created_at"],
         )
 
     def quiet_days(self, moment: pd.Timestamp) -> int | None:

@@ -313,7 +313,7 @@ class LeadScore:
                 where = f"{prefix}.{missing[0]}.lead_id" if prefix else "lead_id"
                 unknown = items[missing[0]].lead_id
                 raise NotFound(f"{where}: {unknown!r} is not in the lead store")
-            _existing_then(items, prefix, store.tables.leads, moment)
+            _existing_then(items, prefix, store.created, moment)
         results: dict[str, ScoreResult] = {}
         said = lang or scorer.lang  # the warnings in the answers' language
         request_id = request_id or uuid.uuid4().hex
@@ -425,13 +425,14 @@ STORE_OUTCOMES = {
 
 
 def _existing_then(
-    items: list[LeadRequest], prefix: str, leads: pd.DataFrame, moment: pd.Timestamp
+    items: list[LeadRequest], prefix: str, created: pd.Series | None, moment: pd.Timestamp
 ) -> None:
     """A lead scored by id at a moment before it was created did not exist yet: a backfill's
-    as_of too early scored it as a lead with no history (and sent it to sales)."""
-    wanted = [item.lead_id for item in items if item.lead is None]
-    known = leads.loc[leads["lead_id"].isin(wanted), ["lead_id", "created_at"]]
-    born = known.groupby("lead_id")["created_at"].min()
+    as_of too early scored it as a lead with no history (and sent it to sales). ``created``:
+    the store's created_at by lead_id (every id asked for is known by now)."""
+    if created is None:
+        return
+    born = created.loc[[item.lead_id for item in items if item.lead is None]]
     later = born[born > moment]
     if later.empty:
         return
